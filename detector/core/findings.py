@@ -1,0 +1,63 @@
+"""What the engine reports when it flags: a :class:`Finding`, the unit every sink (Redis case, alert) is built from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+FARMING_RING = "farming_ring"
+FOLLOWER_GROWTH = "follower_growth"
+SCHEMES = (FARMING_RING, FOLLOWER_GROWTH)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureContribution:
+    name: str
+    value: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One flag raised by the engine.
+
+    ``case_id`` is stable for the same scheme instance: re-flagging a ring (with new members or a higher score)
+    or an account's follower burst yields the same id, which is what makes sinks idempotent.
+    All times are event time (Unix seconds), never wall-clock time.
+
+    Evidence keys (all JSON-serialisable):
+      ``summary`` (one sentence for a reviewer), ``top_features`` (list of name/value/contribution),
+      ``members`` (ring members) or ``burst_window`` ({start, end, new_followers, baseline_per_day,
+      fresh_share, batch_share}), ``sample_event_ids`` (up to 20 ids), and ``edges`` (ring: [[src, dst, ts], ...]).
+    """
+
+    case_id: str
+    scheme: str
+    accounts: tuple[str, ...]
+    score: float
+    flagged_ts: float
+    first_event_ts: float
+    last_event_ts: float
+    model_version: str
+    evidence: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["accounts"] = list(self.accounts)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        return cls(**{**data, "accounts": tuple(data["accounts"])})
+
+
+def stable_case_id(scheme: str, key: str) -> str:
+    """A short, deterministic, URL- and key-safe case id (account ids may hold any printable character).
+
+    >>> stable_case_id(FOLLOWER_GROWTH, "alice")
+    'growth-2bd806c97f0e00af'
+    >>> stable_case_id(FARMING_RING, "a,b,c")
+    'ring-205830ca5b23bbe3'
+    """
+    prefix = "growth-" if scheme == FOLLOWER_GROWTH else "ring-"
+    return prefix + hashlib.sha256(key.encode()).hexdigest()[:16]

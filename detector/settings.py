@@ -1,0 +1,91 @@
+"""Runtime settings, read from environment variables (optionally loaded from a settings file).
+
+Every variable is prefixed ``DETECTOR_``. When ``DETECTOR_KAFKA_BOOTSTRAP`` or ``DETECTOR_REDIS_URL`` is set the
+project starts nothing and uses that existing service; otherwise ``detector demo`` starts a local stack.
+A settings file (``KEY=VALUE`` lines, ``#`` comments) named by ``DETECTOR_SETTINGS_FILE`` is read first and
+real environment variables override it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ENV_PREFIX = "DETECTOR_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the services are and how the pipeline is named.
+
+    Examples
+    --------
+    >>> s = Settings.from_env({"DETECTOR_KAFKA_BOOTSTRAP": "kafka:9092", "DETECTOR_BATCH_SIZE": "500"})
+    >>> s.kafka_bootstrap, s.batch_size, s.alerts_topic
+    ('kafka:9092', 500, 'alerts')
+    """
+
+    kafka_bootstrap: str = ""
+    redis_url: str = ""
+    app_id: str = "gaming-scheme-detector"
+    interactions_topic: str = "interactions"
+    alerts_topic: str = "alerts"
+    dlq_topic: str = "interactions.dlq"
+    decisions_topic: str = "decisions"
+    topic_partitions: int = 4
+    batch_size: int = 1000
+    batch_timeout_s: float = 0.5
+    state_dir: str = ".work/state"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    case_base_url: str = "http://127.0.0.1:8080/cases"
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, str] = {}
+        settings_file = env.get(ENV_PREFIX + "SETTINGS_FILE")
+        if settings_file:
+            values.update(read_settings_file(Path(settings_file)))
+        values.update({k: v for k, v in env.items() if k.startswith(ENV_PREFIX)})
+        kwargs: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = values.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            kwargs[f.name] = _coerce(raw, type(getattr(cls, f.name)))
+        return cls(**kwargs)
+
+    def env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        return {
+            ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self) if f.name != "extra"
+        }
+
+
+def env_variable_names() -> list[str]:
+    """Every environment variable :class:`Settings` reads (used to check docker/compose.yaml)."""
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"] + [
+        ENV_PREFIX + "SETTINGS_FILE"
+    ]
+
+
+def read_settings_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _coerce(raw: str, kind: type) -> object:
+    if kind is bool:
+        return raw.lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
