@@ -1,0 +1,368 @@
+"""The detection engine: events in (in event-time order, within the allowed lateness), findings out.
+
+Pure and deterministic: no I/O, no wall clock (time is the events' own), seeded models. The Faust worker and
+``detector replay`` run exactly this code, so a backtest reproduces what the stream would have flagged.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from detector.core.accounts import DAY, AccountInfo
+from detector.core.events import Event, EventRejected
+from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
+from detector.core.graph import RecentBoostGraph
+from detector.core.growth import FollowerLedger, growth_features
+from detector.core.rings import RingFinder, describe
+from detector.core.scoring import Scorer
+
+MODEL_VERSION = "gsd-engine-1.0"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Tunables, each with the reason for its default in docs/detection.md."""
+
+    ring_window_days: float = 60.0
+    growth_window_days: float = 3.0
+    baseline_half_life_days: float = 30.0
+    max_partners: int = 256
+    max_ring_members: int = 40
+    min_ring_size: int = 4
+    min_burst: int = 25
+    threshold: float = 0.5
+    allowed_lateness_s: float = 3600.0
+    dedup_horizon_s: float = 2 * DAY
+    dedup_max_ids: int = 2_000_000
+    idle_eviction_days: float = 180.0
+    max_new_cases_per_day: int = 1000
+    sample_event_ids: int = 20
+    seed: int = 42
+
+
+@dataclass
+class AccountResult:
+    """What replay reports per account: its highest score and when it was first flagged."""
+
+    score: float = 0.0
+    flagged: bool = False
+    first_flagged_ts: float | None = None
+    schemes: list[str] = field(default_factory=list)
+    case_ids: list[str] = field(default_factory=list)
+    evidence: dict | None = None
+
+
+@dataclass
+class EngineStats:
+    events: int = 0
+    duplicates: int = 0
+    late: int = 0
+    ring_evaluations: int = 0
+    growth_evaluations: int = 0
+    findings: int = 0
+    held_by_budget: int = 0
+    evicted_accounts: int = 0
+
+
+class Engine:
+    """Per-account state, the two scheme detectors, and the scorer.
+
+    Examples
+    --------
+    >>> engine = Engine()
+    >>> ring = [f"r{i}" for i in range(6)]
+    >>> t, found = 1_700_000_000.0, []
+    >>> for a in ring:
+    ...     for b in ring:
+    ...         if a != b:
+    ...             t += 60
+    ...             found += engine.process(Event(t, "endorse", a, b, id=f"{a}>{b}"))
+    >>> sorted(found[-1].accounts) == ring, found[-1].scheme
+    (True, 'farming_ring')
+    """
+
+    def __init__(self, config: EngineConfig | None = None, scorer: Scorer | None = None):
+        self.config = config = config or EngineConfig()
+        self.scorer = scorer or Scorer(seed=config.seed)
+        self.graph = RecentBoostGraph(config.ring_window_days * DAY, config.max_partners)
+        self.finder = RingFinder(self.graph, config.max_ring_members)
+        self.accounts: dict[str, AccountInfo] = {}
+        self.ledgers: dict[str, FollowerLedger] = {}
+        self.recent_ids: dict[str, deque[tuple[str, str]]] = {}
+        self.results: dict[str, AccountResult] = {}
+        self.stats = EngineStats()
+        self.watermark = float("-inf")
+        self._seen_ids: OrderedDict[str, float] = OrderedDict()
+        self._ring_checked: dict[str, tuple[int, float]] = {}
+        self._growth_next: dict[str, int] = {}
+        self._ring_of: dict[str, str] = {}
+        self._rings: dict[str, set[str]] = {}
+        self._revisions: dict[str, tuple[int, float]] = {}
+        self._budget_day = -1
+        self._budget_used = 0
+        self._last_sweep = float("-inf")
+
+    # ------------------------------------------------------------------ input
+    def process_batch(self, events: Iterable[Event]) -> list[Finding]:
+        findings: list[Finding] = []
+        for event in events:
+            findings.extend(self.process(event))
+        return findings
+
+    def process(self, event: Event) -> list[Finding]:
+        """Update state with one event; return the findings it raised (new cases or stronger evidence).
+
+        Raises :class:`EventRejected` for an event older than the watermark minus the allowed lateness.
+        A duplicate ``id`` within the dedup horizon is counted once and returns nothing.
+        """
+        config = self.config
+        ts = event.ts
+        if ts < self.watermark - config.allowed_lateness_s:
+            self.stats.late += 1
+            raise EventRejected(f"late: {self.watermark - ts:.0f}s behind the watermark")
+        if event.id is not None and self._is_duplicate(event.id, ts):
+            self.stats.duplicates += 1
+            return []
+        self.stats.events += 1
+        if ts > self.watermark:
+            self.watermark = ts
+            if ts - self._last_sweep > DAY:
+                self._sweep(ts)
+        actor, target = event.actor, event.target
+        self._observe(actor, ts).observe(ts, event.actor_profile)
+        self._observe(target, ts)
+        if not event.is_boost:
+            self.graph.remove(actor, target)
+            return []
+        new_pair = not self.graph.boosted(actor, target, ts)
+        self.graph.add(actor, target, ts)
+        if event.id is not None:
+            ids = self.recent_ids.get(actor)
+            if ids is None:
+                ids = self.recent_ids[actor] = deque(maxlen=32)
+            ids.append((target, event.id))
+        findings: list[Finding] = []
+        if new_pair:
+            finding = self._on_new_booster(target, actor, event)
+            if finding is not None:
+                findings.append(finding)
+        if self.graph.boosted(target, actor, ts):
+            finding = self._on_reciprocated(actor, target, ts)
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    # ------------------------------------------------------------------ rings
+    def _on_reciprocated(self, a: str, b: str, ts: float) -> Finding | None:
+        # Re-evaluate an account's neighbourhood only when its partner set changed or a day passed:
+        # organic traders reciprocate constantly and most of those events change nothing.
+        signature = len(self.graph.out.get(a, ())) + len(self.graph.inn.get(a, ()))
+        last = self._ring_checked.get(a)
+        if last is not None and last[0] == signature and ts - last[1] < DAY:
+            return None
+        self._ring_checked[a] = (signature, ts)
+        self.stats.ring_evaluations += 1
+        members = self.finder.grow(a, b, ts)
+        if len(members) < self.config.min_ring_size:
+            return None
+        features = describe(members, self.graph, self.accounts, ts).as_dict()
+        score, contributions = self.scorer.score(FARMING_RING, features)
+        if score < self.config.threshold:
+            return None
+        case_id, members = self._ring_case(members)
+        edges = self.graph.edges_within(members, ts)
+        evidence = {
+            "summary": (
+                f"{len(members)} accounts boosting each other: {features['inflow_closure']:.0%} of their "
+                f"recent boosters and {features['outflow_closure']:.0%} of their recent boost targets are "
+                f"inside the group"
+            ),
+            "members": sorted(members),
+            "edges": [[s, d, t] for s, d, t in edges[:400]],
+            "features": features,
+        }
+        sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
+        first_ts = min((t for _, _, t in edges), default=ts)
+        return self._finding(
+            FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts
+        )
+
+    def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
+        """Reuse the case of a ring already flagged that holds most of these members, so a growing ring
+        stays one case; a mere overlap does not merge (a hijacked member's organic circle is not the ring)."""
+        overlaps = Counter(self._ring_of[m] for m in members if m in self._ring_of)
+        known = sorted(c for c, n in overlaps.items() if n * 2 >= len(members))
+        if known:
+            case_id = known[0]
+            members = members | self._rings[case_id]
+        else:
+            case_id = stable_case_id(FARMING_RING, ",".join(sorted(members)))
+        self._rings[case_id] = members
+        for m in members:
+            self._ring_of[m] = case_id
+        return case_id, members
+
+    # ------------------------------------------------------------------ growth
+    def _on_new_booster(self, target: str, follower: str, event: Event) -> Finding | None:
+        config = self.config
+        ledger = self.ledgers.get(target)
+        if ledger is None:
+            ledger = self.ledgers[target] = FollowerLedger(
+                config.growth_window_days * DAY, config.baseline_half_life_days * DAY, max_recent=4096
+            )
+        ledger.add(follower, event.ts, event.id)
+        n = len(ledger.recent)
+        # Evaluate at geometrically spaced sizes: cheap on huge accounts, still early on a starting burst.
+        if n < max(config.min_burst, self._growth_next.get(target, 0)):
+            return None
+        self._growth_next[target] = n + max(5, n // 4)
+        self.stats.growth_evaluations += 1
+        growth = growth_features(target, ledger, self.accounts, self.graph, event.ts)
+        features = growth.as_dict()
+        score, contributions = self.scorer.score(FOLLOWER_GROWTH, features)
+        if score < config.threshold:
+            return None
+        window = [item for item in ledger.recent]
+        evidence = {
+            "summary": (
+                f"{growth.new_followers} new boosters in {growth.window_days:g} days against a baseline of "
+                f"{growth.baseline_per_day:.1f}/day; {growth.fresh_share:.0%} fresh, "
+                f"{growth.low_quality_share:.0%} low-quality, {growth.batch_share:.0%} batch-created"
+            ),
+            "burst_window": {
+                "start": window[0][0],
+                "end": window[-1][0],
+                "new_followers": growth.new_followers,
+                "baseline_per_day": growth.baseline_per_day,
+                "fresh_share": growth.fresh_share,
+                "batch_share": growth.batch_share,
+            },
+            "followers_sample": [f for _, f, _ in window[-50:]],
+            "features": features,
+        }
+        sample = [eid for _, _, eid in window if eid is not None]
+        case_id = stable_case_id(FOLLOWER_GROWTH, target)
+        return self._finding(
+            FOLLOWER_GROWTH, case_id, {target}, score, contributions, evidence, sample, window[0][0], event.ts
+        )
+
+    # ------------------------------------------------------------------ findings
+    def _finding(
+        self,
+        scheme: str,
+        case_id: str,
+        accounts: set[str],
+        score: float,
+        contributions: list[tuple[str, float, float]],
+        evidence: dict,
+        sample_ids: list[str],
+        first_ts: float,
+        ts: float,
+    ) -> Finding | None:
+        previous = self._revisions.get(case_id)
+        if previous is not None:
+            # Only a stronger score or a bigger ring is news; anything else would flood reviewers and alerts.
+            size = len(accounts)
+            if score <= previous[1] + 0.02 and size <= previous[0]:
+                return None
+        elif not self._within_budget(ts, score):
+            self.stats.held_by_budget += 1
+            return None
+        self._revisions[case_id] = (len(accounts), max(score, previous[1] if previous else 0.0))
+        evidence["top_features"] = [
+            {"name": n, "value": round(v, 6), "contribution": round(c, 6)} for n, v, c in contributions[:6]
+        ]
+        evidence["sample_event_ids"] = sample_ids[-self.config.sample_event_ids :]
+        finding = Finding(
+            case_id=case_id,
+            scheme=scheme,
+            accounts=tuple(sorted(accounts)),
+            score=round(score, 6),
+            flagged_ts=ts,
+            first_event_ts=first_ts,
+            last_event_ts=ts,
+            model_version=MODEL_VERSION,
+            evidence=evidence,
+        )
+        for account in accounts:
+            self._record(account, finding)
+        self.stats.findings += 1
+        return finding
+
+    def _within_budget(self, ts: float, score: float) -> bool:
+        """At most ``max_new_cases_per_day`` new cases per event-time day keeps the review queue workable;
+        near-certain cases (score >= 0.95) always pass."""
+        day = int(ts // DAY)
+        if day != self._budget_day:
+            self._budget_day, self._budget_used = day, 0
+        if self._budget_used >= self.config.max_new_cases_per_day and score < 0.95:
+            return False
+        self._budget_used += 1
+        return True
+
+    def _record(self, account: str, finding: Finding) -> None:
+        result = self.results.get(account)
+        if result is None:
+            result = self.results[account] = AccountResult()
+        if not result.flagged:
+            result.flagged = True
+            result.first_flagged_ts = finding.flagged_ts
+        if finding.score >= result.score:
+            result.score = finding.score
+            result.evidence = finding.evidence
+        if finding.scheme not in result.schemes:
+            result.schemes.append(finding.scheme)
+        if finding.case_id not in result.case_ids:
+            result.case_ids.append(finding.case_id)
+
+    def learn_decision(self, scheme: str, features: dict[str, float], confirmed: bool) -> None:
+        """Feed a reviewer decision to the online classifier."""
+        self.scorer.learn_decision(scheme, features, confirmed)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _observe(self, account: str, ts: float) -> AccountInfo:
+        info = self.accounts.get(account)
+        if info is None:
+            info = self.accounts[account] = AccountInfo(ts)
+        elif ts > info.last_seen:
+            info.last_seen = ts
+        return info
+
+    def _is_duplicate(self, event_id: str, ts: float) -> bool:
+        seen = self._seen_ids
+        if event_id in seen:
+            return True
+        seen[event_id] = ts
+        horizon = self.watermark - self.config.dedup_horizon_s
+        while seen and (len(seen) > self.config.dedup_max_ids or next(iter(seen.values())) < horizon):
+            seen.popitem(last=False)
+        return False
+
+    def _sweep(self, now: float) -> None:
+        """Forget accounts idle for longer than every window, unless they are part of a flagged case."""
+        self._last_sweep = now
+        horizon = now - self.config.idle_eviction_days * DAY
+        idle = [a for a, info in self.accounts.items() if info.last_seen < horizon and a not in self.results]
+        for account in idle:
+            del self.accounts[account]
+            self.graph.forget(account)
+            self.ledgers.pop(account, None)
+            self.recent_ids.pop(account, None)
+            self._ring_checked.pop(account, None)
+            self._growth_next.pop(account, None)
+        self.stats.evicted_accounts += len(idle)
+
+    # ------------------------------------------------------------------ persistence
+    def snapshot(self) -> bytes:
+        """All state, for checkpoints; :meth:`restore` continues exactly where this left off."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def restore(blob: bytes) -> Engine:
+        engine = pickle.loads(blob)
+        if not isinstance(engine, Engine):
+            raise TypeError("not an engine snapshot")
+        return engine

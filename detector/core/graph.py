@@ -1,0 +1,91 @@
+"""A bounded, time-windowed view of who boosted whom recently.
+
+Only the most recent ``max_partners`` partners per account and direction are kept, and edges older than the
+window are ignored on read, so memory stays bounded however long the stream runs.
+"""
+
+from __future__ import annotations
+
+
+class RecentBoostGraph:
+    """Directed boost edges with the event time of their latest occurrence.
+
+    Parameters
+    ----------
+    window
+        Seconds an edge stays "recent" after its latest boost.
+    max_partners
+        Per account and direction, how many partners are remembered (the least recently active are dropped).
+
+    Examples
+    --------
+    >>> g = RecentBoostGraph(window=100.0)
+    >>> g.add("a", "b", 10.0)
+    >>> g.add("b", "a", 20.0)
+    >>> g.is_mutual("a", "b", now=50.0), g.is_mutual("a", "b", now=200.0)
+    (True, False)
+    >>> sorted(g.partners("a", now=50.0))
+    ['b']
+    """
+
+    __slots__ = ("window", "max_partners", "out", "inn")
+
+    def __init__(self, window: float, max_partners: int = 256):
+        self.window = window
+        self.max_partners = max_partners
+        self.out: dict[str, dict[str, float]] = {}
+        self.inn: dict[str, dict[str, float]] = {}
+
+    def add(self, actor: str, target: str, ts: float) -> None:
+        _touch(self.out, actor, target, ts, self.max_partners)
+        _touch(self.inn, target, actor, ts, self.max_partners)
+
+    def remove(self, actor: str, target: str) -> None:
+        """An unfollow (or a negative rating) withdraws the boost."""
+        self.out.get(actor, {}).pop(target, None)
+        self.inn.get(target, {}).pop(actor, None)
+
+    def boosted(self, actor: str, target: str, now: float) -> bool:
+        ts = self.out.get(actor, {}).get(target)
+        return ts is not None and now - ts <= self.window
+
+    def is_mutual(self, a: str, b: str, now: float) -> bool:
+        return self.boosted(a, b, now) and self.boosted(b, a, now)
+
+    def out_partners(self, account: str, now: float) -> set[str]:
+        horizon = now - self.window
+        return {t for t, ts in self.out.get(account, {}).items() if ts >= horizon}
+
+    def in_partners(self, account: str, now: float) -> set[str]:
+        horizon = now - self.window
+        return {s for s, ts in self.inn.get(account, {}).items() if ts >= horizon}
+
+    def partners(self, account: str, now: float) -> set[str]:
+        return self.out_partners(account, now) | self.in_partners(account, now)
+
+    def edges_within(self, members: set[str], now: float) -> list[tuple[str, str, float]]:
+        horizon = now - self.window
+        return [
+            (a, b, ts)
+            for a in sorted(members)
+            for b, ts in sorted(self.out.get(a, {}).items())
+            if b in members and ts >= horizon
+        ]
+
+    def forget(self, account: str) -> None:
+        for other in self.out.pop(account, {}):
+            self.inn.get(other, {}).pop(account, None)
+        for other in self.inn.pop(account, {}):
+            self.out.get(other, {}).pop(account, None)
+
+
+def _touch(table: dict[str, dict[str, float]], key: str, partner: str, ts: float, cap: int) -> None:
+    partners = table.get(key)
+    if partners is None:
+        table[key] = {partner: ts}
+        return
+    previous = partners.pop(partner, None)
+    # Out-of-order events must not move an edge's time backwards.
+    partners[partner] = ts if previous is None or ts > previous else previous
+    if len(partners) > cap:
+        del partners[next(iter(partners))]

@@ -1,0 +1,1 @@
+"""Online (river) and offline (scikit-learn) models that turn scheme features into scores, and their persistence."""
