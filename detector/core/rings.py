@@ -69,7 +69,6 @@ class RingFinder:
         self.max_candidates = max_candidates
 
     def grow(self, a: str, b: str, now: float) -> set[str]:
-        graph = self.graph
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
         out_ties: dict[str, int] = {}
