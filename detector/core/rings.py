@@ -20,6 +20,8 @@ FRESH_DAYS = 30.0
 MIN_INFLOW = 0.34
 #: A member must be tied (either direction) to at least this share of the other members.
 MIN_TIE_SHARE = 0.3
+#: ... and boost at least this share of them itself.
+MIN_BOOST_SHARE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,22 +108,24 @@ class RingFinder:
                 in_ties[other] = in_ties.get(other, 0) + 1
 
     def _peel(self, group: set[str], now: float) -> set[str]:
-        """Drop members tied to few others, and members mostly boosted from outside (repeat until stable).
+        """Drop members that do not trade inside the group (repeat until stable).
 
-        A ring is not a star; and an organic partner of a hijacked member, tied to that member alone, is not
-        part of the ring even when it boosts a member or two.
+        A ring is not a star; a camouflage target is boosted by many members but boosts few back; and an
+        organic partner of a hijacked member gets most of its boosts from outside the group.
         """
         graph = self.graph
-        ties = {m: graph.partners(m, now) for m in group}
+        boosts = {m: graph.out_partners(m, now) for m in group}
         boosters = {m: graph.in_partners(m, now) for m in group}
         changed = True
         while changed and group:
             changed = False
             for m in sorted(group):
-                inside = boosters[m] & group
-                tied = len(ties[m] & group)
-                if tied < max(2, MIN_TIE_SHARE * (len(group) - 1)) or (
-                    boosters[m] and len(inside) < MIN_INFLOW * len(boosters[m])
+                others = len(group) - 1
+                boosted_by = len(boosters[m] & group)
+                if (
+                    len((boosts[m] | boosters[m]) & group) < max(2, MIN_TIE_SHARE * others)
+                    or len(boosts[m] & group) < max(1, MIN_BOOST_SHARE * others)
+                    or (boosters[m] and boosted_by < MIN_INFLOW * len(boosters[m]))
                 ):
                     group.discard(m)
                     changed = True
