@@ -1,0 +1,350 @@
+"""Scheme injectors: farming rings and bought follower bursts, with their ground truth.
+
+Each scheme is described by a *shape* (what kind of ring or burst) and placed into an organic background by
+:func:`inject`, which returns the merged stream and one ground-truth record per scheme::
+
+    {"scheme_id", "scheme": "farming_ring" | "follower_growth",
+     "accounts":  ring members, or the burst's beneficiaries (who paid for the followers),
+     "helpers":   the bought follower accounts (neither positives nor negatives in the evaluation),
+     "side_targets": other accounts the bought followers boosted, too few times to be a real burst (ignored too),
+     "start_ts", "end_ts", "shape": {...}, "event_ids": [...]}
+
+The schemes are built to hide the way real ones do: rings use hijacked accounts with organic history, trade
+slowly and out of step over weeks, and spread camouflage boosts to popular organic accounts; bursts use any
+boost kind the background uses.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+from detector.core.events import BOOST_KINDS, Event, Profile
+from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
+from detector.simulation.background import BackgroundIndex, IdAllocator
+from detector.simulation.clock import DAY, HOUR, MINUTE, WEEK, log_uniform
+from detector.simulation.profiles import ProfileSampler, batch_creation_times
+
+MEMBER_TYPES = ("fresh", "hijacked", "mixed")
+PACES = ("hours", "days", "weeks")
+#: A side target of a follower burst counts as a beneficiary once it gets this many bought boosts.
+MIN_BURST = 50
+#: Hijacked accounts and established beneficiaries need this much organic history before the scheme.
+MIN_HISTORY = 3
+ESTABLISHED_HISTORY = 10
+#: "new" beneficiaries: first seen at most this long before the burst, with at most NEW_MAX_HISTORY events.
+NEW_ACCOUNT_AGE = 90 * DAY
+NEW_MAX_HISTORY = 5
+CAMOUFLAGE_POOL = 25
+
+
+@dataclass(frozen=True)
+class RingShape:
+    """A reciprocal-boost farming ring.
+
+    ``pair_prob`` is the chance that an ordered pair of members trades at all (a ring is not always a full
+    clique); every member still gets at least one mutual partner, since trading is what a ring is for.
+    ``boosts_per_pair`` is the mean number of boosts per trading pair (repeat boosts), ``camouflage`` the share of
+    each member's boosts aimed at popular organic accounts (which do not answer). ``timing`` is ``desync`` (each
+    boost at an independent random time in the window) or ``rounds`` (boosts clustered in a few sessions).
+    """
+
+    size: int = 8
+    members: str = "fresh"
+    window_s: float = 2 * DAY
+    timing: str = "desync"
+    pair_prob: float = 0.8
+    boosts_per_pair: float = 1.5
+    camouflage: float = 0.0
+    kinds: tuple[str, ...] = ("endorse",)
+    rating: tuple[int, int] = (5, 10)
+    batch_created: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.size >= 3, "a ring needs at least 3 members")
+        _check(self.members in MEMBER_TYPES, f"members must be one of {MEMBER_TYPES}")
+        _check(self.timing in ("desync", "rounds"), "timing must be desync or rounds")
+        _check(0 < self.pair_prob <= 1 and self.boosts_per_pair >= 1, "pair_prob in (0, 1], boosts_per_pair >= 1")
+        _check(0 <= self.camouflage < 1, "camouflage must be in [0, 1)")
+        _check(bool(self.kinds) and set(self.kinds) <= BOOST_KINDS, "kinds must be boost kinds")
+        _check(0 < self.rating[0] <= self.rating[1], "ratings must be positive")
+
+
+@dataclass(frozen=True)
+class BurstShape:
+    """Bought follower growth: ``followers`` fresh, batch-created accounts boost one beneficiary within
+    ``duration_s``. ``delivery`` is ``waves`` (each batch delivered in one session) or ``drip`` (spread out).
+    The same accounts also boost ``side_targets`` other customers, each in lockstep with their main boost.
+    ``beneficiary`` is ``established`` (with organic history) or ``new`` (a recently seen account)."""
+
+    followers: int = 200
+    duration_s: float = 12 * HOUR
+    delivery: str = "waves"
+    kind: str = "follow"
+    rating: tuple[int, int] = (5, 10)
+    beneficiary: str = "established"
+    side_targets: int = 2
+
+    def __post_init__(self) -> None:
+        _check(self.followers >= 1 and self.side_targets >= 0, "followers >= 1, side_targets >= 0")
+        _check(self.delivery in ("waves", "drip"), "delivery must be waves or drip")
+        _check(self.kind in BOOST_KINDS, "kind must be a boost kind")
+        _check(self.beneficiary in ("established", "new"), "beneficiary must be established or new")
+        _check(0 < self.rating[0] <= self.rating[1], "ratings must be positive")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def pace(duration_s: float) -> str:
+    """``hours`` (under a day), ``days`` (under a week) or ``weeks``.
+
+    >>> pace(5 * HOUR), pace(3 * DAY), pace(3 * WEEK)
+    ('hours', 'days', 'weeks')
+    """
+    return "hours" if duration_s < DAY else "days" if duration_s < WEEK else "weeks"
+
+
+def random_ring_shape(
+    rng: random.Random,
+    *,
+    members: str | None = None,
+    speed: str | None = None,
+    kinds: Sequence[tuple[str, ...]] = (("endorse",), ("like",), ("endorse", "like", "follow")),
+) -> RingShape:
+    """A ring shape from the ranges the evaluation covers; ``members`` and ``speed`` (a pace) can be fixed to
+    stratify. Fast rings trade in rounds, slow ones out of step and more often per pair."""
+    speed = speed or rng.choice(PACES)
+    window = {"hours": (2 * HOUR, 20 * HOUR), "days": (DAY, 6 * DAY), "weeks": (WEEK, 5 * WEEK)}[speed]
+    repeats = {"hours": 1.5, "days": 2.5, "weeks": 4.0}[speed]
+    timing = {"hours": "rounds", "weeks": "desync"}.get(speed) or rng.choice(("rounds", "desync"))
+    return RingShape(
+        size=rng.randint(4, 25),
+        members=members or rng.choice(MEMBER_TYPES),
+        window_s=log_uniform(rng, *window),
+        timing=timing,
+        pair_prob=rng.uniform(0.5, 1.0),
+        boosts_per_pair=rng.uniform(1.0, repeats),
+        camouflage=rng.uniform(0.0, 0.6),
+        kinds=rng.choice(kinds),
+        rating=rng.choice(((5, 10), (1, 3))),
+        batch_created=rng.random() < 0.7,
+    )
+
+
+def random_burst_shape(
+    rng: random.Random, *, speed: str | None = None, kinds: Sequence[str] = ("follow", "like")
+) -> BurstShape:
+    """A follower-burst shape: 50..500 bought followers over hours (``speed="hours"``) or days."""
+    speed = speed or rng.choice(PACES[:2])
+    window = {"hours": (HOUR, 20 * HOUR), "days": (DAY, 5 * DAY)}[speed]
+    return BurstShape(
+        followers=rng.randint(50, 500),
+        duration_s=log_uniform(rng, *window),
+        delivery=rng.choice(("waves", "drip")),
+        kind=rng.choice(kinds),
+        rating=rng.choice(((5, 10), (1, 3))),
+        beneficiary="established" if rng.random() < 0.7 else "new",
+        side_targets=rng.randint(0, 3),
+    )
+
+
+def inject(
+    background_events: Iterable[Event],
+    schemes: Sequence[RingShape | BurstShape],
+    rng: random.Random,
+    *,
+    protected: Collection[str] = (),
+    sampler: ProfileSampler | None = None,
+) -> tuple[list[Event], list[dict]]:
+    """Inject ``schemes`` into a time-ordered organic stream; return the merged stream and the ground truth.
+
+    Every event of the result gets a fresh id ``<prefix>-<position>`` in time order (the prefix of the background
+    ids), so ids follow arrival order as on a real platform and say nothing about which events were injected.
+    No account is a member or beneficiary of two schemes; ``protected`` accounts are never used.
+
+    Examples
+    --------
+    >>> from detector.simulation.organic import OrganicConfig, generate_organic
+    >>> background = generate_organic(OrganicConfig(accounts=200, days=10), random.Random(0)).events
+    >>> events, truth = inject(background, [RingShape(size=5), BurstShape(followers=60)], random.Random(1))
+    >>> [t["scheme"] for t in truth], len(truth[0]["accounts"]), len(truth[1]["helpers"])
+    (['farming_ring', 'follower_growth'], 5, 60)
+    """
+    background = sorted(background_events, key=lambda e: e.ts)
+    injector = _Injector(BackgroundIndex(background, protected), rng, sampler or ProfileSampler())
+    truth = [injector.add(shape, f"s{i}") for i, shape in enumerate(schemes)]
+    tagged = [(e, False) for e in background] + [(e, True) for e in injector.events]
+    tagged.sort(key=lambda item: item[0].ts)  # stable: background first on equal times
+    first_id = background[0].id or "ev-0"
+    prefix = first_id.rsplit("-", 1)[0] if "-" in first_id else "ev"
+    events, renamed = [], {}
+    for position, (event, injected) in enumerate(tagged):
+        new_id = f"{prefix}-{position}"
+        if injected:
+            renamed[event.id] = new_id
+        events.append(replace(event, id=new_id))
+    for record in truth:
+        record["event_ids"] = [renamed[i] for i in record["event_ids"]]
+    return events, truth
+
+
+class _Injector:
+    def __init__(self, background: BackgroundIndex, rng: random.Random, sampler: ProfileSampler):
+        self.bg = background
+        self.rng = rng
+        self.sampler = sampler
+        self.ids = IdAllocator(background.activity, rng)
+        self.used: set[str] = set()  # members and beneficiaries so far (membership tests only, never iterated)
+        self.events: list[Event] = []
+        self._scheme_id = ""
+        self._scheme_events: list[Event] = []
+
+    def add(self, shape: RingShape | BurstShape, scheme_id: str) -> dict:
+        self._scheme_id, self._scheme_events = scheme_id, []
+        record = self._ring(shape) if isinstance(shape, RingShape) else self._burst(shape)
+        events = self._scheme_events
+        self.events.extend(events)
+        return {
+            "scheme_id": scheme_id,
+            "scheme": FARMING_RING if isinstance(shape, RingShape) else FOLLOWER_GROWTH,
+            "accounts": record["accounts"],
+            "helpers": record.get("helpers", []),
+            "side_targets": record.get("side_targets", []),
+            "start_ts": min(e.ts for e in events),
+            "end_ts": max(e.ts for e in events),
+            "shape": {**asdict(shape), **record.get("shape", {})},
+            "event_ids": [e.id for e in events],
+        }
+
+    def _emit(self, ts: float, kind: str, actor: str, target: str, profile: Profile, rating: tuple[int, int]) -> None:
+        weight = float(self.rng.randint(*rating)) if kind == "rate" else 1.0
+        provisional_id = f"{self._scheme_id}/{len(self._scheme_events)}"  # inject() renames it
+        self._scheme_events.append(Event(round(ts, 3), kind, actor, target, provisional_id, weight, None, profile))
+
+    def _pick(self, pool: list[str], k: int, what: str) -> list[str]:
+        pool = [a for a in pool if a not in self.used]
+        if len(pool) < k:
+            raise ValueError(f"background too small: {len(pool)} candidate {what} accounts, {k} needed")
+        chosen = self.rng.sample(pool, k)
+        self.used.update(chosen)
+        return chosen
+
+    # -- farming ring ----------------------------------------------------------------------------------------
+    def _ring(self, shape: RingShape) -> dict:
+        rng = self.rng
+        start = self.bg.sample_start(rng, shape.window_s)
+        n_hijacked = {"fresh": 0, "hijacked": shape.size, "mixed": rng.randint(1, shape.size - 1)}[shape.members]
+        hijacked = self._pick(self.bg.candidates(start, MIN_HISTORY), n_hijacked, "hijackable")
+        profiles = {a: self.bg.profiles[a] for a in hijacked}
+        fresh = [self.ids.new() for _ in range(shape.size - n_hijacked)]
+        if shape.batch_created and fresh:
+            created = [ts for batch in batch_creation_times(rng, len(fresh), start) for ts in batch]
+        else:
+            created = [start - log_uniform(rng, HOUR, 60 * DAY) for _ in fresh]
+        profiles.update({a: self.sampler.fake(rng, ts) for a, ts in zip(fresh, created, strict=True)})
+        members = hijacked + fresh
+        rng.shuffle(members)
+
+        pairs = {(a, b): None for a in members for b in members if a != b and rng.random() < shape.pair_prob}
+        for a in members:
+            if not any((a, b) in pairs and (b, a) in pairs for b in members):
+                b = rng.choice([m for m in members if m != a])
+                pairs[(a, b)] = pairs[(b, a)] = None
+        boosts = []
+        for pair in pairs:
+            boosts.extend([pair] * (1 + _geometric(rng, shape.boosts_per_pair - 1.0)))
+        member_set = frozenset(members)
+        camouflage_pool = [a for a in self.bg.popular(start, CAMOUFLAGE_POOL + shape.size) if a not in member_set]
+        camouflage_pool = camouflage_pool[:CAMOUFLAGE_POOL]
+        if shape.camouflage and camouflage_pool:
+            for a in members:
+                own = sum(1 for actor, _ in boosts if actor == a)
+                extra = round(own * shape.camouflage / (1 - shape.camouflage))
+                boosts.extend((a, rng.choice(camouflage_pool)) for _ in range(extra))
+
+        clock = _RingClock(rng, start, shape)
+        followed: set[tuple[str, str]] = set()
+        non_follow = [k for k in shape.kinds if k != "follow"]
+        for actor, target in boosts:
+            kind = rng.choice(shape.kinds)
+            if kind == "follow" and (actor, target) in followed:
+                if not non_follow:
+                    continue  # a pair can follow only once
+                kind = rng.choice(non_follow)
+            if kind == "follow":
+                followed.add((actor, target))
+            self._emit(clock.next(), kind, actor, target, profiles[actor], shape.rating)
+        return {"accounts": members, "shape": {"hijacked": sorted(hijacked), "camouflage_targets": camouflage_pool}}
+
+    # -- follower burst --------------------------------------------------------------------------------------
+    def _burst(self, shape: BurstShape) -> dict:
+        rng = self.rng
+        start = self.bg.sample_start(rng, shape.duration_s)
+        if shape.beneficiary == "established":
+            (beneficiary,) = self._pick(self.bg.candidates(start, ESTABLISHED_HISTORY), 1, "established")
+        else:
+            pool = self.bg.candidates(start, 1, NEW_MAX_HISTORY, seen_since=start - NEW_ACCOUNT_AGE)
+            # With no recently seen account in the background, the customer is a brand-new account.
+            (beneficiary,) = self._pick(pool, 1, "new") if pool else (self.ids.new(),)
+        others = self._pick(self.bg.candidates(start, MIN_HISTORY), shape.side_targets, "side target")
+        lockstep_share = {t: rng.uniform(0.1, 0.9) for t in others}
+        received = dict.fromkeys(others, 0)
+
+        helpers: list[str] = []
+        session = min(30 * MINUTE, shape.duration_s / 4)
+        for batch in batch_creation_times(rng, shape.followers, start):
+            # waves: the whole batch is delivered in one session; drip: anywhere in the window.
+            begin, length = start, shape.duration_s
+            if shape.delivery == "waves":
+                begin, length = start + rng.random() * (shape.duration_s - session), session
+            for created in batch:
+                fake = self.ids.new()
+                helpers.append(fake)
+                profile = self.sampler.fake(rng, created)
+                ts = begin + rng.random() * length
+                self._emit(ts, shape.kind, fake, beneficiary, profile, shape.rating)
+                for other in others:  # lockstep: the same session, seconds to minutes later
+                    if rng.random() < lockstep_share[other]:
+                        received[other] += 1
+                        self._emit(ts + rng.uniform(5, 300), shape.kind, fake, other, profile, shape.rating)
+        real = [t for t in others if received[t] >= MIN_BURST]
+        return {
+            "accounts": [beneficiary, *real],
+            "helpers": helpers,
+            "side_targets": [t for t in others if t not in real],
+            "shape": {"side_received": received},
+        }
+
+
+def _geometric(rng: random.Random, mean: float) -> int:
+    """Number of extra repeats, geometric with the given mean (0 when mean is 0)."""
+    count = 0
+    while rng.random() < mean / (1.0 + mean):
+        count += 1
+    return count
+
+
+class _RingClock:
+    """Boost times of a ring: independent uniform times (desync) or a few shared sessions (rounds)."""
+
+    ROUND_SPACING = 3 * HOUR
+    ROUND_LENGTH = 20 * MINUTE
+
+    def __init__(self, rng: random.Random, start: float, shape: RingShape):
+        self.rng = rng
+        self.start = start
+        self.window = shape.window_s
+        self.rounds: list[float] = []
+        if shape.timing == "rounds":
+            n = max(2, min(12, round(shape.window_s / self.ROUND_SPACING)))
+            span = max(shape.window_s - self.ROUND_LENGTH, 0.0)
+            self.rounds = sorted(start + rng.random() * span for _ in range(n))
+
+    def next(self) -> float:
+        if self.rounds:
+            return self.rng.choice(self.rounds) + self.rng.random() * min(self.ROUND_LENGTH, self.window)
+        return self.start + self.rng.random() * self.window
