@@ -159,6 +159,8 @@ class Engine:
     def _on_reciprocated(self, a: str, b: str, ts: float) -> Finding | None:
         # Re-evaluate an account's neighbourhood only when its partner set changed or a day passed:
         # organic traders reciprocate constantly and most of those events change nothing.
+        if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
+            return None
         signature = len(self.graph.out.get(a, ())) + len(self.graph.inn.get(a, ()))
         last = self._ring_checked.get(a)
         if last is not None and last[0] == signature and ts - last[1] < DAY:
@@ -186,9 +188,7 @@ class Engine:
         }
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
-        return self._finding(
-            FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts
-        )
+        return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
 
     def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
         """Reuse the case of a ring already flagged that holds most of these members, so a growing ring

@@ -70,9 +70,7 @@ class Event:
             out["topic"] = self.topic
         if self.actor_profile is not None:
             out["actor_profile"] = {
-                k: getattr(self.actor_profile, k)
-                for k in PROFILE_FIELDS
-                if getattr(self.actor_profile, k) is not None
+                k: getattr(self.actor_profile, k) for k in PROFILE_FIELDS if getattr(self.actor_profile, k) is not None
             }
         return out
 

@@ -112,9 +112,7 @@ def growth_features(
     fresh = sum(1 for info in infos if info is not None and info.age_days(now) < FRESH_DAYS)
     low = sum(1 for info in infos if info is not None and info.low_quality())
     buckets = Counter(
-        int(info.created_ts // BATCH_SECONDS)
-        for info in infos
-        if info is not None and info.created_ts is not None
+        int(info.created_ts // BATCH_SECONDS) for info in infos if info is not None and info.created_ts is not None
     )
     batch = sum(
         1

@@ -22,6 +22,8 @@ MIN_INFLOW = 0.34
 MIN_TIE_SHARE = 0.3
 #: ... and boost at least this share of them itself.
 MIN_BOOST_SHARE = 0.2
+#: Growth stops when the best candidate has fewer than this share of its ties in the group.
+MIN_CANDIDATE_CLOSURE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,47 +67,64 @@ class RingFinder:
     ['r1', 'r2', 'r3', 'r4', 'r5']
     """
 
-    def __init__(self, graph: RecentBoostGraph, max_members: int = 40, max_candidates: int = 512):
+    def __init__(self, graph: RecentBoostGraph, max_members: int = 40):
         self.graph = graph
         self.max_members = max_members
-        self.max_candidates = max_candidates
+        # No member of a group this size can get MIN_INFLOW of its boosts from inside if it has more boosters.
+        self.max_boosters = int(max_members / MIN_INFLOW)
+
+    def could_be_member(self, account: str) -> bool:
+        """Cheap pre-check: hubs boosted by more accounts than any ring could supply are never members."""
+        return len(self.graph.inn.get(account, ())) <= self.max_boosters
 
     def grow(self, a: str, b: str, now: float) -> set[str]:
+        graph = self.graph
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
         out_ties: dict[str, int] = {}
         in_ties: dict[str, int] = {}
+        eligible: set[str] = set()
         for member in (a, b):
-            self._count_ties(member, group, out_ties, in_ties, now)
-        while len(group) < self.max_members:
-            needed = max(2, math.ceil(0.34 * len(group)))
+            self._count_ties(member, group, out_ties, in_ties, eligible, now)
+        while len(group) < self.max_members and eligible:
+            needed = max(2, math.ceil(MIN_TIE_SHARE * len(group)))
             best, best_key = None, None
-            for cand, n_out in out_ties.items():
-                n_in = in_ties.get(cand, 0)
-                if n_out < needed or n_in < 1:
+            for cand in eligible:
+                n_out = out_ties[cand]
+                if n_out < needed:
                     continue
-                key = (n_out + n_in, cand)  # the name breaks ties deterministically
+                # Prefer accounts whose partners are mostly in the group: hubs tie to everyone.
+                degree = len(graph.out.get(cand, ())) + len(graph.inn.get(cand, ()))
+                key = ((n_out + in_ties[cand]) / degree, cand)  # the name breaks ties deterministically
                 if best_key is None or key > best_key:
                     best, best_key = cand, key
-            if best is None:
+            if best is None or best_key[0] < MIN_CANDIDATE_CLOSURE:
                 break
             group.add(best)
-            out_ties.pop(best, None)
-            in_ties.pop(best, None)
-            if len(out_ties) < self.max_candidates:
-                self._count_ties(best, group, out_ties, in_ties, now)
+            eligible.discard(best)
+            self._count_ties(best, group, out_ties, in_ties, eligible, now)
         return self._peel(group, now)
 
     def _count_ties(
-        self, member: str, group: set[str], out_ties: dict[str, int], in_ties: dict[str, int], now: float
+        self,
+        member: str,
+        group: set[str],
+        out_ties: dict[str, int],
+        in_ties: dict[str, int],
+        eligible: set[str],
+        now: float,
     ) -> None:
         horizon = now - self.graph.window
         for other, ts in self.graph.inn.get(member, {}).items():
             if ts >= horizon and other not in group:
-                out_ties[other] = out_ties.get(other, 0) + 1
+                n = out_ties[other] = out_ties.get(other, 0) + 1
+                if n >= 2 and in_ties.get(other) and self.could_be_member(other):
+                    eligible.add(other)
         for other, ts in self.graph.out.get(member, {}).items():
             if ts >= horizon and other not in group:
                 in_ties[other] = in_ties.get(other, 0) + 1
+                if out_ties.get(other, 0) >= 2 and self.could_be_member(other):
+                    eligible.add(other)
 
     def _peel(self, group: set[str], now: float) -> set[str]:
         """Drop members that do not trade inside the group (repeat until stable).
@@ -132,9 +151,7 @@ class RingFinder:
         return group
 
 
-def describe(
-    members: set[str], graph: RecentBoostGraph, accounts: dict[str, AccountInfo], now: float
-) -> RingFeatures:
+def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, AccountInfo], now: float) -> RingFeatures:
     """Group-level features of a candidate ring (all in [0, 1] except size and partners outside)."""
     k = len(members)
     tied = mutual = 0

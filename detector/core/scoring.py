@@ -31,11 +31,11 @@ DEFAULT_WEIGHTS: dict[str, LogisticScore] = {
     FOLLOWER_GROWTH: LogisticScore(
         intercept=-8.0,
         coefs={
-            "excess_z": 1.2,
+            "excess_z": 1.0,
             "fresh_share": 2.0,
             "low_quality_share": 2.5,
             "batch_share": 2.0,
-            "lockstep_share": 1.5,
+            "lockstep_share": 1.0,
         },
         log1p=frozenset({"excess_z"}),
     ),
