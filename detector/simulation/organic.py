@@ -200,13 +200,16 @@ def _viral_bursts(
     for account in rng.sample(popular, min(count, len(popular))):
         start = config.start_ts + rng.uniform(0.1, 0.85) * config.days * DAY
         decay = log_uniform(rng, 2 * HOUR, 12 * HOUR)
-        aged = [a for a in accounts if a.joined_ts < start - 7 * DAY and a.name != account.name]
+        # Established accounts: on the platform since the start (or joined a week before), not fresh sign-ups.
+        aged = [
+            a
+            for a in accounts
+            if (a.joined_ts == config.start_ts or a.joined_ts < start - 7 * DAY) and a.name != account.name
+        ]
         fans = rng.sample(aged, min(len(aged), rng.randint(150, 600), len(accounts) // 2))
-        times = [start + min(rng.expovariate(1 / decay), 5 * decay) for _ in fans]
-        for ts, fan in zip(times, fans, strict=True):
-            if ts < end_ts:
-                emit(ts, "follow", fan.name, account.name)
-        out.append(
-            {"account": account.name, "start_ts": start, "end_ts": min(max(times), end_ts), "followers": len(fans)}
-        )
+        times = [t for t in (start + min(rng.expovariate(1 / decay), 5 * decay) for _ in fans) if t < end_ts]
+        for ts, fan in zip(times, fans, strict=False):
+            emit(ts, "follow", fan.name, account.name)
+        if times:
+            out.append({"account": account.name, "start_ts": start, "end_ts": max(times), "followers": len(times)})
     return out

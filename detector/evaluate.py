@@ -1,0 +1,400 @@
+"""``detector eval``: inject schemes into Bitcoin-Alpha, replay each stream through our engine and the baselines,
+and report account- and scheme-level metrics (definitions in docs/evaluation.md).
+
+Per seed, one stream: the real Bitcoin-Alpha ratings with organic profiles and ``rings`` farming rings plus
+``bursts`` bought follower bursts of stratified shapes (see :func:`detector.simulation.generate`). Seeds run in
+parallel processes; everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+from detector.baselines import heuristic, midas
+from detector.core.events import Event
+from detector.simulation import BITCOIN_ALPHA, SimulationConfig, generate
+from detector.simulation.clock import HOUR
+from detector.simulation.schemes import pace
+
+METHODS = ("ours", "heuristic", "midas")
+MIDAS_BUCKETS = {"hour": 3600.0, "day": 86400.0}
+
+
+class Result(Protocol):
+    """What every method reports per account (our engine's ``AccountResult`` and ``BaselineResult`` both do)."""
+
+    score: float
+    flagged: bool
+    first_flagged_ts: float | None
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    seeds: int = 5
+    first_seed: int = 0
+    rings_per_seed: int = 8
+    bursts_per_seed: int = 6
+    methods: tuple[str, ...] = METHODS
+    midas_bucket: str = "day"  # the better of hour and day for MIDAS-R here (generous to the baseline)
+    workers: int = 0  # 0: one per seed, up to the CPU count
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Account sets of one stream. ``ignored`` (bought helper accounts and side targets) are neither positives nor
+    negatives; ``organic`` are the accounts of the background stream."""
+
+    positives: frozenset[str]
+    ignored: frozenset[str]
+    benign: frozenset[str]
+    organic: frozenset[str]
+    schemes: tuple[dict, ...]
+
+    @classmethod
+    def from_simulation(cls, events: Sequence[Event], truth: Mapping) -> Truth:
+        schemes = tuple(truth["schemes"])
+        injected = {i for s in schemes for i in s["event_ids"]}
+        organic = {a for e in events if e.id not in injected for a in (e.actor, e.target)}
+        return cls(
+            positives=frozenset(a for s in schemes for a in s["accounts"]),
+            ignored=frozenset(a for s in schemes for a in (*s["helpers"], *s["side_targets"])),
+            benign=frozenset(truth["benign"]),
+            organic=frozenset(organic),
+            schemes=schemes,
+        )
+
+
+# -- metrics ------------------------------------------------------------------------------------------------------
+def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
+    """Account-level precision, recall, F1 and false-flag counts.
+
+    >>> from detector.baselines import BaselineResult as R
+    >>> truth = Truth(frozenset("ab"), frozenset("h"), frozenset("z"), frozenset("abxz"), ())
+    >>> results = {"a": R(flagged=True), "b": R(), "h": R(flagged=True), "z": R(flagged=True), "x": R()}
+    >>> m = account_metrics(results, truth)
+    >>> m["precision"], m["recall"], m["benign_flagged"], m["organic_flagged"]
+    (0.5, 0.5, 1, 1)
+    """
+    flagged = {a for a, r in results.items() if r.flagged and a not in truth.ignored}
+    tp = len(flagged & truth.positives)
+    precision = tp / len(flagged) if flagged else 0.0
+    recall = tp / len(truth.positives) if truth.positives else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _f1(precision, recall),
+        "flagged": len(flagged),
+        "benign_flagged": len(flagged & truth.benign),
+        "organic_flagged": len((flagged & truth.organic) - truth.positives),
+    }
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Mapping[str, float]) -> dict:
+    """Whether a scheme was caught (any of its accounts flagged), how late, and how much of it came after the flag.
+
+    Only flags raised at or after the scheme's start count: a hijacked account flagged for its organic behaviour
+    before the scheme began did not detect the scheme (``pre_flagged`` counts those accounts). The delay is the
+    first such flag of any of the scheme's accounts minus the scheme's start; the prevention ratio is the share of
+    the scheme's events with a time after that first flag: what a flag-and-freeze action would have stopped.
+
+    >>> from detector.baselines import BaselineResult as R
+    >>> scheme = {"accounts": ["a", "b", "c"], "start_ts": 100.0, "event_ids": ["e1", "e2", "e3", "e4"]}
+    >>> times = {"e1": 100.0, "e2": 200.0, "e3": 300.0, "e4": 400.0}
+    >>> results = {"a": R(flagged=True, first_flagged_ts=200.0), "c": R(flagged=True, first_flagged_ts=50.0)}
+    >>> scheme_outcome(scheme, results, times)
+    {'caught': True, 'delay_s': 100.0, 'prevention': 0.5, 'account_recall': 0.3333333333333333, 'pre_flagged': 1}
+    """
+    accounts, start = scheme["accounts"], scheme["start_ts"]
+    flags = [results[a].first_flagged_ts for a in accounts if a in results and results[a].flagged]
+    during = [ts for ts in flags if ts is not None and ts >= start]
+    pre_flagged = len(flags) - len(during)
+    if not during:
+        return {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": pre_flagged}
+    first = min(during)
+    times = [event_ts[i] for i in scheme["event_ids"]]
+    return {
+        "caught": True,
+        "delay_s": first - start,
+        "prevention": sum(1 for ts in times if ts > first) / len(times),
+        "account_recall": len(during) / len(accounts),
+        "pre_flagged": pre_flagged,
+    }
+
+
+def best_f1_threshold(scores: Mapping[str, float], truth: Truth) -> tuple[float, float]:
+    """The score threshold with the best account-level F1, and that F1: an oracle choice, an upper bound.
+
+    >>> truth = Truth(frozenset("ab"), frozenset(), frozenset(), frozenset(), ())
+    >>> best_f1_threshold({"a": 9.0, "x": 5.0, "b": 4.0, "y": 1.0}, truth)
+    (4.0, 0.8)
+    """
+    ranked = sorted(
+        ((score, account in truth.positives) for account, score in scores.items() if account not in truth.ignored),
+        reverse=True,
+    )
+    best_threshold, best_f1, tp = math.inf, 0.0, 0
+    for i, (score, positive) in enumerate(ranked):
+        tp += positive
+        if i + 1 < len(ranked) and ranked[i + 1][0] == score:
+            continue  # ties: a threshold takes all equal scores or none
+        f1 = 2 * tp / (i + 1 + len(truth.positives))
+        if f1 > best_f1:
+            best_threshold, best_f1 = score, f1
+    return best_threshold, best_f1
+
+
+def shape_groups(scheme: Mapping) -> list[str]:
+    """The breakdown rows a scheme counts in.
+
+    >>> shape_groups({"scheme": "follower_growth", "shape": {"followers": 80, "duration_s": 7200, "kind": "rate",
+    ...     "beneficiary": "new", "delivery": "drip"}})
+    ['burst pace=hours', 'burst size=50-199', 'burst kind=rate', 'burst beneficiary=new', 'burst delivery=drip']
+    """
+    shape = scheme["shape"]
+    if scheme["scheme"] == "farming_ring":
+        return [
+            f"ring members={shape['members']}",
+            f"ring pace={pace(shape['window_s'])}",
+            f"ring size={'4-9' if shape['size'] < 10 else '10-25'}",
+            f"ring camouflage={'<30%' if shape['camouflage'] < 0.3 else '30-60%'}",
+            f"ring kinds={'rate' if tuple(shape['kinds']) == ('rate',) else 'mixed'}",
+        ]
+    return [
+        f"burst pace={pace(shape['duration_s'])}",
+        f"burst size={'50-199' if shape['followers'] < 200 else '200-500'}",
+        f"burst kind={shape['kind']}",
+        f"burst beneficiary={shape['beneficiary']}",
+        f"burst delivery={shape['delivery']}",
+    ]
+
+
+# -- one seed -----------------------------------------------------------------------------------------------------
+def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
+    from detector.replay import replay_events  # the engine and its models load only when it is evaluated
+
+    return replay_events(events), {}
+
+
+def _run_heuristic(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
+    return heuristic.run(events), {}
+
+
+def _run_midas(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
+    traces = midas.score_accounts(events, bucket_s=MIDAS_BUCKETS[config.midas_bucket])
+    threshold, _ = best_f1_threshold({a: t.score for a, t in traces.items()}, truth)
+    return midas.flag(traces, threshold), {"threshold": threshold, "threshold_rule": "best F1 (oracle)"}
+
+
+RUNNERS: dict[str, Callable[[list[Event], Truth, EvalConfig], tuple[Mapping[str, Result], dict]]] = {
+    "ours": _run_ours,
+    "heuristic": _run_heuristic,
+    "midas": _run_midas,
+}
+
+
+def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], config: EvalConfig) -> dict:
+    """Replay one labelled stream through each method and score it."""
+    event_ts = {i: 0.0 for s in truth.schemes for i in s["event_ids"]}
+    for event in events:
+        if event.id in event_ts:
+            event_ts[event.id] = event.ts
+    out = {}
+    for method in methods:
+        started = time.perf_counter()
+        results, extra = RUNNERS[method](events, truth, config)
+        seconds = time.perf_counter() - started
+        schemes = [
+            {"scheme_id": s["scheme_id"], "groups": shape_groups(s), **scheme_outcome(s, results, event_ts)}
+            for s in truth.schemes
+        ]
+        out[method] = {**account_metrics(results, truth), **extra, "schemes": schemes, "seconds": seconds}
+    return out
+
+
+def run_seed(seed: int, config: EvalConfig) -> dict:
+    simulation = SimulationConfig(
+        background=BITCOIN_ALPHA, seed=seed, rings=config.rings_per_seed, bursts=config.bursts_per_seed
+    )
+    events, truth_json = generate(simulation)
+    truth = Truth.from_simulation(events, truth_json)
+    return {
+        "seed": seed,
+        "events": len(events),
+        "positives": len(truth.positives),
+        "methods": evaluate_stream(events, truth, config.methods, config),
+    }
+
+
+# -- aggregation --------------------------------------------------------------------------------------------------
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolation quantile; ``None`` for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _pooled(schemes: Sequence[dict]) -> dict:
+    delays_h = [s["delay_s"] / HOUR for s in schemes if s["caught"]]
+    return {
+        "caught": sum(s["caught"] for s in schemes),
+        "total": len(schemes),
+        "account_recall": statistics.fmean(s["account_recall"] for s in schemes) if schemes else 0.0,
+        "median_delay_h": _quantile(delays_h, 0.5),
+        "p90_delay_h": _quantile(delays_h, 0.9),
+        "prevention": statistics.fmean(s["prevention"] for s in schemes) if schemes else 0.0,
+    }
+
+
+def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
+    """Mean and min over seeds of the account metrics (mean and max for false-flag counts), scheme outcomes pooled
+    over all seeds, overall and per shape group."""
+    summary = {}
+    for method in methods:
+        runs = [seed["methods"][method] for seed in per_seed]
+        schemes = [s for run in runs for s in run["schemes"]]
+        entry: dict = {}
+        for key in ("precision", "recall", "f1"):
+            values = [run[key] for run in runs]
+            entry[key] = {"mean": statistics.fmean(values), "min": min(values)}
+        for key in ("benign_flagged", "organic_flagged", "flagged"):
+            values = [run[key] for run in runs]
+            entry[key] = {"mean": statistics.fmean(values), "max": max(values)}
+        entry.update(_pooled(schemes))
+        entry["seconds_per_seed"] = statistics.fmean(run["seconds"] for run in runs)
+        if "threshold" in runs[0]:
+            entry["thresholds"] = [run["threshold"] for run in runs]
+        groups = sorted({g for s in schemes for g in s["groups"]})
+        entry["by_shape"] = {g: _pooled([s for s in schemes if g in s["groups"]]) for g in groups}
+        summary[method] = entry
+    return summary
+
+
+def evaluate(config: EvalConfig) -> dict:
+    """Run every seed (in parallel processes when ``workers`` allows) and aggregate."""
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    workers = config.workers or min(config.seeds, os.cpu_count() or 1)
+    started = time.perf_counter()
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            per_seed = list(pool.map(run_seed, seeds, [config] * len(seeds)))
+    else:
+        per_seed = [run_seed(seed, config) for seed in seeds]
+    return {
+        "config": asdict(config),
+        "summary": aggregate(per_seed, config.methods),
+        "seeds": per_seed,
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+# -- report -------------------------------------------------------------------------------------------------------
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_report(report: dict) -> str:
+    summary, methods = report["summary"], report["config"]["methods"]
+    config = report["config"]
+    lines = [
+        f"{config['seeds']} seeds x ({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
+        f"injected into Bitcoin-Alpha; account level: positives = ring members + burst beneficiaries, "
+        f"bought helper accounts ignored",
+        "",
+        f"{'method':<10} {'precision':>15} {'recall':>15} {'F1':>15} {'benign flagged':>15} "
+        f"{'organic flagged':>16} {'caught':>9} {'delay h med/p90':>16} {'prevention':>10}",
+        f"{'':<10} {'mean (min)':>15} {'mean (min)':>15} {'mean (min)':>15} {'mean (max)':>15} "
+        f"{'mean (max)':>16} {'':>9} {'':>16} {'mean':>10}",
+    ]
+    for method in methods:
+        s = summary[method]
+        lines.append(
+            f"{method:<10} "
+            + " ".join(
+                f"{_fmt(s[k]['mean']) + ' (' + _fmt(s[k]['min']) + ')':>15}" for k in ("precision", "recall", "f1")
+            )
+            + f" {_fmt(s['benign_flagged']['mean'], 1) + ' (' + str(s['benign_flagged']['max']) + ')':>15}"
+            + f" {_fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>16}"
+            + f" {str(s['caught']) + '/' + str(s['total']):>9}"
+            + f" {_fmt(s['median_delay_h'], 1) + ' / ' + _fmt(s['p90_delay_h'], 1):>16}"
+            + f" {_fmt(s['prevention']):>10}"
+        )
+    if "midas" in summary:
+        thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])
+        lines.append(f"midas: best-F1 threshold per seed, chosen with the ground truth (an upper bound): {thresholds}")
+    lines += ["", "by scheme shape: caught/total, account recall, median delay (h), prevention"]
+    groups = sorted({g for m in methods for g in summary[m]["by_shape"]})
+    lines.append(f"{'shape':<28}" + "".join(f"{m:>28}" for m in methods))
+    for group in groups:
+        cells = []
+        for method in methods:
+            g = summary[method]["by_shape"][group]
+            cells.append(
+                f"{g['caught']}/{g['total']} {_fmt(g['account_recall'])} {_fmt(g['median_delay_h'], 1)} "
+                f"{_fmt(g['prevention'])}"
+            )
+        lines.append(f"{group:<28}" + "".join(f"{c:>28}" for c in cells))
+    lines.append("")
+    per_method = ", ".join(f"{m} {summary[m]['seconds_per_seed']:.1f}s" for m in methods)
+    lines.append(f"wall time {report['wall_seconds']:.1f}s; replay per seed: {per_method}")
+    return "\n".join(lines)
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------------
+def _methods(value: str) -> tuple[str, ...]:
+    methods = tuple(m.strip() for m in value.split(",") if m.strip())
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(f"methods must be a comma-separated subset of {','.join(METHODS)}")
+    return methods
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = EvalConfig()
+    parser.add_argument("--seeds", type=int, default=defaults.seeds, help="number of seeds (one stream each)")
+    parser.add_argument("--first-seed", type=int, default=defaults.first_seed)
+    parser.add_argument("--rings-per-seed", type=int, default=defaults.rings_per_seed)
+    parser.add_argument("--bursts-per-seed", type=int, default=defaults.bursts_per_seed)
+    parser.add_argument(
+        "--methods", type=_methods, default=defaults.methods, help="comma-separated: ours,heuristic,midas"
+    )
+    parser.add_argument("--midas-bucket", choices=sorted(MIDAS_BUCKETS), default=defaults.midas_bucket)
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="processes (0: one per seed, max CPUs)")
+    parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = EvalConfig(
+        seeds=args.seeds,
+        first_seed=args.first_seed,
+        rings_per_seed=args.rings_per_seed,
+        bursts_per_seed=args.bursts_per_seed,
+        methods=args.methods,
+        midas_bucket=args.midas_bucket,
+        workers=args.workers,
+    )
+    report = evaluate(config)
+    print(format_report(report))
+    if args.json:
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
