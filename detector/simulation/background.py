@@ -81,10 +81,11 @@ class BackgroundIndex:
 
     def sample_start(self, rng: random.Random, duration: float) -> float:
         """A start time where the platform is active: the time of a random event past the first fifth of the
-        stream (so accounts have history), moved earlier if needed so that ``duration`` fits before the end."""
+        stream (so accounts have history), moved earlier if needed so that ``duration`` fits before the end — but
+        never into the first fifth: in a short background a long scheme runs past the end instead."""
         n = len(self.times)
-        ts = self.times[rng.randrange(n // 5, n)]
-        return max(self.first_ts, min(ts, self.last_ts - duration))
+        earliest = self.times[n // 5]
+        return max(earliest, min(self.times[rng.randrange(n // 5, n)], self.last_ts - duration))
 
 
 class IdAllocator:

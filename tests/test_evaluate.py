@@ -1,0 +1,156 @@
+"""Specification of the evaluation metrics, on hand-made cases computed by hand."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+
+from detector.baselines import BaselineResult as R
+from detector.cli import main
+from detector.evaluate import (
+    EvalConfig,
+    Truth,
+    account_metrics,
+    aggregate,
+    best_f1_threshold,
+    evaluate_stream,
+    scheme_outcome,
+)
+from detector.simulation import BurstShape, OrganicConfig, RingShape, generate_organic, inject
+from detector.simulation.clock import HOUR
+
+# Two schemes: ring r1..r3 (events at t = 0, 10, 20, 30, 40) and a burst on b1 by helpers h1, h2 (t = 100..130).
+RING = {
+    "scheme_id": "s0",
+    "scheme": "farming_ring",
+    "accounts": ["r1", "r2", "r3"],
+    "helpers": [],
+    "side_targets": [],
+    "start_ts": 0.0,
+    "event_ids": ["e0", "e1", "e2", "e3", "e4"],
+    "shape": {"members": "fresh", "window_s": 40.0, "size": 3, "camouflage": 0.0, "kinds": ["rate"]},
+}
+BURST = {
+    "scheme_id": "s1",
+    "scheme": "follower_growth",
+    "accounts": ["b1"],
+    "helpers": ["h1", "h2"],
+    "side_targets": ["t1"],
+    "start_ts": 100.0,
+    "event_ids": ["e5", "e6", "e7", "e8"],
+    "shape": {"followers": 2, "duration_s": 30.0, "kind": "follow", "beneficiary": "new", "delivery": "drip"},
+}
+EVENT_TS = {
+    "e0": 0.0,
+    "e1": 10.0,
+    "e2": 20.0,
+    "e3": 30.0,
+    "e4": 40.0,
+    "e5": 100.0,
+    "e6": 110.0,
+    "e7": 120.0,
+    "e8": 130.0,
+}
+TRUTH = Truth(
+    positives=frozenset({"r1", "r2", "r3", "b1"}),
+    ignored=frozenset({"h1", "h2", "t1"}),
+    benign=frozenset({"g1"}),
+    organic=frozenset({"g1", "o1", "o2", "o3"}),
+    schemes=(RING, BURST),
+)
+# Flagged: r1 (at 20), r2 (at 35), g1 (benign), o1 (organic), h1 and t1 (ignored). Missed: r3, b1.
+RESULTS = {
+    "r1": R(flagged=True, first_flagged_ts=20.0),
+    "r2": R(flagged=True, first_flagged_ts=35.0),
+    "r3": R(),
+    "b1": R(),
+    "g1": R(flagged=True, first_flagged_ts=5.0),
+    "o1": R(flagged=True, first_flagged_ts=50.0),
+    "o2": R(),
+    "h1": R(flagged=True, first_flagged_ts=110.0),
+    "t1": R(flagged=True, first_flagged_ts=120.0),
+}
+
+
+def test_account_metrics_ignore_helpers_and_count_benign_and_organic_flags():
+    m = account_metrics(RESULTS, TRUTH)
+    # flagged and not ignored: r1, r2, g1, o1 -> 2 true positives of 4 flagged, of 4 positives.
+    assert m["precision"] == pytest.approx(2 / 4)
+    assert m["recall"] == pytest.approx(2 / 4)
+    assert m["f1"] == pytest.approx(0.5)
+    assert (m["flagged"], m["benign_flagged"], m["organic_flagged"]) == (4, 1, 2)
+
+
+def test_nothing_flagged_gives_zero_precision_and_recall():
+    m = account_metrics({"r1": R(), "o1": R()}, TRUTH)
+    assert (m["precision"], m["recall"], m["f1"], m["flagged"]) == (0.0, 0.0, 0.0, 0)
+
+
+def test_scheme_caught_at_the_first_flag_of_any_member():
+    ring = scheme_outcome(RING, RESULTS, EVENT_TS)
+    # First flag at t=20 (r1): delay 20 s; events after it: t=30, 40 -> 2 of 5.
+    assert ring == {"caught": True, "delay_s": 20.0, "prevention": 2 / 5, "account_recall": 2 / 3, "pre_flagged": 0}
+
+
+def test_a_missed_scheme_prevents_nothing_even_if_its_helpers_are_flagged():
+    burst = scheme_outcome(BURST, RESULTS, EVENT_TS)
+    assert burst == {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": 0}
+
+
+def test_a_flag_raised_before_the_scheme_started_does_not_catch_it():
+    late_ring = {**RING, "start_ts": 25.0}  # r1 was flagged at 20, before; r2 at 35 catches it
+    outcome = scheme_outcome(late_ring, RESULTS, EVENT_TS)
+    assert (outcome["delay_s"], outcome["prevention"], outcome["pre_flagged"]) == (10.0, 1 / 5, 1)
+
+
+def test_best_f1_threshold_is_an_oracle_sweep_over_account_scores():
+    scores = {"r1": 9.0, "o1": 8.0, "r2": 7.0, "h1": 100.0, "r3": 1.0, "b1": 0.5, "o2": 0.1}
+    # h1 ignored. Thresholds: 9 -> P1 R1/4 F1 .4; 8 -> 2*1/(2+4) = .33; 7 -> 2*2/(3+4) = .571; 1 -> 2*3/(4+4) = .75;
+    # 0.5 -> 2*4/(5+4) = .889; 0.1 -> 2*4/(6+4) = .8.
+    threshold, f1 = best_f1_threshold(scores, TRUTH)
+    assert threshold == 0.5 and f1 == pytest.approx(8 / 9)
+
+
+def test_aggregate_takes_mean_and_min_over_seeds_and_pools_scheme_delays():
+    def seed(precision, delays):
+        schemes = [
+            {"caught": d is not None, "delay_s": d, "prevention": 0.5 if d is not None else 0.0, "account_recall": 1.0,
+             "groups": ["ring pace=hours"]}
+            for d in delays
+        ]  # fmt: skip
+        run = {"precision": precision, "recall": 1.0, "f1": 1.0, "flagged": 3, "benign_flagged": 0}
+        return {"methods": {"m": {**run, "organic_flagged": 1, "schemes": schemes, "seconds": 1.0}}}
+
+    summary = aggregate([seed(0.5, [HOUR, None]), seed(1.0, [3 * HOUR, 2 * HOUR])], ["m"])["m"]
+    assert summary["precision"] == {"mean": 0.75, "min": 0.5}
+    assert (summary["caught"], summary["total"]) == (3, 4)
+    assert summary["median_delay_h"] == 2.0
+    assert summary["p90_delay_h"] == pytest.approx(2.8)  # linear interpolation in [1, 2, 3]
+    assert summary["prevention"] == pytest.approx(1.5 / 4)
+    assert summary["by_shape"]["ring pace=hours"]["caught"] == 3
+
+
+def test_evaluate_stream_scores_each_method_on_an_injected_stream():
+    background = generate_organic(OrganicConfig(accounts=250, days=10), random.Random(3)).events
+    shapes = [RingShape(size=6, pair_prob=1.0, window_s=4 * HOUR, timing="rounds"), BurstShape(followers=200)]
+    events, schemes = inject(background, shapes, random.Random(4))
+    truth = Truth.from_simulation(events, {"schemes": schemes, "benign": []})
+    assert truth.positives == set(schemes[0]["accounts"]) | set(schemes[1]["accounts"])
+    assert not truth.organic & set(schemes[1]["helpers"])
+    report = evaluate_stream(events, truth, ["heuristic", "midas"], EvalConfig())
+    assert report["heuristic"]["recall"] == 1.0
+    assert all(s["caught"] for s in report["heuristic"]["schemes"])
+    assert report["midas"]["threshold_rule"] == "best F1 (oracle)"
+
+
+def test_eval_cli_prints_the_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--seeds", "1", "--rings-per-seed", "2", "--bursts-per-seed", "1", "--methods", "heuristic"]
+    assert main([*argv, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "heuristic" in printed and "precision" in printed and "ring members=" in printed
+    report = orjson.loads(out.read_bytes())
+    assert report["summary"]["heuristic"]["total"] == 3
+    assert len(report["seeds"][0]["methods"]["heuristic"]["schemes"]) == 3

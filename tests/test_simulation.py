@@ -1,0 +1,235 @@
+"""Specification of the simulator: what a generated stream and its ground truth promise."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import orjson
+import pytest
+
+from detector.cli import main
+from detector.core.events import Event, event_from_dict, parse_event
+from detector.simulation import (
+    BITCOIN_ALPHA,
+    BurstShape,
+    OrganicConfig,
+    RingShape,
+    SimulationConfig,
+    generate,
+    generate_organic,
+    inject,
+    load_bitcoin_alpha,
+)
+from detector.simulation.clock import DAY, HOUR, WEEK
+from detector.simulation.profiles import BATCH_SPREAD
+from detector.simulation.schemes import MIN_HISTORY
+
+SMALL = SimulationConfig(seed=11, rings=3, bursts=2, days=12, accounts=400)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> tuple[list[Event], dict]:
+    return generate(SMALL)
+
+
+@pytest.fixture(scope="module")
+def alpha() -> tuple[list[Event], dict]:
+    return generate(SimulationConfig(background=BITCOIN_ALPHA, seed=5, rings=6, bursts=3))
+
+
+@pytest.fixture(params=["synthetic", "alpha"])
+def stream(request) -> tuple[list[Event], dict]:
+    return request.getfixturevalue(request.param)
+
+
+def by_id(events: list[Event]) -> dict[str, Event]:
+    return {e.id: e for e in events}
+
+
+def test_the_same_seed_gives_the_same_stream_and_truth(synthetic):
+    events, truth = generate(SMALL)
+    assert events == synthetic[0]
+    assert truth == synthetic[1]
+
+
+def test_another_seed_gives_another_stream(synthetic):
+    events, _ = generate(SimulationConfig(seed=12, rings=3, bursts=2, days=12, accounts=400))
+    assert events != synthetic[0]
+
+
+def test_events_are_time_ordered_with_unique_ids_and_satisfy_the_contract(stream):
+    events, _ = stream
+    assert all(a.ts <= b.ts for a, b in zip(events, events[1:], strict=False))
+    assert len({e.id for e in events}) == len(events)
+    for event in events:
+        assert event_from_dict(event.to_dict()) == event
+
+
+def test_every_event_carries_a_full_profile_organic_ones_too(stream):
+    """A detector must not be able to tell injected from organic events by whether a profile is present."""
+    events, truth = stream
+    injected = {i for s in truth["schemes"] for i in s["event_ids"]}
+    organic = [e for e in events if e.id not in injected]
+    assert organic and len(organic) < len(events)
+    for event in events:
+        p = event.actor_profile
+        assert p is not None and None not in (p.created_ts, p.followers, p.following, p.posts)
+        assert p.created_ts <= event.ts
+
+
+def test_truth_records_have_the_documented_fields(stream):
+    events, truth = stream
+    ts = {e.id: e.ts for e in events}
+    for scheme in truth["schemes"]:
+        assert scheme.keys() == {
+            "scheme_id", "scheme", "accounts", "helpers", "side_targets", "start_ts", "end_ts", "shape", "event_ids",
+        }  # fmt: skip
+        times = [ts[i] for i in scheme["event_ids"]]
+        assert (min(times), max(times)) == (scheme["start_ts"], scheme["end_ts"])
+    assert orjson.loads(orjson.dumps(truth))["schemes"][0]["scheme_id"] == truth["schemes"][0]["scheme_id"]
+
+
+def test_ring_members_boost_each_other_and_camouflage_goes_to_popular_outsiders(stream):
+    events, truth = stream
+    index = by_id(events)
+    for ring in (s for s in truth["schemes"] if s["scheme"] == "farming_ring"):
+        members = set(ring["accounts"])
+        assert 4 <= len(members) <= 25
+        boosts = [index[i] for i in ring["event_ids"]]
+        assert all(e.is_boost and e.actor in members for e in boosts)
+        inside = {(e.actor, e.target) for e in boosts if e.target in members}
+        for member in members:  # every member trades: it has at least one mutual partner in the ring
+            assert any((member, other) in inside and (other, member) in inside for other in members)
+        outside = {e.target for e in boosts if e.target not in members}
+        assert outside <= set(ring["shape"]["camouflage_targets"])
+        if ring["shape"]["camouflage"] == 0:
+            assert not outside
+        assert all(e.weight >= ring["shape"]["rating"][0] for e in boosts if e.kind == "rate")
+
+
+def test_hijacked_members_have_organic_history_and_are_never_labelled_accounts(alpha):
+    events, truth = alpha
+    labels = load_bitcoin_alpha().labels
+    injected = {i for s in truth["schemes"] for i in s["event_ids"]}
+    history = defaultdict(list)
+    for event in events:
+        if event.id not in injected:
+            history[event.actor].append(event.ts)
+            history[event.target].append(event.ts)
+    hijacked = [(a, s) for s in truth["schemes"] if s["scheme"] == "farming_ring" for a in s["shape"]["hijacked"]]
+    assert hijacked, "the stratified shapes include hijacked members"
+    for account, ring in hijacked:
+        assert account in ring["accounts"]
+        assert sum(ts < ring["start_ts"] for ts in history[account]) >= MIN_HISTORY
+    for scheme in truth["schemes"]:
+        touched = scheme["accounts"] + scheme["side_targets"]
+        assert not set(touched) & labels.keys(), "labelled accounts keep meaning what their label says"
+    assert set(truth["benign"]) == {a for a, label in labels.items() if label == 1}
+
+
+def test_fresh_accounts_are_new_ids_in_the_background_format(alpha):
+    events, truth = alpha
+    background = {x for e in load_bitcoin_alpha().events for x in (e.actor, e.target)}
+    fresh = set()
+    for scheme in truth["schemes"]:
+        fresh |= set(scheme["helpers"])
+        if scheme["scheme"] == "farming_ring":
+            fresh |= set(scheme["accounts"]) - set(scheme["shape"]["hijacked"])
+    assert fresh and not fresh & background
+    assert all(account.isdigit() for account in fresh), "ids like the background's: the id gives nothing away"
+
+
+def test_burst_followers_are_fresh_batch_created_accounts(stream):
+    events, truth = stream
+    index = by_id(events)
+    for burst in (s for s in truth["schemes"] if s["scheme"] == "follower_growth"):
+        boosts = [index[i] for i in burst["event_ids"]]
+        helpers = set(burst["helpers"])
+        assert 50 <= len(helpers) <= 500
+        assert {e.actor for e in boosts} == helpers
+        assert burst["accounts"][0] in {e.target for e in boosts}
+        created = {e.actor: e.actor_profile.created_ts for e in boosts}
+        first_boost = min(e.ts for e in boosts)
+        assert all(first_boost - 4 * WEEK < c < first_boost for c in created.values())
+        times = sorted(created.values())
+        for c in times:  # each was created within ten minutes of at least nine others: batches of 10..~100
+            assert sum(abs(c - other) <= BATCH_SPREAD for other in times) >= 10
+        # Beneficiaries are declared honestly: each got a real burst of bought boosts; side targets did not.
+        received = defaultdict(set)
+        for e in boosts:
+            received[e.target].add(e.actor)
+        assert all(len(received[a]) >= 50 for a in burst["accounts"])
+        assert all(len(received[a]) < 50 for a in burst["side_targets"])
+
+
+def test_burst_kind_is_configurable_so_it_cannot_give_the_scheme_away():
+    background = generate_organic(OrganicConfig(accounts=200, days=8), random.Random(2)).events
+    for kind in ("follow", "like", "rate"):
+        events, (burst,) = inject(background, [BurstShape(followers=60, kind=kind)], random.Random(3))
+        kinds = {e.kind for e in events if e.id in set(burst["event_ids"])}
+        assert kinds == {kind}
+
+
+def test_ring_windows_range_from_hours_to_weeks_and_slow_rings_are_desynchronised():
+    background = generate_organic(OrganicConfig(accounts=300, days=60), random.Random(4)).events
+    fast = RingShape(size=6, window_s=6 * HOUR, timing="rounds")
+    slow = RingShape(size=6, window_s=4 * WEEK, timing="desync")
+    events, (f, s) = inject(background, [fast, slow], random.Random(5))
+    assert f["end_ts"] - f["start_ts"] <= 6 * HOUR
+    assert s["end_ts"] - s["start_ts"] > 2 * WEEK
+    ts = sorted(e.ts for e in events if e.id in set(s["event_ids"]))
+    gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+    assert max(gaps) > HOUR, "a slow ring does not trade in lockstep"
+
+
+def test_shapes_reject_impossible_values():
+    with pytest.raises(ValueError):
+        RingShape(members="bots")
+    with pytest.raises(ValueError):
+        RingShape(kinds=("unfollow",))
+    with pytest.raises(ValueError):
+        BurstShape(delivery="teleport")
+
+
+def test_synthetic_background_has_organic_reciprocity_and_viral_bursts():
+    traffic = generate_organic(OrganicConfig(accounts=400, days=30), random.Random(6))
+    pairs = {(e.actor, e.target) for e in traffic.events if e.is_boost}
+    mutual = sum((b, a) in pairs for a, b in pairs) / len(pairs)
+    assert 0.2 < mutual < 0.8
+    assert {e.kind for e in traffic.events} == {"follow", "unfollow", "like", "endorse", "share", "comment"}
+    assert traffic.viral
+    for viral in traffic.viral:  # many established accounts follow a popular one within hours
+        fans = {
+            e.actor
+            for e in traffic.events
+            if e.target == viral["account"] and viral["start_ts"] <= e.ts <= viral["start_ts"] + DAY
+        }
+        assert len(fans) >= 100
+
+
+def test_bitcoin_alpha_loads_sorted_with_distinct_times_within_the_original_day():
+    stream = load_bitcoin_alpha()
+    events = stream.events
+    assert len(events) == 24186 and {e.kind for e in events} == {"rate"}
+    assert len({e.ts for e in events}) == len(events)
+    assert all(a.ts < b.ts for a, b in zip(events, events[1:], strict=False))
+    assert (len(stream.benign), len(stream.labels)) == (135, 237)
+    assert min(e.weight for e in events) == -10 and max(e.weight for e in events) == 10
+
+
+def test_simulate_cli_writes_events_and_truth(tmp_path):
+    out, truth_path = tmp_path / "events.jsonl", tmp_path / "truth.json"
+    argv = ["simulate", "--out", str(out), "--truth", str(truth_path), "--seed", "3", "--days", "6"]
+    assert main([*argv, "--accounts", "200", "--rings", "1", "--bursts", "1"]) == 0
+    events = [parse_event(line) for line in out.read_bytes().splitlines()]
+    truth = orjson.loads(truth_path.read_bytes())
+    assert [s["scheme"] for s in truth["schemes"]] == ["farming_ring", "follower_growth"]
+    assert set(truth["schemes"][0]["event_ids"]) <= {e.id for e in events}
+
+
+def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
+    monkeypatch.delenv("DETECTOR_KAFKA_BOOTSTRAP", raising=False)
+    monkeypatch.delenv("DETECTOR_SETTINGS_FILE", raising=False)
+    assert main(["simulate", "--publish"]) == 2
+    assert "DETECTOR_KAFKA_BOOTSTRAP" in capsys.readouterr().err
