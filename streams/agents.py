@@ -1,0 +1,60 @@
+"""The agents: detection over interactions, lifecycle alerts over reviewer decisions, and the checkpoint timer."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from detector.alerts import Decision, DecisionRejected, decided_event
+from detector.settings import Settings
+from streams.detection import Detection
+from streams.pipeline import Record, Rejection
+from streams.sinks import DeadLetterSink, KafkaAlertSink
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def register(
+    app: faust.App,
+    settings: Settings,
+    topics: Topics,
+    detection: Detection,
+    alerts: KafkaAlertSink,
+    dead_letters: DeadLetterSink,
+    checkpoint_interval_s: float,
+) -> None:
+    @app.agent(topics.interactions, name="detect")
+    async def detect(stream: faust.StreamT) -> None:
+        try:
+            async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout_s):
+                await detection.handle(events)
+        except Exception as exc:
+            # Fail-stop: the batch may be half written and must never be checkpointed; a restart redoes it.
+            log.exception("detection failed; stopping the worker so that a restart replays from the checkpoint")
+            await app.crash(exc)
+            raise
+        finally:
+            await detection.checkpoint()
+
+    @app.agent(topics.decisions, name="decided")
+    async def decided(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                decision = Decision.from_json(message.value)
+            except DecisionRejected as exc:
+                record = Record(message.topic, message.partition, message.offset, message.key, message.value)
+                await dead_letters.reject([Rejection(record, exc.reason)])
+                continue
+            await alerts.publish([decided_event(decision, source=alerts.source, case_base_url=alerts.case_base_url)])
+
+    @app.timer(checkpoint_interval_s, name="checkpoint")
+    async def checkpoint() -> None:
+        await detection.checkpoint()
+
+    @app.task
+    async def declare_outputs() -> None:
+        for topic in topics.outputs():
+            await topic.maybe_declare()

@@ -1,0 +1,30 @@
+"""``detector worker``: run the Faust stream worker against the Kafka and Redis named by the settings."""
+
+from __future__ import annotations
+
+import argparse
+
+import faust
+
+from detector.settings import Settings
+from streams.app import DEFAULT_CHECKPOINT_INTERVAL_S, create_app
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--loglevel", default="info", help="Faust/worker log level (default: info)")
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=DEFAULT_CHECKPOINT_INTERVAL_S,
+        help="seconds between engine checkpoints; offsets are committed only up to the last one",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if not settings.kafka_bootstrap or not settings.redis_url:
+        raise SystemExit("detector worker: set DETECTOR_KAFKA_BOOTSTRAP and DETECTOR_REDIS_URL")
+    app = create_app(settings, checkpoint_interval_s=args.checkpoint_interval)
+    # Worker.execute_from_commandline runs until SIGTERM/SIGINT and exits the process itself.
+    faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
+    return 0
