@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("detector.simulate", "write (or publish) organic traffic with injected schemes"),
     "eval": ("detector.evaluate", "inject schemes into Bitcoin-Alpha, replay, compare against baselines"),
     "stack": ("detector.stack.cli", "start the local Kafka and Redis and keep them running"),
+    "cases": ("detector.review.cli", "list, show, claim, decide and reopen review cases; manage the allowlist"),
+    "web": ("detector.web.app", "serve the reviewer UI and its JSON API"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The reviewer UI and JSON API (``detector web``)."""
