@@ -18,6 +18,7 @@ import secrets
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -310,7 +311,7 @@ async def api_get_case(case_id: str, store: StoreDep, user: ApiUser) -> CaseOut:
 @api.get("/cases/{case_id}/audit", response_model=list[AuditOut])
 async def api_case_audit(case_id: str, store: StoreDep, user: ApiUser) -> list[AuditOut]:
     await store.get(case_id)  # 404 for an unknown case rather than an empty history
-    return [AuditOut(**vars_of(e)) for e in await store.case_audit(case_id)]
+    return [AuditOut(**asdict(e)) for e in await store.case_audit(case_id)]
 
 
 @api.get("/cases/{case_id}/related", response_model=list[CaseSummaryOut])
@@ -343,17 +344,17 @@ async def api_reopen(case_id: str, body: ReasonIn, store: StoreDep, user: ApiAdm
 async def api_audit(
     store: StoreDep, user: ApiAdmin, count: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[AuditOut]:
-    return [AuditOut(**vars_of(e)) for e in await store.recent_audit(count)]
+    return [AuditOut(**asdict(e)) for e in await store.recent_audit(count)]
 
 
 @api.get("/allowlist", response_model=list[AllowOut])
 async def api_allowlist(store: StoreDep, user: ApiUser) -> list[AllowOut]:
-    return [AllowOut(**vars_of(e)) for e in await store.allowlist()]
+    return [AllowOut(**asdict(e)) for e in await store.allowlist()]
 
 
 @api.post("/allowlist", response_model=AllowOut)
 async def api_allow(body: AllowIn, store: StoreDep, user: ApiAdmin) -> AllowOut:
-    return AllowOut(**vars_of(await store.allow(body.account, user.name, body.reason, body.expires_at)))
+    return AllowOut(**asdict(await store.allow(body.account, user.name, body.reason, body.expires_at)))
 
 
 @api.delete("/allowlist", status_code=204)
@@ -364,23 +365,19 @@ async def api_disallow(account: str, store: StoreDep, user: ApiAdmin) -> None:
 
 @api.get("/labels", response_model=list[LabelOut])
 async def api_labels(account: str, store: StoreDep, user: ApiUser) -> list[LabelOut]:
-    return [LabelOut(**vars_of(label)) for label in await store.labels(account)]
+    return [LabelOut(**asdict(label)) for label in await store.labels(account)]
 
 
 @api.post("/labels", response_model=LabelOut)
 async def api_add_label(body: LabelIn, store: StoreDep, user: ApiUser) -> LabelOut:
     label = await store.add_label(body.account, body.label, user.name, body.expires_at, body.note)
-    return LabelOut(**vars_of(label))
+    return LabelOut(**asdict(label))
 
 
 @api.delete("/labels", status_code=204)
 async def api_remove_label(account: str, label: str, store: StoreDep, user: ApiUser) -> None:
     if not await store.remove_label(account, label, user.name):
         raise CaseNotFound(f"{account!r} has no label {label!r}")
-
-
-def vars_of(entry: object) -> dict:
-    return {name: getattr(entry, name) for name in entry.__slots__}
 
 
 # ---------------------------------------------------------------------- pages
