@@ -137,8 +137,9 @@ def generate_organic(
     # Sort by time; the generation order breaks (improbable) ties, so the order is deterministic.
     raw.sort(key=lambda item: item[0])
     profiles = {a.name: sampler.organic(rng, a.joined_ts) for a in accounts}
+    # Whole seconds, the resolution of platform logs (and of the injected events).
     events = [
-        Event(ts=round(ts, 3), kind=kind, actor=actor, target=target, id=f"syn-{n}", actor_profile=profiles[actor])
+        Event(ts=float(round(ts)), kind=kind, actor=actor, target=target, id=f"syn-{n}", actor_profile=profiles[actor])
         for n, (ts, kind, actor, target) in enumerate(raw)
     ]
     return OrganicTraffic(events, [a.name for a in accounts], viral)

@@ -223,7 +223,8 @@ class _Injector:
     def _emit(self, ts: float, kind: str, actor: str, target: str, profile: Profile, rating: tuple[int, int]) -> None:
         weight = float(self.rng.randint(*rating)) if kind == "rate" else 1.0
         provisional_id = f"{self._scheme_id}/{len(self._scheme_events)}"  # inject() renames it
-        self._scheme_events.append(Event(round(ts, 3), kind, actor, target, provisional_id, weight, None, profile))
+        # Whole seconds, as in both backgrounds: a finer resolution on injected events alone would give them away.
+        self._scheme_events.append(Event(float(round(ts)), kind, actor, target, provisional_id, weight, None, profile))
 
     def _pick(self, pool: list[str], k: int, what: str) -> list[str]:
         pool = [a for a in pool if a not in self.used]
