@@ -55,6 +55,7 @@ def register(
         await detection.checkpoint()
 
     @app.task
-    async def declare_outputs() -> None:
+    async def on_start() -> None:
+        log.info("detection: %s", detection.origin)
         for topic in topics.outputs():
             await topic.maybe_declare()

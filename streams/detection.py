@@ -49,6 +49,8 @@ class Detection:
         self.events_in = 0
         self.rejected = 0
         self.alerts = 0
+        #: Where the state came from, for the startup log (Faust sets up logging only once the worker starts).
+        self.origin = "new state"
         self._lock = asyncio.Lock()
         self._unacked: list[EventT] = []
         self._in_flight = False
@@ -60,10 +62,12 @@ class Detection:
         """Resume from the checkpoint at ``path``, or start from ``fresh`` state when there is none."""
         saved = checkpoint.load(path)
         if saved is None:
-            log.info("no checkpoint at %s: starting with empty state", path)
-            return cls(fresh, sinks, dead_letters, path)
-        log.info("resuming from %s at offsets %s", path, saved.offsets)
-        return cls(DetectorState.from_checkpoint(saved), sinks, dead_letters, path)
+            detection = cls(fresh, sinks, dead_letters, path)
+            detection.origin = f"no checkpoint at {path}: starting with empty state"
+            return detection
+        detection = cls(DetectorState.from_checkpoint(saved), sinks, dead_letters, path)
+        detection.origin = f"resuming from {path} at offsets {saved.offsets}"
+        return detection
 
     async def handle(self, events: Sequence[EventT]) -> None:
         """Process one batch; returns once cases, alerts and dead letters are all written."""
