@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -445,3 +446,14 @@ async def test_decided_cases_are_purged_after_retention(store: CaseStore, clock:
     assert await store.case_audit("ring-aaaa") == [] and await store.cases_of("m1") == []
     assert (await store.get("growth-star")).state == "open"
     assert any(e.action == "decided" for e in await store.recent_audit())  # the global log outlives the case
+
+
+async def test_decision_records_satisfy_the_alert_stream_contract(store: CaseStore, sink: ListSink):
+    from detector.alerts.contract import Decision
+
+    await store.upsert_finding(ring())
+    record = await store.decide("ring-aaaa", "alice", "escalated", POLICY, "needs a second look")
+    decision = Decision.from_json(orjson.dumps(record))
+    assert (decision.decision_id, decision.accounts, decision.decision) == (
+        record["decision_id"], ("m1", "m2", "m3", "m4"), "escalated",
+    )  # fmt: skip
