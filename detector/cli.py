@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("streams.worker", "run the Faust stream worker against the configured Kafka and Redis"),
     "replay": ("detector.replay", "run the engine over a JSONL file in event-time order"),
     "simulate": ("detector.simulate", "write (or publish) organic traffic with injected schemes"),
+    "train": ("models.retrain", "refit the scheme scores with scikit-learn on simulated, labelled candidates"),
     "eval": ("detector.evaluate", "inject schemes into Bitcoin-Alpha, replay, compare against baselines"),
     "stack": ("detector.stack.cli", "start the local Kafka and Redis and keep them running"),
     "cases": ("detector.review.cli", "list, show, claim, decide and reopen review cases; manage the allowlist"),

@@ -44,9 +44,7 @@ class LogisticScore:
         return sorted(terms, key=lambda t: (-abs(t[2]), t[0]))
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"intercept": self.intercept, "coefs": self.coefs, "log1p": sorted(self.log1p)}, indent=2
-        )
+        return json.dumps({"intercept": self.intercept, "coefs": self.coefs, "log1p": sorted(self.log1p)}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> LogisticScore:

@@ -41,6 +41,8 @@ class EngineConfig:
     max_new_cases_per_day: int = 1000
     sample_event_ids: int = 20
     seed: int = 42
+    #: Keep every scored candidate (flagged or not) in ``Engine.candidates``: the labelled export for retraining.
+    record_candidates: bool = False
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Engine:
         self._budget_day = -1
         self._budget_used = 0
         self._last_sweep = float("-inf")
+        self.candidates: list[dict] = []
 
     # ------------------------------------------------------------------ input
     def process_batch(self, events: Iterable[Event]) -> list[Finding]:
@@ -157,21 +160,28 @@ class Engine:
 
     # ------------------------------------------------------------------ rings
     def _on_reciprocated(self, a: str, b: str, ts: float) -> Finding | None:
-        # Re-evaluate an account's neighbourhood only when its partner set changed or a day passed:
-        # organic traders reciprocate constantly and most of those events change nothing.
+        # Organic traders reciprocate constantly; re-evaluating on every answered boost would cost a neighbourhood
+        # search per event. Re-evaluate when the account's mutual partners grew by a quarter (so a ring is seen
+        # early and then at geometrically spaced sizes), when they changed and a day passed, or weekly (partners
+        # leaving the window change the closure too).
         if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
             return None
-        signature = len(self.graph.out.get(a, ())) + len(self.graph.inn.get(a, ()))
+        mutual = len(self.graph.out.get(a, {}).keys() & self.graph.inn.get(a, {}).keys())
         last = self._ring_checked.get(a)
-        if last is not None and last[0] == signature and ts - last[1] < DAY:
-            return None
-        self._ring_checked[a] = (signature, ts)
+        if last is not None:
+            last_mutual, last_ts = last
+            grew = mutual >= last_mutual + max(1, last_mutual // 4)
+            changed_a_while_ago = mutual != last_mutual and ts - last_ts >= DAY
+            if not (grew or changed_a_while_ago or ts - last_ts >= 7 * DAY):
+                return None
+        self._ring_checked[a] = (mutual, ts)
         self.stats.ring_evaluations += 1
         members = self.finder.grow(a, b, ts)
         if len(members) < self.config.min_ring_size:
             return None
         features = describe(members, self.graph, self.accounts, ts).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features)
+        self._candidate(FARMING_RING, members, features, score, ts)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)
@@ -223,6 +233,7 @@ class Engine:
         growth = growth_features(target, ledger, self.accounts, self.graph, event.ts)
         features = growth.as_dict()
         score, contributions = self.scorer.score(FOLLOWER_GROWTH, features)
+        self._candidate(FOLLOWER_GROWTH, {target}, features, score, event.ts)
         if score < config.threshold:
             return None
         window = [item for item in ledger.recent]
@@ -248,6 +259,12 @@ class Engine:
         return self._finding(
             FOLLOWER_GROWTH, case_id, {target}, score, contributions, evidence, sample, window[0][0], event.ts
         )
+
+    def _candidate(self, scheme: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
+        if self.config.record_candidates:
+            self.candidates.append(
+                {"scheme": scheme, "ts": ts, "accounts": sorted(accounts), "features": features, "score": score}
+            )
 
     # ------------------------------------------------------------------ findings
     def _finding(

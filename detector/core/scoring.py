@@ -1,52 +1,35 @@
 """From scheme features to one calibrated score per candidate, with the reasons.
 
-The score is a transparent logistic model per scheme (weights in ``DEFAULT_WEIGHTS``, replaceable by
-``models/retrain.py``), nudged by two river models: half-space trees (is this candidate novel among all
+The score is a transparent logistic model per scheme (weights in ``models/weights.json``, refitted by
+``detector train``), nudged by two river models: half-space trees (is this candidate novel among all
 candidates seen?) and, once reviewers have decided enough cases, an online classifier of their decisions.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
-from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
+from models import WEIGHTS_PATH
 from models.anomaly import CandidateNovelty
 from models.linear import LogisticScore, sigmoid
 from models.online import ReviewerFeedbackModel
 
-DEFAULT_WEIGHTS: dict[str, LogisticScore] = {
-    FARMING_RING: LogisticScore(
-        intercept=-9.0,
-        coefs={
-            "inflow_closure": 6.0,
-            "outflow_closure": 3.0,
-            "tie_density": 2.5,
-            "mutual_density": 1.0,
-            "fresh_share": 1.5,
-            "size": 0.8,
-            "mean_partners_outside": -0.8,
-        },
-        log1p=frozenset({"size", "mean_partners_outside"}),
-    ),
-    FOLLOWER_GROWTH: LogisticScore(
-        intercept=-8.0,
-        coefs={
-            "excess_z": 1.0,
-            "fresh_share": 2.0,
-            "low_quality_share": 2.5,
-            "batch_share": 2.0,
-            "lockstep_share": 1.0,
-        },
-        log1p=frozenset({"excess_z"}),
-    ),
-}
+
+def load_weights(path: Path | None = None) -> dict[str, LogisticScore]:
+    """The per-scheme logistic scores, from ``models/weights.json`` (written by ``detector train``)."""
+    data = json.loads((path or WEIGHTS_PATH).read_text())
+    return {scheme: LogisticScore.from_json(json.dumps(spec)) for scheme, spec in data.items()}
+
+
 NOVELTY_WEIGHT = 1.0  # logit units at full novelty (score 1 vs 0.5)
 FEEDBACK_WEIGHT = 1.0  # logit units per logit of the reviewer model
 
 
 class Scorer:
     def __init__(self, weights: dict[str, LogisticScore] | None = None, seed: int = 42):
-        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.weights = load_weights() if weights is None else dict(weights)
         self.novelty = {scheme: CandidateNovelty(seed=seed) for scheme in self.weights}
         self.feedback = {scheme: ReviewerFeedbackModel() for scheme in self.weights}
 
@@ -71,6 +54,3 @@ class Scorer:
 
     def learn_decision(self, scheme: str, x: dict[str, float], confirmed: bool) -> None:
         self.feedback[scheme].learn_one(x, confirmed)
-
-
-__all__ = ["Scorer", "DEFAULT_WEIGHTS", "FARMING_RING", "FOLLOWER_GROWTH"]
