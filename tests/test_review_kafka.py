@@ -8,6 +8,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from detector.core.findings import FOLLOWER_GROWTH, Finding
 from detector.review import CaseStore, KafkaDecisionSink
@@ -22,6 +23,12 @@ async def test_a_decision_is_published_to_the_decisions_topic(redis_url: str, ka
     finding = Finding(
         "growth-k1", FOLLOWER_GROWTH, ("k1",), 0.8, 1.0, 0.0, 1.0, "test-1", {"summary": "burst", "features": {"f": 1}}
     )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:  # explicitly: the broker may not create topics on first use
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
     try:
         async with KafkaDecisionSink(kafka_bootstrap, topic) as sink:
