@@ -353,12 +353,11 @@ class CaseStore:
         """
         keys = self.keys
         key = keys.case(finding.case_id)
-        allow_keys = [keys.allow(a) for a in finding.accounts]
         fingerprint = _fingerprint(finding)
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(key, *allow_keys)
+                    await pipe.watch(key, keys.allowlist)
                     now = self.clock()
                     allowlisted = await self._allowlisted(pipe, finding.accounts, now)
                     accounts = [a for a in finding.accounts if a not in allowlisted]
@@ -831,6 +830,13 @@ class CaseStore:
     async def is_allowlisted(self, account: str) -> bool:
         return bool(await self._allowlisted(self.redis, [account], self.clock()))
 
+    async def allow_entry(self, account: str) -> AllowEntry | None:
+        """The account's allowlist entry, if it is allowlisted now."""
+        if not await self.is_allowlisted(account):
+            return None
+        r = _decode(await self.redis.hgetall(self.keys.allow(account)))
+        return AllowEntry(account, r["reason"], r["added_by"], float(r["added_at"]), _opt_float(r.get("expires_at")))
+
     async def allowlist(self) -> list[AllowEntry]:
         """Every allowlisted account that has not expired (expired entries are removed on the way)."""
         await self._expire_allowlist()
@@ -845,11 +851,10 @@ class CaseStore:
             if r
         ]
 
-    async def _allowlisted(self, client, accounts: Sequence[str], now: float) -> list[str]:
-        expiries = [await client.hget(self.keys.allow(a), "expires_at") for a in accounts]
-        return [
-            a for a, e in zip(accounts, _decode(expiries), strict=True) if e is not None and (e == "" or float(e) > now)
-        ]
+    async def _allowlisted(self, client: aioredis.Redis | Pipeline, accounts: Sequence[str], now: float) -> list[str]:
+        # One round trip for a whole ring: the allowlist sorted set holds each entry's expiry (inf: never).
+        expiries = await client.zmscore(self.keys.allowlist, list(accounts)) if accounts else []
+        return [a for a, e in zip(accounts, expiries, strict=True) if e is not None and e > now]
 
     async def _expire_allowlist(self) -> int:
         expired = _decode(await self.redis.zrangebyscore(self.keys.allowlist, "-inf", repr(self.clock())))

@@ -485,6 +485,7 @@ async def case_page(request: Request, case_id: str, store: StoreDep, user: PageU
         related=await store.related_cases(case_id), audit=await store.case_audit(case_id),
         policies=POLICIES, decisions=DECISIONS,
         mine=case.state == "claimed" and case.claimed_by == user.name,
+        lease_seconds=store.lease_seconds,
     )  # fmt: skip
 
 
@@ -523,7 +524,7 @@ async def reopen_page(
 async def account_page(
     request: Request, store: StoreDep, user: PageUser, id: Annotated[str, Query(min_length=1)]
 ) -> HTMLResponse:
-    allowed = {e.account: e for e in await store.allowlist()}.get(id)
+    allowed = await store.allow_entry(id)
     return render(
         request, "account.html", account=id, cases=await store.cases_of(id), labels=await store.labels(id),
         allowed=allowed,

@@ -83,6 +83,14 @@ async def fetch(redis_url: str, prefix: str, case_id: str) -> Case:
         await client.aclose()
 
 
+async def claim_as(redis_url: str, prefix: str, case_id: str, reviewer: str) -> Case:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        return await CaseStore(client, prefix=prefix).claim(case_id, reviewer)
+    finally:
+        await client.aclose()
+
+
 async def cleanup(redis_url: str, prefix: str) -> None:
     client = aioredis.from_url(redis_url, decode_responses=True)
     keys = [k async for k in client.scan_iter(match=prefix + "*")]
@@ -104,11 +112,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(redis_url: str) -> Iterator[tuple[str, str, list[str]]]:
+def lease_seconds() -> float:
+    return 900.0
+
+
+@pytest.fixture
+def server(redis_url: str, lease_seconds: float) -> Iterator[tuple[str, str, list[str]]]:
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     case_ids = asyncio.run(seed(redis_url, prefix))
     auth = AuthConfig.from_strings(f"rita:reviewer:{hash_password(PASSWORD)}", "", secret="browser-test")
-    store = CaseStore(aioredis.from_url(redis_url, decode_responses=True), prefix=prefix)
+    store = CaseStore(aioredis.from_url(redis_url, decode_responses=True), prefix=prefix, lease_seconds=lease_seconds)
     port = free_port()
     app = create_app(store, auth, maintain_every=5)
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -138,7 +151,8 @@ def page() -> Iterator[Page]:
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         yield page
         browser.close()
-        assert errors == [], errors  # no script errors, no CSP violations
+        # No script errors and no CSP violations; a 409 is the app's answer to a lost claim, which tests check.
+        assert [e for e in errors if "409 (Conflict)" not in e] == [], errors
 
 
 def shot(page: Page, name: str) -> None:
@@ -207,3 +221,28 @@ def test_a_reviewer_logs_in_claims_reads_the_evidence_and_decides(server, page: 
     expect(page.get_by_test_id("open-count")).to_have_text("0")
     shot(page, "08-queue-empty")
     assert in_thread(fetch(redis_url, prefix, growth_id)).decided_by == "rita"
+
+
+def log_in(page: Page, base: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=username]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("user")).to_have_text("rita (reviewer)")
+
+
+@pytest.mark.parametrize("lease_seconds", [1.5])
+def test_an_active_reviewer_keeps_the_case_and_is_told_when_it_is_lost(server, page: Page, redis_url: str):
+    base, prefix, (ring_id, _) = server
+    log_in(page, base)
+    page.keyboard.press("n")
+    expect(page.get_by_test_id("state")).to_contain_text("Claimed by rita")
+    for _ in range(8):  # 4 s of reading, well past the 1.5 s lease: the page renews it
+        page.mouse.move(100 + _ * 10, 300)
+        page.wait_for_timeout(500)
+    assert in_thread(fetch(redis_url, prefix, ring_id)).claimed_by == "rita"
+    page.wait_for_timeout(5000)  # idle: the lease lapses and another reviewer takes the case
+    assert in_thread(claim_as(redis_url, prefix, ring_id, "sam")).claimed_by == "sam"
+    page.mouse.move(50, 50)
+    expect(page.locator("#lease-lost")).to_be_visible(timeout=5000)
+    shot(page, "09-lease-lost")

@@ -36,6 +36,22 @@
     }
   });
 
+  // While a reviewer is active on a case they hold, renew the lease (the claim form renews one's own claim),
+  // so reading carefully never hands the case to someone else; idle tabs let it lapse back to the queue.
+  const renew = document.getElementById("renew-form");
+  if (renew) {
+    let lastActivity = Date.now();
+    for (const type of ["keydown", "mousemove", "scroll"]) {
+      document.addEventListener(type, () => { lastActivity = Date.now(); }, { passive: true });
+    }
+    const every = Number(renew.dataset.everyMs);
+    setInterval(async () => {
+      if (Date.now() - lastActivity > 3 * every) return;
+      const response = await fetch(renew.action, { method: "POST", body: new FormData(renew), redirect: "manual" });
+      if (response.type !== "opaqueredirect") document.getElementById("lease-lost").hidden = false;
+    }, every);
+  }
+
   for (const button of document.querySelectorAll("[data-help-toggle]")) {
     button.addEventListener("click", () => {
       const help = document.getElementById("help");
