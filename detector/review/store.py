@@ -506,12 +506,12 @@ class CaseStore:
         """
         now = self.clock()
         await self._reap(args=[self.keys.prefix, repr(now)])
-        index = {OPEN: self.keys.queue, CLAIMED: self.keys.claimed}.get(state or "", self.keys.cases)
-        if state in (DECIDED, *DECISIONS):
-            index = self.keys.decided
-        elif state not in (None, OPEN, CLAIMED):
+        indexes = {None: self.keys.cases, OPEN: self.keys.queue, CLAIMED: self.keys.claimed, DECIDED: self.keys.decided}
+        indexes.update(dict.fromkeys(DECISIONS, self.keys.decided))
+        if state not in indexes:
             raise InvalidRequest(f"unknown state {state!r}")
-        reverse = index != self.keys.claimed
+        index = indexes[state]
+        reverse = index != self.keys.claimed  # leases soonest to expire first; everything else newest/top first
 
         def keep(case: Case) -> bool:
             age = now - case.created_at
