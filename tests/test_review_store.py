@@ -149,6 +149,23 @@ async def test_stronger_evidence_updates_the_case_and_its_priority(store: CaseSt
     assert len(case.history) == 2
 
 
+async def test_concurrent_flags_of_one_case_lose_no_update(redis_url: str, store: CaseStore):
+    await store.upsert_finding(ring())
+    clients = [aioredis.from_url(redis_url, decode_responses=True) for _ in range(8)]
+    stores = [CaseStore(c, clock=store.clock, prefix=store.keys.prefix) for c in clients]
+    try:  # each writer adds its own member; the transactions retry instead of overwriting each other
+        results = await asyncio.gather(
+            *(s.upsert_finding(ring(members=("m1", "m2", "m3", "m4", f"x{i}"))) for i, s in enumerate(stores))
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
+    assert all(r.changed for r in results)
+    case = await store.get("ring-aaaa")
+    assert case.accounts == sorted(["m1", "m2", "m3", "m4", *(f"x{i}" for i in range(8))])
+    assert case.revisions == 9 and (await actions(store, "ring-aaaa")).count("updated") == 8
+
+
 async def test_an_older_finding_does_not_roll_the_case_back(store: CaseStore):
     await store.upsert_finding(ring(score=0.9, last=T0))
     stale = await store.upsert_finding(ring(score=0.7, last=T0 - 500))
