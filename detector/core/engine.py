@@ -152,29 +152,34 @@ class Engine:
             finding = self._on_new_booster(target, actor, event)
             if finding is not None:
                 findings.append(finding)
-        if self.graph.boosted(target, actor, ts):
-            finding = self._on_reciprocated(actor, target, ts)
+        graph = self.graph
+        # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
+        # boosts someone who boosts the target); other boosts cannot change a group around the actor.
+        if graph.boosted(target, actor, ts) or (
+            new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
+        ):
+            finding = self._on_tie(actor, target, ts)
             if finding is not None:
                 findings.append(finding)
         return findings
 
     # ------------------------------------------------------------------ rings
-    def _on_reciprocated(self, a: str, b: str, ts: float) -> Finding | None:
-        # Organic traders reciprocate constantly; re-evaluating on every answered boost would cost a neighbourhood
-        # search per event. Re-evaluate when the account's mutual partners grew by a quarter (so a ring is seen
-        # early and then at geometrically spaced sizes), when they changed and a day passed, or weekly (partners
-        # leaving the window change the closure too).
+    def _on_tie(self, a: str, b: str, ts: float) -> Finding | None:
+        # Organic traders interact constantly; re-evaluating on every tie would cost a neighbourhood search per
+        # event. Re-evaluate when the account's partners grew by a quarter (so a ring is seen early and then at
+        # geometrically spaced sizes), when they changed and a day passed, or weekly (partners leaving the window
+        # change the closure too).
         if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
             return None
-        mutual = len(self.graph.out.get(a, {}).keys() & self.graph.inn.get(a, {}).keys())
+        ties = len(self.graph.out.get(a, ())) + len(self.graph.inn.get(a, ()))
         last = self._ring_checked.get(a)
         if last is not None:
-            last_mutual, last_ts = last
-            grew = mutual >= last_mutual + max(1, last_mutual // 4)
-            changed_a_while_ago = mutual != last_mutual and ts - last_ts >= DAY
+            last_ties, last_ts = last
+            grew = ties >= last_ties + max(1, last_ties // 4)
+            changed_a_while_ago = ties != last_ties and ts - last_ts >= DAY
             if not (grew or changed_a_while_ago or ts - last_ts >= 7 * DAY):
                 return None
-        self._ring_checked[a] = (mutual, ts)
+        self._ring_checked[a] = (ties, ts)
         self.stats.ring_evaluations += 1
         members = self.finder.grow(a, b, ts)
         if len(members) < self.config.min_ring_size:
