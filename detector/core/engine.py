@@ -206,13 +206,15 @@ class Engine:
         return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
 
     def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
-        """Reuse the case of a ring already flagged that holds most of these members, so a growing ring
-        stays one case; a mere overlap does not merge (a hijacked member's organic circle is not the ring)."""
+        """Reuse the case of a ring already flagged when most of the smaller of the two groups is shared, so a
+        ring that grows stays one case; a mere overlap does not merge (a hijacked member's organic circle is not
+        the ring). Two earlier halves of one ring are merged into the older case."""
         overlaps = Counter(self._ring_of[m] for m in members if m in self._ring_of)
-        known = sorted(c for c, n in overlaps.items() if n * 2 >= len(members))
-        if known:
-            case_id = known[0]
-            members = members | self._rings[case_id]
+        same = sorted(c for c, n in overlaps.items() if n * 2 >= min(len(members), len(self._rings[c])))
+        if same:
+            case_id = same[0]
+            for other in same:
+                members = members | self._rings[other]
         else:
             case_id = stable_case_id(FARMING_RING, ",".join(sorted(members)))
         self._rings[case_id] = members
