@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from detector.settings import Settings
 from detector.stack.process import ManagedProcess, StackError
@@ -34,22 +35,24 @@ def worker_process(settings: Settings, log_path: Path, *, checkpoint_interval_s:
 
 async def lag(settings: Settings) -> int | None:
     """Records of the interactions topic not yet committed by the worker's group; None before the topic exists."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id, enable_auto_commit=False
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([settings.interactions_topic])
+        committed = await admin.list_consumer_group_offsets(settings.app_id)
+    finally:
+        await admin.close()
+    if described["error_code"] or not described["partitions"]:
+        return None
+    tps = [TopicPartition(settings.interactions_topic, p["partition"]) for p in described["partitions"]]
+    # A consumer outside any group only to read end offsets: it must not join (and rebalance) the worker's group.
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     try:
-        if settings.interactions_topic not in await consumer.topics():  # also refreshes the metadata
-            return None
-        partitions = consumer.partitions_for_topic(settings.interactions_topic)
-        if not partitions:
-            return None
-        tps = [TopicPartition(settings.interactions_topic, p) for p in sorted(partitions)]
         ends = await consumer.end_offsets(tps)
-        committed = [await consumer.committed(tp) or 0 for tp in tps]
-        return sum(ends[tp] - done for tp, done in zip(tps, committed, strict=True))
     finally:
         await consumer.stop()
+    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps)
 
 
 async def wait_consumed(settings: Settings, worker: ManagedProcess, timeout: float, poll: float = 0.5) -> None:

@@ -1,0 +1,234 @@
+"""The stream worker end to end on the real broker and Redis: ``detector worker`` runs as a child process, as in
+production; events go in through a plain aiokafka producer; cases, alerts and dead letters are read back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import ConsumerRecord
+from test_alerts_contract import validate
+
+from detector.alerts import CloudEvent
+from detector.core.events import Event
+from detector.review import CaseStore
+from detector.settings import Settings
+from detector.stack.process import ManagedProcess
+from streams.process import lag, wait_consumed, worker_process
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+CASE_BASE_URL = "http://review.test/cases"
+
+
+def deployment(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> Settings:
+    """Settings for a deployment of its own: topics, consumer group and state directory unique to the test."""
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        app_id=f"test-{tag}",
+        interactions_topic=f"{tag}.interactions",
+        alerts_topic=f"{tag}.alerts",
+        dlq_topic=f"{tag}.interactions.dlq",
+        decisions_topic=f"{tag}.decisions",
+        batch_size=1000,
+        batch_timeout_s=0.5,
+        state_dir=str(tmp_path / "state"),
+        case_base_url=CASE_BASE_URL,
+    )
+
+
+def ring_events(members: list[str], reps: int = 3) -> list[Event]:
+    """An unmistakable farming ring: every member endorses every other one, a minute apart, several rounds."""
+    t, events = 1_700_000_000.0, []
+    for rep in range(reps):
+        for a in members:
+            for b in members:
+                if a != b:
+                    t += 60
+                    events.append(Event(t, "endorse", a, b, id=f"{a}>{b}#{rep}"))
+    return events
+
+
+async def publish(settings: Settings, items: list[tuple[bytes | None, bytes | None]]) -> list[tuple[int, int]]:
+    """Send (key, value) records in order; return each one's (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_request_size=2_000_000)
+    await producer.start()
+    try:
+        futures = [await producer.send(settings.interactions_topic, value, key=key) for key, value in items]
+        return [(m.partition, m.offset) for m in await asyncio.gather(*futures)]
+    finally:
+        await producer.stop()
+
+
+async def create_topic(settings: Settings) -> None:
+    """Create the interactions topic ahead of the worker, to publish before any worker runs."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(settings.interactions_topic, settings.topic_partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord]], bool], timeout: float = 60.0
+) -> list[ConsumerRecord]:
+    """Read a topic from the start until ``until(records)`` holds; fail after ``timeout`` seconds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not until(records):
+            assert time.monotonic() < deadline, f"{topic}: condition not met; read {len(records)} records"
+            batches = await consumer.getmany(timeout_ms=500)
+            records += [r for batch in batches.values() for r in batch]
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def count_quietly(bootstrap: str, topic: str, wait: float = 3.0) -> int:
+    """How many records the topic holds once ``wait`` seconds have passed without a new one."""
+    seen: list[ConsumerRecord] = []
+    last_change = time.monotonic()
+
+    def settled(records: list[ConsumerRecord]) -> bool:
+        nonlocal last_change
+        if len(records) != len(seen):
+            seen[:] = records
+            last_change = time.monotonic()
+        return time.monotonic() - last_change > wait
+
+    return len(await read_topic(bootstrap, topic, settled, timeout=wait * 10))
+
+
+def alerts(records: list[ConsumerRecord]) -> list[CloudEvent]:
+    return [CloudEvent.from_kafka(r.value, r.headers) for r in records]
+
+
+def has_full_ring(members: list[str]) -> Callable[[list[ConsumerRecord]], bool]:
+    return lambda records: any(sorted(e.data["accounts"]) == sorted(members) for e in alerts(records))
+
+
+class Worker:
+    """``detector worker`` as a child process; stopped (gracefully) when the test leaves the block."""
+
+    def __init__(self, settings: Settings, tmp_path: Path, checkpoint_interval_s: float = 1.0):
+        self.settings = settings
+        self.log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.process: ManagedProcess = worker_process(settings, self.log, checkpoint_interval_s=checkpoint_interval_s)
+
+    async def __aenter__(self) -> Worker:
+        self.process.start()
+        # Faust logs "Worker: Ready" once the worker holds its partitions (and has created its topics).
+        deadline = time.monotonic() + 60
+        while "[^Worker]: Ready" not in self.log.read_text(errors="replace"):
+            assert self.process.running, self.process.describe_log()
+            assert time.monotonic() < deadline, "the worker did not get ready\n" + self.process.describe_log()
+            await asyncio.sleep(0.3)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.process.stop)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is checkpointed or committed."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        await asyncio.to_thread(self.process.wait, 30)
+
+
+async def test_a_ring_becomes_a_case_and_alerts_and_bad_records_go_to_the_dlq(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+):
+    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
+    good = [(e.actor.encode(), e.to_json()) for e in ring_events(members)]
+    bad = [
+        (b"k1", b"{not json"),
+        (b"k2", b"\x00\xff\xfe binary \x89PNG"),
+        (b"k3", b"x" * 200_000),
+        (b"k4", None),
+        (None, orjson.dumps({"ts": 1_700_000_000, "kind": "poke", "actor": "a", "target": "b"})),
+    ]
+    async with Worker(settings, tmp_path) as worker:
+        placed = await publish(settings, bad[:2] + good + bad[2:])
+        await wait_consumed(settings, worker.process, timeout=120)
+        assert worker.process.running
+
+    records = await read_topic(kafka_bootstrap, settings.alerts_topic, has_full_ring(members))
+    events = alerts(records)
+    for event in events:
+        validate(event)
+    case_id = events[0].data["case_id"]
+    assert {e.data["case_id"] for e in events} == {case_id}
+    assert [e.id for e in events] == [f"{case_id}:r{n}" for n in range(1, len(events) + 1)]
+    assert {r.key for r in records} == {case_id.encode()}  # a ring's alerts share one partition, in order
+    assert events[-1].data["case_url"] == f"{CASE_BASE_URL}/{case_id}"
+
+    store = CaseStore.from_url(redis_url)
+    try:
+        case = await store.get(case_id)
+    finally:
+        await store.redis.aclose()
+    assert case.scheme == "farming_ring"
+    assert sorted(case.accounts) == sorted(members)
+
+    dead = await read_topic(kafka_bootstrap, settings.dlq_topic, lambda rs: len(rs) >= len(bad))
+    by_value = {(r.key, r.value): dict(r.headers) for r in dead}
+    assert len(dead) == len(bad)
+    expected_reasons = ["invalid_json", "invalid_json", "too_large", "invalid_json", "kind"]
+    expected_places = placed[:2] + placed[-3:]
+    for (key, value), reason, (partition, offset) in zip(bad, expected_reasons, expected_places, strict=True):
+        headers = by_value[(key, value)]  # key and value exactly as they came
+        assert headers["reason"].decode().startswith(reason)
+        assert headers["source_topic"] == settings.interactions_topic.encode()
+        assert (int(headers["source_partition"]), int(headers["source_offset"])) == (partition, offset)
+
+
+async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does_not(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+):
+    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
+    await create_topic(settings)
+    await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+
+    # First run: never checkpoints on its own, and is killed; its alerts are out, its offsets uncommitted.
+    async with Worker(settings, tmp_path, checkpoint_interval_s=3600) as worker:
+        await read_topic(kafka_bootstrap, settings.alerts_topic, has_full_ring(members))
+        first = await count_quietly(kafka_bootstrap, settings.alerts_topic)
+        await worker.kill()
+    assert not Path(settings.state_dir, f"{settings.app_id}.checkpoint").exists()
+    assert await lag(settings) == len(members) * (len(members) - 1) * 3
+
+    # Second run: replays from the start and re-sends every alert, with the same ids and bytes; then stops
+    # cleanly, which checkpoints and commits.
+    async with Worker(settings, tmp_path, checkpoint_interval_s=3600) as worker:
+        records = await read_topic(kafka_bootstrap, settings.alerts_topic, lambda rs: len(rs) >= 2 * first)
+    assert await lag(settings) == 0
+    assert Path(settings.state_dir, f"{settings.app_id}.checkpoint").exists()
+    again = await count_quietly(kafka_bootstrap, settings.alerts_topic)
+    assert again == 2 * first
+    originals, redelivered = records[:first], records[first:]
+    assert [CloudEvent.from_kafka(r.value, r.headers).id for r in redelivered] == [
+        CloudEvent.from_kafka(r.value, r.headers).id for r in originals
+    ]
+    assert [(r.key, r.value, r.headers) for r in redelivered] == [(r.key, r.value, r.headers) for r in originals]
+
+    # Third run: resumes from the checkpoint; nothing is redelivered.
+    async with Worker(settings, tmp_path) as worker:
+        await asyncio.sleep(3)
+        assert "resuming from" in worker.log.read_text()
+    assert await count_quietly(kafka_bootstrap, settings.alerts_topic) == 2 * first
