@@ -35,11 +35,12 @@ def replay_events(
     Every account that appears in an event gets a result, flagged or not.
     """
     engine = engine or Engine(config)
+    seen: set[str] = set()
     for event in sorted(events, key=_event_time):
+        seen.add(event.actor)
+        seen.add(event.target)
         engine.process(event)
-    results = {account: engine.results.get(account) or AccountResult() for account in engine.accounts}
-    results.update(engine.results)  # flagged accounts are kept even if evicted as idle
-    return results
+    return {account: engine.results.get(account) or AccountResult() for account in seen | set(engine.results)}
 
 
 def read_events(lines: Iterable[bytes], rejects: list[Rejected]) -> Iterator[tuple[int, Event]]:
@@ -72,15 +73,13 @@ def run(args: argparse.Namespace) -> int:
         numbered = sorted(read_events(lines, rejects), key=lambda item: (item[1].ts, item[0]))
     engine = Engine()
     findings: list[Finding] = []
-    for number, event in tqdm(
-        numbered, desc="replaying", unit=" events", disable=args.no_progress, file=sys.stderr
-    ):
+    for number, event in tqdm(numbered, desc="replaying", unit=" events", disable=args.no_progress, file=sys.stderr):
         try:
             findings.extend(engine.process(event))
         except EventRejected as exc:  # pragma: no cover - sorted input is never late
             rejects.append(Rejected(number, exc.reason))
     with args.out.open("wb") as out:
-        write_scores(engine, out)
+        write_scores(engine, {a for _, e in numbered for a in (e.actor, e.target)}, out)
     if args.rejects:
         with args.rejects.open("wb") as out:
             for item in sorted(rejects, key=lambda r: r.line):
@@ -92,15 +91,15 @@ def run(args: argparse.Namespace) -> int:
     flagged = sum(1 for r in engine.results.values() if r.flagged)
     print(
         f"replayed {engine.stats.events} events ({engine.stats.duplicates} duplicates, {len(rejects)} rejected); "
-        f"{len(engine.accounts)} accounts, {flagged} flagged in {len({f.case_id for f in findings})} cases",
+        f"{len(engine.accounts)} accounts in memory, {flagged} flagged in {len({f.case_id for f in findings})} cases",
         file=sys.stderr,
     )
     return 0
 
 
-def write_scores(engine: Engine, out: IO[bytes]) -> None:
-    accounts = sorted(set(engine.accounts) | set(engine.results))
-    for account in accounts:
+def write_scores(engine: Engine, seen: set[str], out: IO[bytes]) -> None:
+    """One line per account seen in the input (the engine itself forgets long-idle, unflagged accounts)."""
+    for account in sorted(seen | set(engine.results)):
         result = engine.results.get(account) or AccountResult()
         out.write(
             orjson.dumps(

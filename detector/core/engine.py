@@ -20,6 +20,8 @@ from detector.core.rings import RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.0"
+#: A ring candidate scoring at least this is re-evaluated eagerly; below it, with back-off.
+PROMISING_SCORE = 0.01
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class Engine:
         self.stats = EngineStats()
         self.watermark = float("-inf")
         self._seen_ids: OrderedDict[str, float] = OrderedDict()
-        self._ring_checked: dict[str, tuple[int, float]] = {}
+        self._ring_checked: dict[str, tuple[int, float, bool]] = {}
         self._growth_next: dict[str, int] = {}
         self._ring_of: dict[str, str] = {}
         self._rings: dict[str, set[str]] = {}
@@ -168,25 +170,32 @@ class Engine:
         # Organic traders interact constantly; re-evaluating on every tie would cost a neighbourhood search per
         # event. Re-evaluate when the account's partners grew by a quarter (so a ring is seen early and then at
         # geometrically spaced sizes), when they changed and a day passed, or weekly (partners leaving the window
-        # change the closure too).
+        # change the closure too). After an evaluation that found nothing ring-like, back off: wait for the
+        # partners to grow by half, or three days.
+        graph = self.graph
         if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
             return None
-        ties = len(self.graph.out.get(a, ())) + len(self.graph.inn.get(a, ()))
+        # The group can only grow past the pair through an account boosting both (see RingFinder.grow).
+        if graph.inn.get(a, {}).keys().isdisjoint(graph.inn.get(b, {}).keys()):
+            return None
+        ties = len(graph.out.get(a, ())) + len(graph.inn.get(a, ()))
         last = self._ring_checked.get(a)
         if last is not None:
-            last_ties, last_ts = last
-            grew = ties >= last_ties + max(1, last_ties // 4)
-            changed_a_while_ago = ties != last_ties and ts - last_ts >= DAY
+            last_ties, last_ts, promising = last
+            grew = ties >= last_ties + (max(1, last_ties // 4) if promising else max(2, last_ties // 2))
+            changed_a_while_ago = ties != last_ties and ts - last_ts >= (DAY if promising else 3 * DAY)
             if not (grew or changed_a_while_ago or ts - last_ts >= 7 * DAY):
                 return None
-        self._ring_checked[a] = (ties, ts)
+        self._ring_checked[a] = (ties, ts, False)
         self.stats.ring_evaluations += 1
         members = self.finder.grow(a, b, ts)
         if len(members) < self.config.min_ring_size:
             return None
-        features = describe(members, self.graph, self.accounts, ts).as_dict()
+        features = describe(members, graph, self.accounts, ts).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features)
         self._candidate(FARMING_RING, members, features, score, ts)
+        if score >= PROMISING_SCORE:
+            self._ring_checked[a] = (ties, ts, True)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)

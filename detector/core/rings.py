@@ -78,30 +78,28 @@ class RingFinder:
         return len(self.graph.inn.get(account, ())) <= self.max_boosters
 
     def grow(self, a: str, b: str, now: float) -> set[str]:
-        graph = self.graph
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
         out_ties: dict[str, int] = {}
         in_ties: dict[str, int] = {}
-        eligible: set[str] = set()
+        eligible: dict[str, int] = {}  # candidate -> its degree (hubs are never eligible)
         for member in (a, b):
             self._count_ties(member, group, out_ties, in_ties, eligible, now)
         while len(group) < self.max_members and eligible:
             needed = max(2, math.ceil(MIN_TIE_SHARE * len(group)))
             best, best_key = None, None
-            for cand in eligible:
+            for cand, degree in eligible.items():
                 n_out = out_ties[cand]
                 if n_out < needed:
                     continue
                 # Prefer accounts whose partners are mostly in the group: hubs tie to everyone.
-                degree = len(graph.out.get(cand, ())) + len(graph.inn.get(cand, ()))
                 key = ((n_out + in_ties[cand]) / degree, cand)  # the name breaks ties deterministically
                 if best_key is None or key > best_key:
                     best, best_key = cand, key
             if best is None or best_key[0] < MIN_CANDIDATE_CLOSURE:
                 break
             group.add(best)
-            eligible.discard(best)
+            del eligible[best]
             self._count_ties(best, group, out_ties, in_ties, eligible, now)
         return self._peel(group, now)
 
@@ -111,20 +109,30 @@ class RingFinder:
         group: set[str],
         out_ties: dict[str, int],
         in_ties: dict[str, int],
-        eligible: set[str],
+        eligible: dict[str, int],
         now: float,
     ) -> None:
-        horizon = now - self.graph.window
-        for other, ts in self.graph.inn.get(member, {}).items():
-            if ts >= horizon and other not in group:
-                n = out_ties[other] = out_ties.get(other, 0) + 1
-                if n >= 2 and in_ties.get(other) and self.could_be_member(other):
-                    eligible.add(other)
-        for other, ts in self.graph.out.get(member, {}).items():
-            if ts >= horizon and other not in group:
-                in_ties[other] = in_ties.get(other, 0) + 1
-                if out_ties.get(other, 0) >= 2 and self.could_be_member(other):
-                    eligible.add(other)
+        # Hot path of ring detection: plain loops, and eligibility is decided once, when a candidate first
+        # boosts two members and is boosted by one.
+        graph = self.graph
+        horizon = now - graph.window
+        for other, ts in graph.inn.get(member, {}).items():
+            if ts < horizon or other in group:
+                continue
+            n = out_ties[other] = out_ties.get(other, 0) + 1
+            if n == 2 and other in in_ties:
+                self._consider(other, eligible)
+        for other, ts in graph.out.get(member, {}).items():
+            if ts < horizon or other in group:
+                continue
+            n = in_ties[other] = in_ties.get(other, 0) + 1
+            if n == 1 and out_ties.get(other, 0) >= 2:
+                self._consider(other, eligible)
+
+    def _consider(self, account: str, eligible: dict[str, int]) -> None:
+        boosters = len(self.graph.inn.get(account, ()))
+        if boosters <= self.max_boosters:
+            eligible[account] = boosters + len(self.graph.out.get(account, ()))
 
     def _peel(self, group: set[str], now: float) -> set[str]:
         """Drop members that do not trade inside the group (repeat until stable).
