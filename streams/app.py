@@ -37,6 +37,9 @@ def create_app(
         # a rebalance or shutdown until the next checkpoint; uncommitted events are redelivered and skipped.
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
+        # Static membership: a restarted worker takes its partitions back at once instead of waiting out the
+        # session of its dead predecessor, and a second process with the same id fences the first (one owner).
+        consumer_group_instance_id=f"{settings.app_id}-detector",
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
     )
