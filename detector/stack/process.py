@@ -154,8 +154,9 @@ def run_tool(name: str, argv: Sequence[str], log_path: Path, timeout: float, cwd
     try:
         code = tool.wait(timeout)
     except subprocess.TimeoutExpired:
-        tool.stop()
         raise StackError(f"{name} did not finish within {timeout:.0f} s\n{tool.describe_log()}") from None
+    finally:
+        tool.stop()  # a no-op once it exited; otherwise (timeout, Ctrl-C) it must not run on
     if code != 0:
         raise StackError(f"{name} failed with exit code {code}\n{tool.describe_log()}")
 
@@ -220,8 +221,8 @@ class Server:
         process.start()
         try:
             process.wait_ready(probe, self.startup_timeout, interval)
-        except StackError:
-            # Keep the work directory: the error names its log.
+        except BaseException:  # Ctrl-C included: a half-started server must not be left running
+            # The work directory stays: the error names its log.
             process.stop()
             self._process, self.port = None, None
             raise
