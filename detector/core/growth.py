@@ -1,6 +1,9 @@
 """Inorganic follower growth: an account gaining new boosters far beyond its own baseline, from low-quality,
 batch-created accounts that follow in lockstep.
 
+A popular account that a ring boosts as camouflage also gains young, low-quality boosters; they differ from bought
+followers in that they boost each other (``trading_share``).
+
 The baseline is the account's own decayed rate of *new* boosters (first-time followers, raters, likers...), so a
 regularly popular account has a higher bar than a quiet one and an organic burst raises it for a while. Volume
 alone also fires on organic virality, so the score needs the followers to look bought as well: young, shaped
@@ -30,6 +33,7 @@ class GrowthFeatures:
     low_quality_share: float
     batch_share: float  # followers created within BATCH_SECONDS of at least 4 others in the window
     lockstep_share: float  # followers who also boost the most shared other target
+    trading_share: float  # followers who boost other new followers: a ring's members, not bought followers
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
@@ -120,8 +124,13 @@ def growth_features(
         if info is not None and info.created_ts is not None and _bucket_mass(buckets, info.created_ts) >= 5
     )
     co_targets: Counter[str] = Counter()
+    followers = set(sample)
+    trading = 0
     for f in sample:
-        for target in graph.out_partners(f, now):
+        targets = graph.out_partners(f, now)
+        if not followers.isdisjoint(targets):
+            trading += 1
+        for target in targets:
             if target != account:
                 co_targets[target] += 1
     lockstep = co_targets.most_common(1)[0][1] if co_targets else 0
@@ -134,6 +143,7 @@ def growth_features(
         low_quality_share=low / m,
         batch_share=batch / m,
         lockstep_share=lockstep / m,
+        trading_share=trading / m,
     )
 
 
