@@ -40,6 +40,9 @@ def create_app(
         # Static membership: a restarted worker takes its partitions back at once instead of waiting out the
         # session of its dead predecessor, and a second process with the same id fences the first (one owner).
         consumer_group_instance_id=f"{settings.app_id}-detector",
+        # How long a dead worker holds its partitions before a standby (another instance id) gets them. Faust
+        # heartbeats from its consumer thread, so a long batch on the event loop does not expire the session.
+        broker_session_timeout=10.0,
         topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
     )

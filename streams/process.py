@@ -1,8 +1,8 @@
 """Run ``detector worker`` as a child process and tell when it has consumed its input (demo, tests, benchmarks).
 
-"Consumed" means the worker's committed offsets reached the end of every interactions partition. Offsets are
-committed only behind a checkpoint (streams/detection.py), so by then every event is scored, every case and
-alert written, and the state is on disk.
+"Consumed" means the worker's group has committed as many interactions records as were published. Offsets
+are committed only behind a checkpoint (streams/detection.py), so by then every event is scored, every case
+and alert written, and the state is on disk.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from detector.settings import Settings
 from detector.stack.process import ManagedProcess, StackError
 
+#: What Faust logs once recovery is done and the worker holds its partitions.
+READY_LINE = "[^Worker]: Ready"
+
 
 def worker_process(settings: Settings, log_path: Path, *, checkpoint_interval_s: float = 1.0) -> ManagedProcess:
     """A ``detector worker`` child configured by ``settings`` (through the environment, as in production)."""
@@ -33,36 +36,55 @@ def worker_process(settings: Settings, log_path: Path, *, checkpoint_interval_s:
     return ManagedProcess("detector worker", argv, log_path, env={**os.environ, **settings.env()})
 
 
-async def lag(settings: Settings) -> int | None:
-    """Records of the interactions topic not yet committed by the worker's group; None before the topic exists."""
+async def wait_ready(worker: ManagedProcess, timeout: float = 60.0) -> None:
+    """Return once the worker holds its partitions (Faust logs "Worker: Ready"); raise if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while READY_LINE not in worker.log_tail(400):
+        if not worker.running:
+            raise StackError(f"the worker exited while starting\n{worker.describe_log()}")
+        if time.monotonic() > deadline:
+            raise StackError(f"the worker was not ready within {timeout:.0f} s\n{worker.describe_log()}")
+        await asyncio.sleep(0.2)
+
+
+async def committed(settings: Settings) -> int | None:
+    """How many interactions records the worker's group has committed, summed over partitions; None before the
+    topic exists. On a topic written without transactions, offsets count records, so this is the number of
+    records consumed. (End offsets would give the lag directly, but the embedded Tansu broker misreports them.)"""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         (described,) = await admin.describe_topics([settings.interactions_topic])
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
     finally:
         await admin.close()
     if described["error_code"] or not described["partitions"]:
         return None
-    tps = [TopicPartition(settings.interactions_topic, p["partition"]) for p in described["partitions"]]
-    # A consumer outside any group only to read end offsets: it must not join (and rebalance) the worker's group.
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    # Only reads the group's offsets: without a subscription it never joins (nor rebalances) the worker's group.
+    # (The admin client's OffsetFetch is not understood by Tansu; the consumer's is.)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id, enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(tps)
+        tps = [TopicPartition(settings.interactions_topic, p["partition"]) for p in described["partitions"]]
+        return sum([await consumer.committed(tp) or 0 for tp in tps])
     finally:
         await consumer.stop()
-    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps)
 
 
-async def wait_consumed(settings: Settings, worker: ManagedProcess, timeout: float, poll: float = 0.5) -> None:
-    """Return once the worker has committed everything published so far; raise if it dies or times out."""
+async def wait_consumed(
+    settings: Settings, worker: ManagedProcess, records: int, timeout: float, poll: float = 0.5
+) -> None:
+    """Return once the worker has committed ``records`` interactions records; raise if it dies or times out."""
     deadline = time.monotonic() + timeout
     while True:
         if not worker.running:
             raise StackError(f"the worker exited before consuming its input\n{worker.describe_log()}")
-        if await lag(settings) == 0:
+        done = await committed(settings)
+        if done is not None and done >= records:
             return
         if time.monotonic() > deadline:
-            raise StackError(f"the worker did not consume its input within {timeout:.0f} s\n{worker.describe_log()}")
+            raise StackError(
+                f"the worker committed {done} of {records} records in {timeout:.0f} s\n{worker.describe_log()}"
+            )
         await asyncio.sleep(poll)

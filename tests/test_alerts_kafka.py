@@ -23,8 +23,8 @@ async def test_a_decision_closes_the_case_with_a_decided_alert(kafka_bootstrap: 
     settings = deployment(kafka_bootstrap, redis_url, tmp_path)
     members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
     async with Worker(settings, tmp_path) as worker:
-        await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
-        await wait_consumed(settings, worker.process, timeout=120)
+        placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+        await wait_consumed(settings, worker.process, len(placed), timeout=120)
         flagged = alerts(await read_topic(kafka_bootstrap, settings.alerts_topic, has_full_ring(members)))
         case_id = flagged[0].data["case_id"]
 
