@@ -71,6 +71,7 @@ async def roundtrip(bootstrap: str, topic: str, count: int = 20) -> dict[int, in
     return committed
 
 
+@pytest.mark.integration
 async def test_records_roundtrip_through_the_real_broker_with_committed_offsets(kafka_bootstrap: str):
     topic = f"roundtrip-{uuid.uuid4().hex[:8]}"
     committed = await roundtrip(kafka_bootstrap, topic)
@@ -78,6 +79,7 @@ async def test_records_roundtrip_through_the_real_broker_with_committed_offsets(
     assert sum(committed.values()) == 20
 
 
+@pytest.mark.integration
 def test_the_session_broker_is_apache_kafka_4(kafka_broker: KafkaBroker):
     versions = api_versions(kafka_broker.bootstrap)
     # Kafka 4.0 dropped Fetch v0-3 (KIP-896) and made the new consumer group protocol GA (KIP-848).
@@ -88,6 +90,7 @@ def test_the_session_broker_is_apache_kafka_4(kafka_broker: KafkaBroker):
     assert logged and logged.group(1) == kafka_broker.version and logged.group(1).startswith("4.")
 
 
+@pytest.mark.integration
 async def test_the_real_broker_runs_kraft_with_one_node(kafka_bootstrap: str):
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
@@ -100,6 +103,7 @@ async def test_the_real_broker_runs_kraft_with_one_node(kafka_bootstrap: str):
     assert cluster["controller_id"] == cluster["brokers"][0]["node_id"]
 
 
+@pytest.mark.integration
 async def test_redis_answers_ping_set_get_and_keeps_nothing_on_disk(redis_url: str):
     client = aioredis.from_url(redis_url, decode_responses=True)
     key = f"test-stack:{uuid.uuid4().hex}"
@@ -115,6 +119,7 @@ async def test_redis_answers_ping_set_get_and_keeps_nothing_on_disk(redis_url: s
         await client.aclose()
 
 
+@pytest.mark.integration
 def test_the_settings_fixture_points_at_the_session_services_with_topics_of_its_own(
     settings: Settings, kafka_bootstrap: str, redis_url: str
 ):
