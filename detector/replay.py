@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="scores, one JSON line per account seen")
     parser.add_argument("--rejects", type=Path, help="rejected input lines: line number and reason")
     parser.add_argument("--findings", type=Path, help="every finding the engine raised, in order")
+    parser.add_argument(
+        "--candidates", type=Path, help="every scored candidate with its features (input for `detector train`)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     with args.input.open("rb") as handle:
         lines = tqdm(handle, desc="reading", unit=" lines", disable=args.no_progress, file=sys.stderr)
         numbered = sorted(read_events(lines, rejects), key=lambda item: (item[1].ts, item[0]))
-    engine = Engine()
+    engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
     findings: list[Finding] = []
     for number, event in tqdm(numbered, desc="replaying", unit=" events", disable=args.no_progress, file=sys.stderr):
         try:
@@ -88,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
         with args.findings.open("wb") as out:
             for finding in findings:
                 out.write(orjson.dumps(finding.to_dict()) + b"\n")
+    if args.candidates:
+        with args.candidates.open("wb") as out:
+            for candidate in engine.candidates:
+                out.write(orjson.dumps(candidate) + b"\n")
     flagged = sum(1 for r in engine.results.values() if r.flagged)
     print(
         f"replayed {engine.stats.events} events ({engine.stats.duplicates} duplicates, {len(rejects)} rejected); "

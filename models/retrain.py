@@ -12,6 +12,7 @@ seen in training, so the evaluation measures generalisation rather than memorisa
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import orjson
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -85,15 +87,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", default="synthetic", choices=("synthetic", "bitcoin-alpha"))
     parser.add_argument("--seeds", type=int, default=6, help="simulated training streams (seeds 1000..)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
-    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
+    parser.add_argument("--c", type=float, default=0.1, help="inverse L2 regularisation strength")
+    parser.add_argument(
+        "--candidates",
+        type=Path,
+        nargs=2,
+        action="append",
+        metavar=("CANDIDATES", "TRUTH"),
+        help="train on your own labelled streams instead of simulating: `detector replay --candidates` output and "
+        "its truth JSON (`detector simulate --truth` format); repeat for more streams, the last one is held out",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from detector.core.scoring import load_weights
 
-    seeds = list(range(1000, 1000 + args.seeds))
-    with ProcessPoolExecutor() as pool:
-        streams = list(pool.map(simulate_candidates, [args.background] * len(seeds), seeds))
+    if args.candidates:
+        streams = [
+            label_candidates(
+                (orjson.loads(line) for line in cands.read_bytes().splitlines()), json.loads(truth.read_text())
+            )
+            for cands, truth in args.candidates
+        ]
+    else:
+        seeds = list(range(1000, 1000 + args.seeds))
+        with ProcessPoolExecutor() as pool:
+            streams = list(pool.map(simulate_candidates, [args.background] * len(seeds), seeds))
     current = load_weights()
     fitted = {}
     for scheme, base in current.items():
@@ -123,6 +142,4 @@ def _report(scheme: str, score: LogisticScore, held: Sequence[tuple[dict, bool]]
 
 
 def _dump(weights: dict[str, LogisticScore]) -> str:
-    import json
-
     return json.dumps({scheme: json.loads(score.to_json()) for scheme, score in weights.items()}, indent=2) + "\n"
