@@ -1,0 +1,115 @@
+"""The models: shared checks over every online model, the shipped weights, and offline retraining."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+
+import pytest
+
+from detector.core.growth import GrowthFeatures
+from detector.core.rings import RingFeatures
+from detector.core.scoring import load_weights
+from models.anomaly import CandidateNovelty
+from models.linear import LogisticScore
+from models.online import ReviewerFeedbackModel
+from models.retrain import fit_score, label_candidates
+
+
+def stream(rng: random.Random, n: int = 400) -> list[tuple[dict[str, float], bool]]:
+    """Candidates where closure separates rings (True) from organic groups."""
+    rows = []
+    for _ in range(n):
+        ring = rng.random() < 0.3
+        closure = rng.uniform(0.7, 1.0) if ring else rng.uniform(0.0, 0.5)
+        rows.append(({"closure": closure, "size": rng.uniform(4, 20)}, ring))
+    return rows
+
+
+ONLINE_MODELS = {
+    "novelty": lambda: CandidateNovelty(seed=3, window_size=50),
+    "feedback": lambda: ReviewerFeedbackModel(min_labels=10),
+}
+
+
+def learn(model, rows) -> None:
+    for x, y in rows:
+        if isinstance(model, ReviewerFeedbackModel):
+            model.learn_one(x, y)
+        else:
+            model.learn_one(x)
+
+
+def predict(model, x) -> float | None:
+    return model.predict_proba_one(x) if isinstance(model, ReviewerFeedbackModel) else model.score_one(x)
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_every_online_model_is_deterministic_for_a_seed(name):
+    a, b = ONLINE_MODELS[name](), ONLINE_MODELS[name]()
+    rows = stream(random.Random(1))
+    learn(a, rows)
+    learn(b, rows)
+    probe = {"closure": 0.8, "size": 9.0}
+    assert predict(a, probe) == predict(b, probe)
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_every_online_model_survives_a_snapshot(name):
+    model = ONLINE_MODELS[name]()
+    learn(model, stream(random.Random(2)))
+    clone = pickle.loads(pickle.dumps(model))
+    probe = {"closure": 0.2, "size": 5.0}
+    assert predict(clone, probe) == predict(model, probe)
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_every_online_model_scores_without_learning(name):
+    model = ONLINE_MODELS[name]()
+    learn(model, stream(random.Random(3)))
+    before = copy.deepcopy(model)
+    predict(model, {"closure": 0.5, "size": 6.0})
+    probe = {"closure": 0.9, "size": 12.0}
+    assert predict(model, probe) == predict(before, probe)
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_every_online_model_handles_a_missing_feature(name):
+    model = ONLINE_MODELS[name]()
+    learn(model, stream(random.Random(4)))
+    value = predict(model, {"closure": 0.9})
+    assert value is None or 0.0 <= value <= 1.0
+
+
+def test_the_shipped_weights_use_only_features_the_engine_produces():
+    produced = {"farming_ring": set(RingFeatures.__slots__), "follower_growth": set(GrowthFeatures.__slots__)}
+    weights = load_weights()
+    assert set(weights) == set(produced)
+    for scheme, score in weights.items():
+        assert set(score.coefs) <= produced[scheme], scheme
+        assert score.log1p <= set(score.coefs)
+
+
+def test_retraining_recovers_the_separating_feature():
+    rows = stream(random.Random(5), n=600)
+    score = fit_score(rows, ["closure", "size"], frozenset({"size"}))
+    assert score.coefs["closure"] > 0
+    assert score.score({"closure": 0.95, "size": 8}) > 0.9 > 0.1 > score.score({"closure": 0.1, "size": 8})
+    assert LogisticScore.from_json(score.to_json()) == score
+
+
+def test_candidates_are_labelled_from_the_ground_truth():
+    truth = {
+        "schemes": [
+            {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c", "d"]},
+            {"scheme_id": "s1", "scheme": "follower_growth", "accounts": ["star"]},
+        ]
+    }
+    candidates = [
+        {"scheme": "farming_ring", "accounts": ["a", "b", "c", "x"], "features": {}},  # mostly the ring
+        {"scheme": "farming_ring", "accounts": ["a", "x", "y", "z"], "features": {}},  # an organic circle
+        {"scheme": "follower_growth", "accounts": ["star"], "features": {}},
+        {"scheme": "follower_growth", "accounts": ["viral"], "features": {}},
+    ]
+    assert [label for _, _, label in label_candidates(candidates, truth)] == [True, False, True, False]
