@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/pytest -q
 
+# Extra flags: make demo ARGS=--keep
 demo: venv
-	$(BIN)/detector demo
+	$(BIN)/detector demo $(ARGS)
 
 # Kafka and Redis for running `detector worker` / `detector simulate --publish` by hand; Ctrl-C stops them.
 stack: venv
