@@ -3,20 +3,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
+import time
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from test_alerts_contract import validate
+from test_alerts_contract import BASE_URL, SOURCE, alerts_of, decision_json, ring_findings, validate
 from test_pipeline_kafka import Worker, alerts, deployment, has_full_ring, publish, read_topic, ring_events
 
-from detector.alerts import DECIDED_TYPE
+from detector.alerts import DECIDED_TYPE, Decision, decided_event
 from detector.review import CaseStore, KafkaDecisionSink
 from streams.process import wait_consumed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 async def test_a_decision_closes_the_case_with_a_decided_alert(kafka_bootstrap: str, redis_url: str, tmp_path: Path):
@@ -89,3 +95,33 @@ async def test_a_redelivered_decision_keeps_its_id_and_a_malformed_one_is_dead_l
     assert headers["source_topic"] == settings.decisions_topic.encode()
     assert headers["reason"].startswith(b"decision_id:")
     assert letter.value == b'{"decision": "confirmed"}'
+
+
+async def test_the_example_consumer_acts_once_per_alert_id(kafka_bootstrap: str):
+    spec = importlib.util.spec_from_file_location("alert_consumer", EXAMPLES / "alert_consumer.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    topic = f"alerts-{uuid.uuid4().hex[:8]}"
+    flagged = alerts_of(ring_findings())[0]
+    decided = decided_event(Decision.from_json(decision_json()), source=SOURCE, case_base_url=BASE_URL)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for event in (flagged, flagged, decided, decided):  # every alert delivered twice
+            key, value, headers = event.to_kafka(event.subject)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+    handled: list[tuple[str, dict]] = []
+    task = asyncio.create_task(example.consume(kafka_bootstrap, topic, "platform", lambda t, a: handled.append((t, a))))
+    try:
+        deadline = time.monotonic() + 30
+        while len(handled) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # room for a wrongly handled duplicate to show up
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert handled == [(flagged.type, flagged.data), (decided.type, decided.data)]

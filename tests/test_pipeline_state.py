@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from pathlib import Path
 
 import orjson
@@ -9,7 +10,7 @@ import pytest
 
 from detector.core.engine import Engine
 from detector.core.events import Event
-from streams import checkpoint
+from streams import checkpoint, pipeline
 from streams.pipeline import DetectorState, Record
 
 TOPIC = "interactions"
@@ -119,3 +120,9 @@ def test_checkpoint_header_is_readable_json(tmp_path: Path):
     header = orjson.loads(path.read_bytes().split(b"\n", 1)[0])
     assert sorted(tuple(o) for o in header["offsets"]) == sorted((t, p, o) for (t, p), o in state.offsets.items())
     assert list(header["revisions"].values()) == [max(state.revisions.values())]
+
+
+@pytest.mark.parametrize("module", [checkpoint, pipeline], ids=lambda m: m.__name__)
+def test_streams_doctests(module):
+    # streams/ is outside the doctest paths configured in pyproject.toml, so its examples are run from here.
+    assert doctest.testmod(module).failed == 0
