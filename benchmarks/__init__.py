@@ -1,0 +1,1 @@
+"""Throughput benchmarks: ``python -m benchmarks`` (``make bench``). Prints medians, never asserts on time."""

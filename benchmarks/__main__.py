@@ -1,0 +1,78 @@
+"""``python -m benchmarks``: medians over repeats, each rate also as a ratio to raw aiokafka reading.
+
+Traffic is the simulator's organic stream with injected schemes (about 90,000 events by default), so the engine
+works on realistic data. The broker is Apache Kafka (``--stack real``, the default) or the embedded Tansu broker;
+``DETECTOR_KAFKA_BOOTSTRAP`` / ``DETECTOR_REDIS_URL`` point it at running services instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import broker
+from benchmarks.engine import engine_rate, parse_rate
+from detector.settings import Settings
+from detector.simulation import SimulationConfig, generate
+from detector.stack import local_stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--accounts", type=int, default=5000, help="organic accounts simulated (events scale)")
+    parser.add_argument("--days", type=float, default=30.0, help="days of traffic simulated")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is shown")
+    parser.add_argument("--stack", choices=("real", "embedded"), default="real", help="which local broker to start")
+    parser.add_argument("--engine-only", action="store_true", help="skip the broker measurements")
+    args = parser.parse_args()
+
+    events, _truth = generate(SimulationConfig(seed=0, accounts=args.accounts, days=args.days))
+    raw = [event.to_json() for event in events]
+    print(f"{len(events)} simulated events, {sum(map(len, raw)) / len(raw):.0f} bytes each on average")
+    rows: list[tuple[str, list[float]]] = [
+        ("parse_event (validation)", repeat(args.repeats, lambda: parse_rate(raw))),
+        ("Engine.process_batch", repeat(args.repeats, lambda: engine_rate(events))),
+    ]
+    if not args.engine_only:
+        rows = asyncio.run(broker_rows(args, raw)) + rows
+    report(rows)
+
+
+async def broker_rows(args: argparse.Namespace, raw: list[bytes]) -> list[tuple[str, list[float]]]:
+    with tempfile.TemporaryDirectory() as tmp, local_stack(args.stack, work_dir=Path(tmp) / "stack") as stack:
+        print("\n".join(stack.describe()))
+        settings = stack.settings(Settings(interactions_topic=f"bench-{uuid.uuid4().hex[:8]}.interactions"))
+        await broker.publish(settings, raw)
+        n = len(raw)
+        raw_rates = [await broker.raw_read_rate(settings, n) for _ in range(args.repeats)]
+        each = repeat(args.repeats, lambda: broker.faust_read_rate(settings, n, "each"))
+        take = repeat(args.repeats, lambda: broker.faust_read_rate(settings, n, "take"))
+        pipeline = [await broker.pipeline_rate(settings, n, Path(tmp)) for _ in range(args.repeats)]
+    return [
+        ("aiokafka getmany (baseline)", raw_rates),
+        ("Faust agent, per record", each),
+        ("Faust agent, take(1000)", take),
+        ("detector worker, end to end", pipeline),
+    ]
+
+
+def repeat(times: int, measure: Callable[[], float]) -> list[float]:
+    return [measure() for _ in range(times)]
+
+
+def report(rows: list[tuple[str, list[float]]]) -> None:
+    baseline = statistics.median(rows[0][1])
+    print(f"\nratio: median / median of the first row ({rows[0][0]})")
+    print(f"{'stage':<30} {'events/s (median)':>18} {'min':>10} {'max':>10} {'ratio':>8}")
+    for name, rates in rows:
+        median = statistics.median(rates)
+        print(f"{name:<30} {median:>18,.0f} {min(rates):>10,.0f} {max(rates):>10,.0f} {median / baseline:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
