@@ -46,9 +46,6 @@ class Detection:
         self.sinks = sinks
         self.dead_letters = dead_letters
         self.checkpoint_path = checkpoint_path
-        self.events_in = 0
-        self.rejected = 0
-        self.alerts = 0
         #: Where the state came from, for the startup log (Faust sets up logging only once the worker starts).
         self.origin = "new state"
         self._lock = asyncio.Lock()
@@ -76,14 +73,11 @@ class Detection:
             self._in_flight = True
             revisions, rejections = self.state.process(records)
             await self.dead_letters.reject(rejections)
-            # Cases before alerts: a platform that follows an alert's link finds the case.
+            # In order: cases before alerts, so that a platform following an alert's link finds the case.
             for sink in self.sinks:
-                await sink.emit(revisions)
+                revisions = await sink.emit(revisions)
             self._in_flight = False
             self._unacked.extend(events)
-            self.events_in += len(records)
-            self.rejected += len(rejections)
-            self.alerts += len(revisions)
 
     async def checkpoint(self) -> bool:
         """Persist the state if it moved, then let Faust commit what it covers; False when it could not."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from detector.alerts import CloudEvent, flagged_event, partition_key
 from detector.alerts.cloudevents import Headers
 from detector.core.findings import Finding
+from detector.review.store import UpsertResult
 from streams.pipeline import CaseRevision, Rejection
 
 #: A dead letter keeps the original value up to this size: the input may sit at the broker's record limit,
@@ -35,22 +37,36 @@ class Producer(Protocol):
 
 
 class CaseWriter(Protocol):
-    async def upsert_finding(self, finding: Finding) -> Any: ...
+    """The part of ``detector.review.store.CaseStore`` the case sink uses."""
+
+    async def upsert_finding(self, finding: Finding) -> UpsertResult: ...
 
 
 class FindingSink(Protocol):
-    async def emit(self, revisions: Sequence[CaseRevision]) -> None: ...
+    """One output of the detection agent. Sinks run in order; each writes what it is given and returns what the
+    next one gets, so the case store (the system of record) can hold back what must not be alerted."""
+
+    async def emit(self, revisions: Sequence[CaseRevision]) -> Sequence[CaseRevision]: ...
 
 
 class RedisCaseSink:
-    """Opens or updates the case for human review (``detector.review.store.CaseStore``)."""
+    """Opens or updates the case for human review. Reviewers' allowlist applies downstream too: a finding on
+    allowlisted accounts only is not alerted, and allowlisted accounts are left out of a ring's alert."""
 
     def __init__(self, store: CaseWriter):
         self.store = store
 
-    async def emit(self, revisions: Sequence[CaseRevision]) -> None:
+    async def emit(self, revisions: Sequence[CaseRevision]) -> list[CaseRevision]:
+        passed = []
         for item in revisions:
-            await self.store.upsert_finding(item.finding)
+            result = await self.store.upsert_finding(item.finding)
+            if result.suppressed:
+                continue
+            if result.allowlisted:
+                accounts = tuple(a for a in item.finding.accounts if a not in result.allowlisted)
+                item = replace(item, finding=replace(item.finding, accounts=accounts))
+            passed.append(item)
+        return passed
 
 
 class KafkaAlertSink:
@@ -62,12 +78,13 @@ class KafkaAlertSink:
         self.source = source
         self.case_base_url = case_base_url
 
-    async def emit(self, revisions: Sequence[CaseRevision]) -> None:
+    async def emit(self, revisions: Sequence[CaseRevision]) -> Sequence[CaseRevision]:
         events = [
             flagged_event(r.finding, r.revision, source=self.source, case_base_url=self.case_base_url)
             for r in revisions
         ]
         await self.publish(events)
+        return revisions
 
     async def publish(self, events: Sequence[CloudEvent]) -> None:
         deliveries = []

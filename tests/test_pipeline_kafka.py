@@ -99,8 +99,8 @@ async def read_topic(
     return records
 
 
-async def count_quietly(bootstrap: str, topic: str, wait: float = 3.0) -> int:
-    """How many records the topic holds once ``wait`` seconds have passed without a new one."""
+async def read_quietly(bootstrap: str, topic: str, wait: float = 3.0) -> list[ConsumerRecord]:
+    """Every record of the topic, once ``wait`` seconds have passed without a new one."""
     seen: list[ConsumerRecord] = []
     last_change = time.monotonic()
 
@@ -111,7 +111,7 @@ async def count_quietly(bootstrap: str, topic: str, wait: float = 3.0) -> int:
             last_change = time.monotonic()
         return time.monotonic() - last_change > wait
 
-    return len(await read_topic(bootstrap, topic, settled, timeout=wait * 10))
+    return await read_topic(bootstrap, topic, settled, timeout=wait * 10)
 
 
 def alerts(records: list[ConsumerRecord]) -> list[CloudEvent]:
@@ -203,7 +203,7 @@ async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does
     # First run: never checkpoints on its own, and is killed; its alerts are out, its offsets uncommitted.
     async with Worker(settings, tmp_path, checkpoint_interval_s=3600) as worker:
         await read_topic(kafka_bootstrap, settings.alerts_topic, has_full_ring(members))
-        first = await count_quietly(kafka_bootstrap, settings.alerts_topic)
+        first = len(await read_quietly(kafka_bootstrap, settings.alerts_topic))
         await worker.kill()
     assert not Path(settings.state_dir, f"{settings.app_id}.checkpoint").exists()
     assert await committed(settings) == 0
@@ -214,7 +214,7 @@ async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does
         records = await read_topic(kafka_bootstrap, settings.alerts_topic, lambda rs: len(rs) >= 2 * first)
     assert await committed(settings) == len(members) * (len(members) - 1) * 3
     assert Path(settings.state_dir, f"{settings.app_id}.checkpoint").exists()
-    again = await count_quietly(kafka_bootstrap, settings.alerts_topic)
+    again = len(await read_quietly(kafka_bootstrap, settings.alerts_topic))
     assert again == 2 * first
     originals, redelivered = records[:first], records[first:]
     assert [CloudEvent.from_kafka(r.value, r.headers).id for r in redelivered] == [
@@ -226,4 +226,29 @@ async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does
     async with Worker(settings, tmp_path) as worker:
         await asyncio.sleep(3)
         assert "resuming from" in worker.log.read_text()
-    assert await count_quietly(kafka_bootstrap, settings.alerts_topic) == 2 * first
+    assert len(await read_quietly(kafka_bootstrap, settings.alerts_topic)) == 2 * first
+
+
+async def test_allowlisted_accounts_are_left_out_of_cases_and_alerts(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+):
+    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    tag = uuid.uuid4().hex[:6]
+    partly = [f"ring-{tag}-a{i}" for i in range(6)]
+    wholly = [f"ring-{tag}-b{i}" for i in range(6)]
+    store = CaseStore.from_url(redis_url)
+    try:
+        for account in [partly[0], *wholly]:
+            await store.allow(account, "ann", "verified creator")
+        async with Worker(settings, tmp_path) as worker:
+            events = sorted(ring_events(partly) + ring_events(wholly), key=lambda e: e.ts)
+            placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in events])
+            await wait_consumed(settings, worker.process, len(placed), timeout=120)
+        records = await read_quietly(kafka_bootstrap, settings.alerts_topic)  # all flushed before the commit
+        cases = [await store.get(case_id) for case_id in {e.subject for e in alerts(records)}]
+        assert [await store.cases_of(account) for account in wholly] == [[]] * len(wholly)
+    finally:
+        await store.redis.aclose()
+    flagged = {a for event in alerts(records) for a in event.data["accounts"]}
+    assert flagged == set(partly[1:])
+    assert [sorted(case.accounts) for case in cases] == [sorted(partly[1:])]
