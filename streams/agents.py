@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import faust
+from faust.types import Message
 
 from detector.alerts import Decision, DecisionRejected, decided_event
 from detector.settings import Settings
@@ -40,15 +41,22 @@ def register(
 
     @app.agent(topics.decisions, name="decided")
     async def decided(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                decision = Decision.from_json(message.value)
-            except DecisionRejected as exc:
-                record = Record(message.topic, message.partition, message.offset, message.key, message.value)
-                await dead_letters.reject([Rejection(record, exc.reason)])
-                continue
-            await alerts.publish([decided_event(decision, source=alerts.source, case_base_url=alerts.case_base_url)])
+        try:
+            async for event in stream.events():  # acked after each iteration: at least once
+                await publish_decision(event.message)
+        except Exception as exc:
+            log.exception("publishing a decision failed; stopping the worker so that a restart redelivers it")
+            await app.crash(exc)
+            raise
+
+    async def publish_decision(message: Message) -> None:
+        try:
+            decision = Decision.from_json(message.value)
+        except DecisionRejected as exc:
+            record = Record(message.topic, message.partition, message.offset, message.key, message.value)
+            await dead_letters.reject([Rejection(record, exc.reason)])
+            return
+        await alerts.publish([decided_event(decision, source=alerts.source, case_base_url=alerts.case_base_url)])
 
     @app.timer(checkpoint_interval_s, name="checkpoint")
     async def checkpoint() -> None:

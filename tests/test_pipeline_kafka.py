@@ -9,6 +9,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -22,7 +23,7 @@ from detector.alerts import CloudEvent
 from detector.core.events import Event
 from detector.review import CaseStore
 from detector.settings import Settings
-from detector.stack.process import ManagedProcess
+from detector.stack.process import ManagedProcess, free_port
 from streams.process import committed, wait_consumed, wait_ready, worker_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -252,3 +253,29 @@ async def test_allowlisted_accounts_are_left_out_of_cases_and_alerts(
     flagged = {a for event in alerts(records) for a in event.data["accounts"]}
     assert flagged == set(partly[1:])
     assert [sorted(case.accounts) for case in cases] == [sorted(partly[1:])]
+
+
+async def test_a_failing_sink_stops_the_worker_and_loses_nothing(kafka_bootstrap: str, redis_url: str, tmp_path: Path):
+    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
+    await create_topic(settings)
+    placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+
+    # Redis is down (nothing listens there): the first case write fails and the worker must stop, uncommitted.
+    down = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    broken = worker_process(down, tmp_path / "broken-worker.log")
+    broken.start()
+    assert await asyncio.to_thread(broken.wait, 60) != 0
+    assert "detection failed" in broken.log_tail(400)
+    assert not Path(settings.state_dir, f"{settings.app_id}.checkpoint").exists()
+    assert await committed(settings) == 0
+
+    async with Worker(settings, tmp_path) as worker:
+        await wait_consumed(settings, worker.process, len(placed), timeout=120)
+    records = await read_topic(kafka_bootstrap, settings.alerts_topic, has_full_ring(members))
+    store = CaseStore.from_url(redis_url)
+    try:
+        case = await store.get(alerts(records)[0].subject)
+    finally:
+        await store.redis.aclose()
+    assert sorted(case.accounts) == sorted(members)
