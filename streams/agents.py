@@ -65,5 +65,3 @@ def register(
     @app.task
     async def on_start() -> None:
         log.info("detection: %s", detection.origin)
-        for topic in topics.outputs():
-            await topic.maybe_declare()

@@ -43,7 +43,6 @@ def create_app(
         # How long a dead worker holds its partitions before a standby (another instance id) gets them. Faust
         # heartbeats from its consumer thread, so a long batch on the event loop does not expire the session.
         broker_session_timeout=10.0,
-        topic_partitions=settings.topic_partitions,
         topic_disable_leader=True,
     )
     declared = topics.declare(app, settings)

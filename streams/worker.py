@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import faust
 
 from detector.settings import Settings
+from streams import topics
 from streams.app import DEFAULT_CHECKPOINT_INTERVAL_S, create_app
 
 
@@ -24,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not settings.kafka_bootstrap or not settings.redis_url:
         raise SystemExit("detector worker: set DETECTOR_KAFKA_BOOTSTRAP and DETECTOR_REDIS_URL")
+    asyncio.run(topics.ensure(settings))
     app = create_app(settings, checkpoint_interval_s=args.checkpoint_interval)
     # Worker.execute_from_commandline runs until SIGTERM/SIGINT and exits the process itself.
     faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
