@@ -7,23 +7,16 @@ from pathlib import Path
 import faust
 
 from detector.alerts import source_for
-from detector.core.engine import Engine, EngineConfig
 from detector.review.store import CaseStore
 from detector.settings import Settings
 from streams import agents, topics
 from streams.detection import Detection
-from streams.pipeline import DetectorState
 from streams.sinks import DeadLetterSink, KafkaAlertSink, RedisCaseSink
 
 DEFAULT_CHECKPOINT_INTERVAL_S = 5.0
 
 
-def create_app(
-    settings: Settings,
-    *,
-    checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S,
-    engine_config: EngineConfig | None = None,
-) -> faust.App:
+def create_app(settings: Settings, *, checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S) -> faust.App:
     """Build the worker's app. One worker owns every partition of the interactions topic (the engine's state
     is global: a ring spans accounts on different partitions); see docs/architecture.md for failover."""
     state_dir = Path(settings.state_dir)
@@ -54,11 +47,6 @@ def create_app(
         case_base_url=settings.case_base_url,
     )
     cases = RedisCaseSink(CaseStore.from_url(settings.redis_url))
-    detection = Detection.restore(
-        state_dir / f"{settings.app_id}.checkpoint",
-        DetectorState(Engine(engine_config)),
-        [cases, alerts],
-        dead_letters,
-    )
+    detection = Detection.restore(state_dir / f"{settings.app_id}.checkpoint", [cases, alerts], dead_letters)
     agents.register(app, settings, declared, detection, alerts, dead_letters, checkpoint_interval_s)
     return app

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from faust.types import EventT, Message
 
+from detector.core.engine import Engine
 from streams import checkpoint
 from streams.pipeline import DetectorState, Record
 from streams.sinks import DeadLetterSink, FindingSink
@@ -53,13 +54,11 @@ class Detection:
         self._in_flight = False
 
     @classmethod
-    def restore(
-        cls, path: Path, fresh: DetectorState, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink
-    ) -> Detection:
-        """Resume from the checkpoint at ``path``, or start from ``fresh`` state when there is none."""
+    def restore(cls, path: Path, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink) -> Detection:
+        """Resume from the checkpoint at ``path``, or start with an empty engine when there is none."""
         saved = checkpoint.load(path)
         if saved is None:
-            detection = cls(fresh, sinks, dead_letters, path)
+            detection = cls(DetectorState(Engine()), sinks, dead_letters, path)
             detection.origin = f"no checkpoint at {path}: starting with empty state"
             return detection
         detection = cls(DetectorState.from_checkpoint(saved), sinks, dead_letters, path)
@@ -79,13 +78,12 @@ class Detection:
             self._in_flight = False
             self._unacked.extend(events)
 
-    async def checkpoint(self) -> bool:
-        """Persist the state if it moved, then let Faust commit what it covers; False when it could not."""
+    async def checkpoint(self) -> None:
+        """Persist the state if it moved, then let Faust commit what it covers (not while a batch is in flight:
+        after a failed batch, never)."""
         async with self._lock:
-            if self._in_flight:
-                return False
-            if not self._unacked:
-                return True
+            if self._in_flight or not self._unacked:
+                return
             started = time.perf_counter()
             saved = self.state.checkpoint()
             await asyncio.to_thread(checkpoint.save, self.checkpoint_path, saved)
@@ -98,7 +96,6 @@ class Detection:
                 time.perf_counter() - started,
             )
             self._unacked.clear()
-            return True
 
 
 def _record(message: Message) -> Record:

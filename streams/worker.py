@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import NoReturn
 
 import faust
 
@@ -22,12 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> NoReturn:
     settings = Settings.from_env()
     if not settings.kafka_bootstrap or not settings.redis_url:
         raise SystemExit("detector worker: set DETECTOR_KAFKA_BOOTSTRAP and DETECTOR_REDIS_URL")
     asyncio.run(topics.ensure(settings))
     app = create_app(settings, checkpoint_interval_s=args.checkpoint_interval)
-    # Worker.execute_from_commandline runs until SIGTERM/SIGINT and exits the process itself.
+    # Runs until SIGTERM/SIGINT, then exits the process itself (non-zero after a crash).
     faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
-    return 0
