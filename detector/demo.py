@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
 import sys
 import time
 import uuid
@@ -87,8 +86,6 @@ async def demo(args: argparse.Namespace) -> int:
                 await keep_running(settings, stack.env())
         finally:
             worker.stop()
-    if not args.keep:
-        shutil.rmtree(work / "stack", ignore_errors=True)
     return 0
 
 
@@ -157,7 +154,7 @@ async def keep_running(settings: Settings, stack_env: dict[str, str]) -> None:
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     print(
         "\nThe stack and the worker keep running. Review the cases in the browser with\n"
-        f"  {exports} detector web\n"
+        f"  {exports} detector web --demo-user\n"
         f"then open http://{settings.web_host}:{settings.web_port}/ ; decisions there come out as alerts on "
         f"{settings.alerts_topic}.\nCtrl-C stops everything."
     )
