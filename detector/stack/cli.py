@@ -47,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
     with stack:
         for line in stack.describe():
             print(f"# {line}", file=sys.stderr)
+        # The file first: whoever reads the exports may read the file next.
+        if args.settings_file:
+            staging = args.settings_file.with_name(args.settings_file.name + ".tmp")
+            staging.write_text("".join(f"{key}={value}\n" for key, value in stack.env().items()))
+            staging.replace(args.settings_file)
+            print(f"# settings written to {args.settings_file}", file=sys.stderr)
         for key, value in stack.env().items():
             print(f"export {key}={shlex.quote(value)}")
-        if args.settings_file:
-            args.settings_file.write_text("".join(f"{key}={value}\n" for key, value in stack.env().items()))
-            print(f"# settings written to {args.settings_file}", file=sys.stderr)
         print("# running; Ctrl-C stops", file=sys.stderr, flush=True)
         sys.stdout.flush()
         while not stop.wait(1.0):
