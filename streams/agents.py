@@ -57,6 +57,7 @@ def register(
             await dead_letters.reject([Rejection(record, exc.reason)])
             return
         await alerts.publish([decided_event(decision, source=alerts.source, case_base_url=alerts.case_base_url)])
+        await detection.learn(decision)
 
     @app.timer(checkpoint_interval_s, name="checkpoint")
     async def checkpoint() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from faust.types import EventT, Message
 
+from detector.alerts import Decision
 from detector.core.engine import Engine
 from streams import checkpoint
 from streams.pipeline import DetectorState, Record
@@ -77,6 +78,17 @@ class Detection:
                 revisions = await sink.emit(revisions)
             self._in_flight = False
             self._unacked.extend(events)
+
+    async def learn(self, decision: Decision) -> None:
+        """Teach the engine's online classifier a reviewer's verdict (confirmed or dismissed, with features).
+
+        The learned state is saved with the next checkpoint; a decision learned after the last checkpoint is
+        learned again only if the decisions topic redelivers it.
+        """
+        if decision.label is None or not decision.features:
+            return
+        async with self._lock:
+            self.state.engine.learn_decision(decision.scheme, decision.features, decision.label)
 
     async def checkpoint(self) -> None:
         """Persist the state if it moved, then let Faust commit what it covers (not while a batch is in flight:

@@ -282,3 +282,16 @@ def test_adding_an_optional_field_is_not_breaking():
     schema = copy.deepcopy(SCHEMAS["flagged"])
     schema["properties"]["region"] = {"type": "string"}
     assert breaking_changes(LOCK["flagged"]["rules"], contract_rules(schema)) == []
+
+
+def test_a_decision_carries_its_features_for_online_learning_and_drops_non_numbers():
+    from detector.alerts import Decision
+
+    raw = (
+        b'{"decision_id": "d1", "case_id": "ring-1", "scheme": "farming_ring", "accounts": ["a"],'
+        b' "decision": "dismissed", "policy": "p", "reason": "r", "reviewer": "ann", "decided_at": 1700000000,'
+        b' "features": {"size": 5, "tie_density": 0.9, "bad": "x", "flag": true}}'
+    )
+    decision = Decision.from_json(raw)
+    assert decision.features == {"size": 5.0, "tie_density": 0.9}
+    assert decision.label is False

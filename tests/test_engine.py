@@ -205,3 +205,17 @@ def test_idle_accounts_are_forgotten():
     engine.process(Event(T0, "like", "old", "gone"))
     engine.process(Event(T0 + 40 * DAY, "like", "a", "b"))
     assert "old" not in engine.accounts and "old" not in engine.graph.out
+
+
+def test_reviewer_decisions_steer_scores_once_enough_are_learned():
+    engine = Engine()
+    organic_like = {"size": 5.0, "tie_density": 0.9, "inflow_closure": 0.5, "fresh_share": 0.0}
+    ring_like = {"size": 12.0, "tie_density": 0.9, "inflow_closure": 1.0, "fresh_share": 1.0}
+    _, cold = engine.scorer.score(FARMING_RING, organic_like)
+    assert "reviewer_model" not in {name for name, _, _ in cold}
+    for _ in range(40):
+        engine.learn_decision(FARMING_RING, organic_like, confirmed=False)
+        engine.learn_decision(FARMING_RING, ring_like, confirmed=True)
+    _, warm = engine.scorer.score(FARMING_RING, organic_like)
+    reviewer = {name: contribution for name, _, contribution in warm}["reviewer_model"]
+    assert reviewer < 0

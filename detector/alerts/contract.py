@@ -9,7 +9,8 @@ on one partition, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -107,6 +108,13 @@ class Decision:
     reason: str
     reviewer: str
     decided_at: str
+    #: The case's scored features, when the review workflow sends them: what the online classifier learns from.
+    features: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> bool | None:
+        """True for confirmed, False for dismissed; an escalation is not a label."""
+        return {"confirmed": True, "dismissed": False}.get(self.decision)
 
     @classmethod
     def from_json(cls, raw: bytes | None) -> Decision:
@@ -140,11 +148,18 @@ class Decision:
         accounts = obj.get("accounts")
         if not isinstance(accounts, list) or not accounts or not all(isinstance(a, str) and a for a in accounts):
             raise DecisionRejected("accounts: must be a non-empty list of strings")
+        features = obj.get("features")
         return cls(
             scheme=scheme,
             accounts=tuple(accounts),
             decision=outcome,
             decided_at=_timestamp(obj.get("decided_at")),
+            # Learning input only: anything that is not a finite number is left out rather than rejected.
+            features={
+                k: float(v)
+                for k, v in (features.items() if isinstance(features, dict) else ())
+                if isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            },
             **fields,
         )
 
