@@ -46,7 +46,10 @@ async def ensure(settings: Settings, timeout: float = 60.0) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        missing = [d["topic"] for d in await admin.describe_topics(names) if d["error_code"]]
+        # Not describe_topics: its metadata request lets a broker with auto-creation on create the topics with
+        # its own default partition count before we could create them with ours.
+        existing = set(await admin.list_topics())
+        missing = [name for name in names if name not in existing]
         if missing:
             brokers = len((await admin.describe_cluster())["brokers"])
             replicas = min(MAX_REPLICATION, brokers)

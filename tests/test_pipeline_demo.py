@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from detector.core.engine import Engine
+from detector.simulation import SimulationConfig, generate
+
 pytestmark = pytest.mark.integration
 
 
@@ -24,3 +27,8 @@ def test_the_demo_catches_injected_schemes_and_exits_by_itself(tmp_path: Path):
     assert caught, done.stdout
     assert int(caught.group(2)) == 3 and int(caught.group(1)) >= 2
     assert re.search(r"^\s+ring-[0-9a-f]{16}\s+farming_ring", done.stdout, re.MULTILINE)
+    # The stream flags exactly what a replay of the same traffic flags: one engine, one code path.
+    events, _truth = generate(SimulationConfig(days=6, accounts=300, rings=2, bursts=1, seed=3))
+    replayed = {finding.case_id for finding in Engine().process_batch(events)}
+    streamed = set(re.findall(r"^\s+((?:ring|growth)-[0-9a-f]{16})\s", done.stdout, re.MULTILINE))
+    assert streamed == replayed
