@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 
 from detector.core.engine import Engine
 from detector.core.events import Event, parse_event
@@ -24,3 +25,15 @@ def engine_rate(events: list[Event]) -> float:
     for i in range(0, len(events), 1000):
         engine.process_batch(events[i : i + 1000])
     return len(events) / (time.perf_counter() - started)
+
+
+def engine_footprint(events: list[Event]) -> tuple[int, int]:
+    """(bytes of the engine's snapshot at the end, peak bytes allocated while scoring): the state's size."""
+    tracemalloc.start()
+    try:
+        engine = Engine()
+        engine.process_batch(events)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return len(engine.snapshot()), peak
