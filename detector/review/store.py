@@ -21,8 +21,9 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -32,6 +33,8 @@ from redis.exceptions import WatchError
 from detector.core.findings import FOLLOWER_GROWTH, Finding
 from detector.review.policies import POLICIES
 from detector.review.sink import DecisionSink
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -354,26 +357,34 @@ class CaseStore:
         keys = self.keys
         key = keys.case(finding.case_id)
         fingerprint = _fingerprint(finding)
+
+        async def attempt(pipe: Pipeline, now: float) -> UpsertResult:
+            allowlisted = await self._allowlisted(pipe, finding.accounts, now)
+            accounts = [a for a in finding.accounts if a not in allowlisted]
+            if not accounts:
+                await pipe.reset()
+                return UpsertResult(finding.case_id, False, False, True, tuple(allowlisted))
+            old = _decode(await pipe.hgetall(key))
+            if not old:
+                self._create(pipe, finding, accounts, fingerprint, now, allowlisted)
+                await pipe.execute()
+                return UpsertResult(finding.case_id, True, True, False, tuple(allowlisted))
+            if not self._update(pipe, old, finding, accounts, fingerprint, now, allowlisted):
+                await pipe.reset()
+                return UpsertResult(finding.case_id, False, False, False, tuple(allowlisted))
+            await pipe.execute()
+            return UpsertResult(finding.case_id, False, True, False, tuple(allowlisted))
+
+        return await self._optimistically([key, keys.allowlist], attempt)
+
+    async def _optimistically(self, watched: list[str], attempt: Callable[[Pipeline, float], Awaitable[T]]) -> T:
+        """Run ``attempt(pipe, now)`` under WATCH on ``watched`` until no other client changed those keys
+        between its reads and its MULTI/EXEC (optimistic locking; ``attempt`` executes or resets the pipe)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(key, keys.allowlist)
-                    now = self.clock()
-                    allowlisted = await self._allowlisted(pipe, finding.accounts, now)
-                    accounts = [a for a in finding.accounts if a not in allowlisted]
-                    if not accounts:
-                        await pipe.reset()
-                        return UpsertResult(finding.case_id, False, False, True, tuple(allowlisted))
-                    old = _decode(await pipe.hgetall(key))
-                    if not old:
-                        self._create(pipe, finding, accounts, fingerprint, now, allowlisted)
-                        await pipe.execute()
-                        return UpsertResult(finding.case_id, True, True, False, tuple(allowlisted))
-                    if not self._update(pipe, old, finding, accounts, fingerprint, now, allowlisted):
-                        await pipe.reset()
-                        return UpsertResult(finding.case_id, False, False, False, tuple(allowlisted))
-                    await pipe.execute()
-                    return UpsertResult(finding.case_id, False, True, False, tuple(allowlisted))
+                    await pipe.watch(*watched)
+                    return await attempt(pipe, self.clock())
                 except WatchError:
                     continue
 
@@ -646,58 +657,55 @@ class CaseStore:
             raise InvalidRequest(f"reason and note are limited to {MAX_REASON_CHARS} characters")
         keys = self.keys
         key = keys.case(case_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    now = self.clock()
-                    raw = _decode(await pipe.hgetall(key))
-                    if not raw:
-                        raise CaseNotFound(f"no case {case_id!r}")
-                    case = _case(raw, now)
-                    if case.state == DECIDED:
-                        raise CaseConflict(f"case {case_id} is already {case.decision}; reopen it first")
-                    if case.state == CLAIMED and case.claimed_by != reviewer:
-                        raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
-                    record = {
-                        "decision_id": uuid.uuid4().hex,
-                        "case_id": case_id,
-                        "scheme": case.scheme,
-                        "accounts": case.accounts,
-                        "decision": decision,
-                        "policy": policy,
-                        "reason": reason,
-                        "note": note or None,
-                        "reviewer": reviewer,
-                        "decided_at": now,
-                        "score": case.score,
-                        "model_version": case.model_version,
-                        "features": case.evidence.get("features", {}),
-                        "supersedes": raw.get("last_decision_id") or None,
-                        "bulk_id": bulk_id,
-                    }
-                    pipe.multi()
-                    pipe.hset(
-                        key,
-                        mapping={
-                            "state": DECIDED, "decision": decision, "decided_by": reviewer, "decided_at": now,
-                            "policy": policy, "reason": reason, "note": note, "decision_id": record["decision_id"],
-                            "last_decision_id": record["decision_id"], "evidence_after_decision": 0,
-                            "updated_at": now, "claimed_by": "", "claimed_at": "", "lease_expires_at": "",
-                        },
-                    )  # fmt: skip
-                    pipe.zrem(keys.queue, case_id)
-                    pipe.zrem(keys.claimed, case_id)
-                    pipe.zadd(keys.decided, {case_id: now})
-                    details = {k: record[k] for k in ("decision", "policy", "reason", "note", "decision_id")}
-                    if bulk_id:
-                        details["bulk_id"] = bulk_id
-                    self._audit(pipe, now, reviewer, "decided", case_id, details)
-                    pipe.xadd(keys.outbox, {"decision": _json(record)})
-                    await pipe.execute()
-                    return record
-                except WatchError:
-                    continue
+
+        async def attempt(pipe: Pipeline, now: float) -> dict:
+            raw = _decode(await pipe.hgetall(key))
+            if not raw:
+                raise CaseNotFound(f"no case {case_id!r}")
+            case = _case(raw, now)
+            if case.state == DECIDED:
+                raise CaseConflict(f"case {case_id} is already {case.decision}; reopen it first")
+            if case.state == CLAIMED and case.claimed_by != reviewer:
+                raise CaseConflict(f"case {case_id} is claimed by {case.claimed_by}")
+            record = {
+                "decision_id": uuid.uuid4().hex,
+                "case_id": case_id,
+                "scheme": case.scheme,
+                "accounts": case.accounts,
+                "decision": decision,
+                "policy": policy,
+                "reason": reason,
+                "note": note or None,
+                "reviewer": reviewer,
+                "decided_at": now,
+                "score": case.score,
+                "model_version": case.model_version,
+                "features": case.evidence.get("features", {}),
+                "supersedes": raw.get("last_decision_id") or None,
+                "bulk_id": bulk_id,
+            }
+            pipe.multi()
+            pipe.hset(
+                key,
+                mapping={
+                    "state": DECIDED, "decision": decision, "decided_by": reviewer, "decided_at": now,
+                    "policy": policy, "reason": reason, "note": note, "decision_id": record["decision_id"],
+                    "last_decision_id": record["decision_id"], "evidence_after_decision": 0,
+                    "updated_at": now, "claimed_by": "", "claimed_at": "", "lease_expires_at": "",
+                },
+            )  # fmt: skip
+            pipe.zrem(keys.queue, case_id)
+            pipe.zrem(keys.claimed, case_id)
+            pipe.zadd(keys.decided, {case_id: now})
+            details = {k: record[k] for k in ("decision", "policy", "reason", "note", "decision_id")}
+            if bulk_id:
+                details["bulk_id"] = bulk_id
+            self._audit(pipe, now, reviewer, "decided", case_id, details)
+            pipe.xadd(keys.outbox, {"decision": _json(record)})
+            await pipe.execute()
+            return record
+
+        return await self._optimistically([key], attempt)
 
     async def bulk_decide(
         self,
@@ -731,27 +739,23 @@ class CaseStore:
             raise InvalidRequest("reopening needs a reason")
         keys = self.keys
         key = keys.case(case_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    now = self.clock()
-                    raw = _decode(await pipe.hgetall(key))
-                    if not raw:
-                        raise CaseNotFound(f"no case {case_id!r}")
-                    if raw["state"] != DECIDED:
-                        raise CaseConflict(f"case {case_id} is not decided")
-                    pipe.multi()
-                    pipe.hset(key, mapping={"state": OPEN, "updated_at": now, **dict.fromkeys(_DECISION_FIELDS, "")})
-                    pipe.zrem(keys.decided, case_id)
-                    pipe.zadd(keys.queue, {case_id: float(raw["priority"])})
-                    details = {"reason": reason, "previous_decision": raw.get("decision"),
-                               "previous_decision_id": raw.get("decision_id")}  # fmt: skip
-                    self._audit(pipe, now, actor, "reopened", case_id, details)
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
+
+        async def attempt(pipe: Pipeline, now: float) -> None:
+            raw = _decode(await pipe.hgetall(key))
+            if not raw:
+                raise CaseNotFound(f"no case {case_id!r}")
+            if raw["state"] != DECIDED:
+                raise CaseConflict(f"case {case_id} is not decided")
+            pipe.multi()
+            pipe.hset(key, mapping={"state": OPEN, "updated_at": now, **dict.fromkeys(_DECISION_FIELDS, "")})
+            pipe.zrem(keys.decided, case_id)
+            pipe.zadd(keys.queue, {case_id: float(raw["priority"])})
+            details = {"reason": reason, "previous_decision": raw.get("decision"),
+                       "previous_decision_id": raw.get("decision_id")}  # fmt: skip
+            self._audit(pipe, now, actor, "reopened", case_id, details)
+            await pipe.execute()
+
+        await self._optimistically([key], attempt)
         return await self.get(case_id)
 
     # ------------------------------------------------------------------ publishing
