@@ -134,7 +134,7 @@ class Engine:
         self.stats.events += 1
         if ts > self.watermark:
             self.watermark = ts
-            if ts - self._last_sweep > DAY:
+            if ts - self._last_sweep > 7 * DAY:  # idle means months; a weekly sweep is plenty
                 self._sweep(ts)
         actor, target = event.actor, event.target
         self._observe(actor, ts).observe(ts, event.actor_profile)
