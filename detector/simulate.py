@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import UnknownError, UnsupportedVersionError
 
 from detector.core.events import Event
+from detector.producers import start_producer
 from detector.settings import Settings
 from detector.simulation import BACKGROUNDS, SYNTHETIC, SimulationConfig, generate
 
@@ -45,7 +44,7 @@ async def publish(events: Iterable[Event], settings: Settings) -> int:
     """
     if not settings.kafka_bootstrap:
         raise ValueError("no Kafka to publish to: set DETECTOR_KAFKA_BOOTSTRAP (or run `detector stack`)")
-    producer = await _start_producer(settings.kafka_bootstrap)
+    producer = await start_producer(settings.kafka_bootstrap, linger_ms=20)
     sent = 0
     try:
         pending: list[asyncio.Future] = []
@@ -60,21 +59,6 @@ async def publish(events: Iterable[Event], settings: Settings) -> int:
     finally:
         await producer.stop()
     return sent
-
-
-async def _start_producer(bootstrap: str) -> AIOKafkaProducer:
-    """An idempotent producer, or a plain one (still ``acks=all``) when the broker cannot hand out producer ids:
-    the embedded Tansu broker answers InitProducerId with an unknown error."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=20)
-    try:
-        await producer.start()
-        return producer
-    except (UnknownError, UnsupportedVersionError) as exc:
-        await producer.stop()
-        print(f"broker refused an idempotent producer ({exc!r}); publishing without idempotence", file=sys.stderr)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    await producer.start()
-    return producer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,11 +12,22 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from detector.core.findings import FOLLOWER_GROWTH, Finding
 from detector.review import CaseStore, KafkaDecisionSink
+from detector.stack import TansuBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def test_a_decision_is_published_to_the_decisions_topic(redis_url: str, kafka_bootstrap: str):
+    await decide_and_read_back(redis_url, kafka_bootstrap)
+
+
+async def test_decisions_also_reach_the_demos_embedded_broker(redis_url: str, tmp_path):
+    # Tansu refuses idempotent producers: the sink must fall back rather than fail every decision of the demo.
+    with TansuBroker(tmp_path / "tansu") as broker:
+        await decide_and_read_back(redis_url, broker.bootstrap)
+
+
+async def decide_and_read_back(redis_url: str, kafka_bootstrap: str) -> None:
     topic = f"decisions-{uuid.uuid4().hex[:8]}"
     client = aioredis.from_url(redis_url, decode_responses=True)
     prefix = f"test-{uuid.uuid4().hex[:12]}:"

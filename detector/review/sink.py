@@ -14,6 +14,8 @@ from typing import Protocol
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from detector.producers import start_producer
+
 
 class DecisionSink(Protocol):
     async def publish(self, decision: dict) -> None:
@@ -28,16 +30,16 @@ class KafkaDecisionSink:
 
     def __init__(self, bootstrap_servers: str, topic: str):
         self.topic = topic
-        # acks=all and idempotence: a decision acknowledged to the reviewer must survive a broker failover.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, client_id="gsd-review"
-        )
+        self.bootstrap_servers = bootstrap_servers
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        await self._producer.start()
+        # acks=all and idempotence: a decision acknowledged to the reviewer must survive a broker failover.
+        self._producer = await start_producer(self.bootstrap_servers, client_id="gsd-review")
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
 
     async def __aenter__(self) -> KafkaDecisionSink:
         await self.start()
@@ -47,4 +49,6 @@ class KafkaDecisionSink:
         await self.stop()
 
     async def publish(self, decision: dict) -> None:
+        if self._producer is None:
+            raise RuntimeError("KafkaDecisionSink.publish before start()")
         await self._producer.send_and_wait(self.topic, key=decision["case_id"].encode(), value=orjson.dumps(decision))
