@@ -61,6 +61,7 @@ def register(
 
     @app.timer(checkpoint_interval_s, name="checkpoint")
     async def checkpoint() -> None:
+        await detection.release_if_quiet()
         await detection.checkpoint()
 
     @app.task

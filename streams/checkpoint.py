@@ -1,8 +1,9 @@
 """Engine checkpoints on local disk: the engine's state together with the input offsets it covers.
 
-The file is one JSON header line (format, offsets, case revisions, size of the snapshot), then the engine
-snapshot. It is replaced atomically (write a temporary file, fsync, rename), so a crash leaves either the old
-checkpoint or the new one, never a torn one.
+The file is one JSON header line (format, offsets, case revisions, sizes), then the engine snapshot, then the
+events read but not yet released to the engine (pickled; see ``streams.pipeline.EventTimeMerger``). It is
+replaced atomically (write a temporary file, fsync, rename), so a crash leaves either the old checkpoint or the
+new one, never a torn one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import orjson
 
-FORMAT = 1
+FORMAT = 2
+#: Format 1 had no pending events; it still loads.
+READABLE_FORMATS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Checkpoint:
     engine: bytes
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     revisions: dict[str, int] = field(default_factory=dict)
+    pending: bytes = b""
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
@@ -35,19 +39,21 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
     >>> path = Path(tempfile.mkdtemp()) / "worker.ckpt"
     >>> save(path, Checkpoint(b"state", {("interactions", 0): 42}, {"ring-1": 2}))
     >>> load(path)
-    Checkpoint(engine=b'state', offsets={('interactions', 0): 42}, revisions={'ring-1': 2})
+    Checkpoint(engine=b'state', offsets={('interactions', 0): 42}, revisions={'ring-1': 2}, pending=b'')
     """
     header = {
         "format": FORMAT,
         "offsets": [[topic, partition, offset] for (topic, partition), offset in sorted(checkpoint.offsets.items())],
         "revisions": checkpoint.revisions,
         "engine_bytes": len(checkpoint.engine),
+        "pending_bytes": len(checkpoint.pending),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as handle:
         handle.write(orjson.dumps(header) + b"\n")
         handle.write(checkpoint.engine)
+        handle.write(checkpoint.pending)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -65,9 +71,14 @@ def load(path: Path) -> Checkpoint | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    line, _, engine = raw.partition(b"\n")
+    line, _, body = raw.partition(b"\n")
     header = orjson.loads(line)
-    if header.get("format") != FORMAT or header.get("engine_bytes") != len(engine):
+    engine_bytes, pending_bytes = header.get("engine_bytes"), header.get("pending_bytes", 0)
+    if (
+        header.get("format") not in READABLE_FORMATS
+        or engine_bytes is None
+        or engine_bytes + pending_bytes != len(body)
+    ):
         raise ValueError(f"{path}: not a complete checkpoint of format {FORMAT}")
     offsets = {(topic, partition): offset for topic, partition, offset in header["offsets"]}
-    return Checkpoint(engine, offsets, header["revisions"])
+    return Checkpoint(body[:engine_bytes], offsets, header["revisions"], body[engine_bytes:])

@@ -53,6 +53,7 @@ class Detection:
         self._lock = asyncio.Lock()
         self._unacked: list[EventT] = []
         self._in_flight = False
+        self._quiet = True  # no batch since the last timer tick
 
     @classmethod
     def restore(cls, path: Path, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink) -> Detection:
@@ -69,6 +70,8 @@ class Detection:
     async def handle(self, events: Sequence[EventT]) -> None:
         """Process one batch; returns once cases, alerts and dead letters are all written."""
         records = [_record(e.message) for e in events]
+        if events:
+            self._quiet = False
         async with self._lock:
             self._in_flight = True
             revisions, rejections = self.state.process(records)
@@ -78,6 +81,13 @@ class Detection:
                 revisions = await sink.emit(revisions)
             self._in_flight = False
             self._unacked.extend(events)
+
+    async def release_if_quiet(self) -> None:
+        """Once no batch came for a whole timer interval, release the events held back for merging partitions
+        by event time: no partition is delivering anything older."""
+        if self._quiet and len(self.state.merger):
+            await self.handle([])
+        self._quiet = True
 
     async def learn(self, decision: Decision) -> None:
         """Teach the engine's online classifier a reviewer's verdict (confirmed or dismissed, with features).
