@@ -33,8 +33,8 @@ class Settings:
     alerts_topic: str = "alerts"
     dlq_topic: str = "interactions.dlq"
     decisions_topic: str = "decisions"
-    # One engine owns the whole stream and reads it in arrival order; with several partitions a backlog is read
-    # out of event-time order across partitions, and what falls behind the allowed lateness is rejected as late.
+    # One worker reads every partition (merging them by event time), so more partitions add nothing but spread;
+    # one keeps the arrival order exactly. See docs/architecture.md.
     topic_partitions: int = 1
     batch_size: int = 1000
     batch_timeout_s: float = 0.5
