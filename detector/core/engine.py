@@ -196,6 +196,10 @@ class Engine:
         self._candidate(FARMING_RING, members, features, score, ts)
         if score >= PROMISING_SCORE:
             self._ring_checked[a] = (ties, ts, True)
+        else:
+            # The whole organic group was just examined: its members back off as if evaluated themselves.
+            for m in members:
+                self._ring_checked[m] = (len(graph.out.get(m, ())) + len(graph.inn.get(m, ())), ts, False)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)
