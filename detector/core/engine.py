@@ -190,6 +190,7 @@ class Engine:
         self.stats.ring_evaluations += 1
         members = self.finder.grow(a, b, ts)
         if len(members) < self.config.min_ring_size:
+            self._back_off(members, ts)
             return None
         features = describe(members, graph, self.accounts, ts).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features)
@@ -197,9 +198,7 @@ class Engine:
         if score >= PROMISING_SCORE:
             self._ring_checked[a] = (ties, ts, True)
         else:
-            # The whole organic group was just examined: its members back off as if evaluated themselves.
-            for m in members:
-                self._ring_checked[m] = (len(graph.out.get(m, ())) + len(graph.inn.get(m, ())), ts, False)
+            self._back_off(members, ts)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)
@@ -217,6 +216,12 @@ class Engine:
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
         return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
+
+    def _back_off(self, members: set[str], ts: float) -> None:
+        """The whole group was just examined and is not ring-like: its members back off as if evaluated."""
+        graph = self.graph
+        for m in members:
+            self._ring_checked[m] = (len(graph.out.get(m, ())) + len(graph.inn.get(m, ())), ts, False)
 
     def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
         """Reuse the case of a ring already flagged when most of the smaller of the two groups is shared, so a
