@@ -85,7 +85,7 @@ def simulate_candidates(background: str, seed: int) -> list[tuple[str, dict, boo
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", default="synthetic", choices=("synthetic", "bitcoin-alpha"))
-    parser.add_argument("--seeds", type=int, default=6, help="simulated training streams (seeds 1000..)")
+    parser.add_argument("--seeds", type=int, default=16, help="simulated training streams (seeds 1000..)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--c", type=float, default=0.1, help="inverse L2 regularisation strength")
     parser.add_argument(
