@@ -10,13 +10,6 @@ FOLLOWER_GROWTH = "follower_growth"
 SCHEMES = (FARMING_RING, FOLLOWER_GROWTH)
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureContribution:
-    name: str
-    value: float
-    contribution: float
-
-
 @dataclass(frozen=True)
 class Finding:
     """One flag raised by the engine.

@@ -22,9 +22,9 @@ class RecentBoostGraph:
     >>> g = RecentBoostGraph(window=100.0)
     >>> g.add("a", "b", 10.0)
     >>> g.add("b", "a", 20.0)
-    >>> g.is_mutual("a", "b", now=50.0), g.is_mutual("a", "b", now=200.0)
+    >>> g.boosted("b", "a", now=50.0), g.boosted("b", "a", now=200.0)
     (True, False)
-    >>> sorted(g.partners("a", now=50.0))
+    >>> sorted(g.out_partners("a", now=50.0) | g.in_partners("a", now=50.0))
     ['b']
     """
 
@@ -49,9 +49,6 @@ class RecentBoostGraph:
         ts = self.out.get(actor, {}).get(target)
         return ts is not None and now - ts <= self.window
 
-    def is_mutual(self, a: str, b: str, now: float) -> bool:
-        return self.boosted(a, b, now) and self.boosted(b, a, now)
-
     def out_partners(self, account: str, now: float) -> set[str]:
         horizon = now - self.window
         return {t for t, ts in self.out.get(account, {}).items() if ts >= horizon}
@@ -59,9 +56,6 @@ class RecentBoostGraph:
     def in_partners(self, account: str, now: float) -> set[str]:
         horizon = now - self.window
         return {s for s, ts in self.inn.get(account, {}).items() if ts >= horizon}
-
-    def partners(self, account: str, now: float) -> set[str]:
-        return self.out_partners(account, now) | self.in_partners(account, now)
 
     def edges_within(self, members: set[str], now: float) -> list[tuple[str, str, float]]:
         horizon = now - self.window
