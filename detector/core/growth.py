@@ -51,7 +51,7 @@ class FollowerLedger:
     (5, True)
     """
 
-    __slots__ = ("window", "half_life", "max_recent", "recent", "decayed", "decayed_at", "started", "known")
+    __slots__ = ("window", "half_life", "max_recent", "recent", "decayed", "decayed_at", "started")
 
     def __init__(self, window: float, half_life: float, max_recent: int):
         self.window = window
@@ -61,23 +61,24 @@ class FollowerLedger:
         self.decayed = 0.0  # new boosters that left the window, exponentially decayed
         self.decayed_at: float | None = None
         self.started: float | None = None
-        self.known = 0
 
     def add(self, follower: str, ts: float, event_id: str | None) -> None:
         if self.started is None:
             self.started = ts
-        self.known += 1
         self.recent.append((ts, follower, event_id))
         self.expire(ts)
         if len(self.recent) > self.max_recent:
-            self._retire(self.recent.popleft(), ts)
+            self.recent.popleft()
+            self._retire(ts)
 
     def expire(self, now: float) -> None:
         horizon = now - self.window
         while self.recent and self.recent[0][0] < horizon:
-            self._retire(self.recent.popleft(), now)
+            self.recent.popleft()
+            self._retire(now)
 
-    def _retire(self, item: tuple[float, str, str | None], now: float) -> None:
+    def _retire(self, now: float) -> None:
+        """A new booster leaves the detailed window and joins the decayed baseline."""
         self._decay_to(now)
         self.decayed += 1.0
 
