@@ -87,8 +87,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+#: Actions that publish decisions; the others need no Kafka connection.
+PUBLISHING_ACTIONS = frozenset({"decide", "maintain"})
+
+
 async def _run(store: CaseStore, args: argparse.Namespace) -> int:
-    sink = store.sink
+    sink = store.sink if args.action in PUBLISHING_ACTIONS else None
+    store.sink = sink
     if isinstance(sink, KafkaDecisionSink):
         await sink.start()
     try:
