@@ -18,6 +18,7 @@ from test_pipeline_kafka import Worker, alerts, deployment, has_full_ring, publi
 
 from detector.alerts import DECIDED_TYPE, Decision, decided_event
 from detector.review import CaseStore, KafkaDecisionSink
+from detector.settings import Settings
 from streams.process import wait_consumed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -25,8 +26,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-async def test_a_decision_closes_the_case_with_a_decided_alert(kafka_bootstrap: str, redis_url: str, tmp_path: Path):
-    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+async def test_a_decision_closes_the_case_with_a_decided_alert(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
+):
+    settings = deployment(settings)
     members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
     async with Worker(settings, tmp_path) as worker:
         placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
@@ -59,9 +62,9 @@ async def test_a_decision_closes_the_case_with_a_decided_alert(kafka_bootstrap: 
 
 
 async def test_a_redelivered_decision_keeps_its_id_and_a_malformed_one_is_dead_lettered(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
-    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    settings = deployment(settings)
     decision = {
         "decision_id": uuid.uuid4().hex,
         "case_id": "growth-0123456789abcdef",

@@ -31,22 +31,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 CASE_BASE_URL = "http://review.test/cases"
 
 
-def deployment(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> Settings:
-    """Settings for a deployment of its own: topics, consumer group and state directory unique to the test."""
-    tag = uuid.uuid4().hex[:10]
-    return Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        redis_url=redis_url,
-        app_id=f"test-{tag}",
-        interactions_topic=f"{tag}.interactions",
-        alerts_topic=f"{tag}.alerts",
-        dlq_topic=f"{tag}.interactions.dlq",
-        decisions_topic=f"{tag}.decisions",
-        batch_size=1000,
-        batch_timeout_s=0.5,
-        state_dir=str(tmp_path / "state"),
-        case_base_url=CASE_BASE_URL,
-    )
+def deployment(settings: Settings) -> Settings:
+    """The session's per-test settings (tests/conftest.py), with case links the alerts can be checked against."""
+    return replace(settings, case_base_url=CASE_BASE_URL)
 
 
 def ring_events(members: list[str], reps: int = 3) -> list[Event]:
@@ -146,9 +133,9 @@ class Worker:
 
 
 async def test_a_ring_becomes_a_case_and_alerts_and_bad_records_go_to_the_dlq(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
-    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    settings = deployment(settings)
     members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
     good = [(e.actor.encode(), e.to_json()) for e in ring_events(members)]
     bad = [
@@ -194,9 +181,9 @@ async def test_a_ring_becomes_a_case_and_alerts_and_bad_records_go_to_the_dlq(
 
 
 async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does_not(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
-    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    settings = deployment(settings)
     members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
     await create_topic(settings)
     await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
@@ -231,9 +218,9 @@ async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does
 
 
 async def test_allowlisted_accounts_are_left_out_of_cases_and_alerts(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
-    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+    settings = deployment(settings)
     tag = uuid.uuid4().hex[:6]
     partly = [f"ring-{tag}-a{i}" for i in range(6)]
     wholly = [f"ring-{tag}-b{i}" for i in range(6)]
@@ -255,8 +242,10 @@ async def test_allowlisted_accounts_are_left_out_of_cases_and_alerts(
     assert [sorted(case.accounts) for case in cases] == [sorted(partly[1:])]
 
 
-async def test_a_failing_sink_stops_the_worker_and_loses_nothing(kafka_bootstrap: str, redis_url: str, tmp_path: Path):
-    settings = deployment(kafka_bootstrap, redis_url, tmp_path)
+async def test_a_failing_sink_stops_the_worker_and_loses_nothing(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
+):
+    settings = deployment(settings)
     members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
     await create_topic(settings)
     placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
