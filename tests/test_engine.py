@@ -122,6 +122,33 @@ def test_a_slow_ring_of_hijacked_accounts_is_flagged(market):
     assert all(engine.results[h].first_flagged_ts < T0 + 138 * DAY for h in hijacked)
 
 
+def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(market):
+    # Eight accounts created days ago, each boosting the next three: no pair has traded both ways yet.
+    members = [f"ring{i}" for i in range(8)]
+    start = T0 + 20 * DAY
+    profile = fake_profile(start - 3 * DAY)
+    young = [
+        Event(start + 600 * k + i, "endorse", a, members[(i + k) % 8], id=f"{a}>{k}", actor_profile=profile)
+        for k in (1, 2, 3)
+        for i, a in enumerate(members)
+    ]
+    assert not {(e.actor, e.target) for e in young} & {(e.target, e.actor) for e in young}
+    assert flagged(run(market + young)) == set(members)
+
+
+def test_newcomers_trading_with_the_market_and_each_other_are_not_a_ring(market):
+    rng = random.Random(4)
+    start = T0 + 20 * DAY
+    newcomers = [f"new{i}" for i in range(30)]
+    events = []
+    for i, a in enumerate(newcomers):
+        profile = Profile(created_ts=start - rng.uniform(1, 20) * DAY, followers=40, following=60, posts=30)
+        partners = [f"u{rng.randrange(60)}" for _ in range(3)] + [newcomers[(i + 1) % 30]]
+        for j, b in enumerate(partners):
+            events.append(Event(start + rng.uniform(0, 5 * DAY), "rate", a, b, id=f"{a}>{j}", actor_profile=profile))
+    assert flagged(run(market + events)) == set()
+
+
 def test_bought_followers_flag_the_beneficiary(market):
     rng = random.Random(3)
     engine = run(market + burst("u200", 150, T0 + 30 * DAY, DAY, rng))

@@ -16,7 +16,7 @@ from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
 from detector.core.graph import RecentBoostGraph
 from detector.core.growth import FollowerLedger, growth_features
-from detector.core.rings import RingFinder, describe
+from detector.core.rings import FRESH_DAYS, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.0"
@@ -155,15 +155,32 @@ class Engine:
             if finding is not None:
                 findings.append(finding)
         graph = self.graph
+        finding = None
         # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         # boosts someone who boosts the target); other boosts cannot change a group around the actor.
         if graph.boosted(target, actor, ts) or (
             new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
         ):
             finding = self._on_tie(actor, target, ts)
-            if finding is not None:
-                findings.append(finding)
+        # A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
+        # boosts stay among themselves.
+        if finding is None and new_pair and self._fresh(actor, ts) and self._fresh(target, ts):
+            finding = self._on_cohort(actor, target, ts)
+        if finding is not None:
+            findings.append(finding)
         return findings
+
+    def _fresh(self, account: str, now: float) -> bool:
+        # Only a known creation time counts: an account seen merely as a target has no age to speak of.
+        info = self.accounts.get(account)
+        return info is not None and info.created_ts is not None and info.age_days(now) < FRESH_DAYS
+
+    def _on_cohort(self, a: str, b: str, ts: float) -> Finding | None:
+        self.stats.ring_evaluations += 1
+        members = self.finder.cohort(a, b, ts, lambda m: self._fresh(m, ts))
+        if len(members) < self.config.min_ring_size:
+            return None
+        return self._ring_finding(members, ts)
 
     # ------------------------------------------------------------------ rings
     def _on_tie(self, a: str, b: str, ts: float) -> Finding | None:
@@ -192,13 +209,19 @@ class Engine:
         if len(members) < self.config.min_ring_size:
             self._back_off(members, ts)
             return None
-        features = describe(members, graph, self.accounts, ts).as_dict()
-        score, contributions = self.scorer.score(FARMING_RING, features)
-        self._candidate(FARMING_RING, members, features, score, ts)
-        if score >= PROMISING_SCORE:
+        finding = self._ring_finding(members, ts)
+        if self._last_ring_score >= PROMISING_SCORE:
             self._ring_checked[a] = (ties, ts, True)
         else:
             self._back_off(members, ts)
+        return finding
+
+    def _ring_finding(self, members: set[str], ts: float) -> Finding | None:
+        graph = self.graph
+        features = describe(members, graph, self.accounts, ts).as_dict()
+        score, contributions = self.scorer.score(FARMING_RING, features)
+        self._last_ring_score = score
+        self._candidate(FARMING_RING, members, features, score, ts)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)

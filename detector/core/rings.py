@@ -24,6 +24,7 @@ MIN_TIE_SHARE = 0.3
 MIN_BOOST_SHARE = 0.2
 #: Growth stops when the best candidate has fewer than this share of its ties in the group.
 MIN_CANDIDATE_CLOSURE = 0.1
+COHORT_MIN_CLOSURE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,39 @@ class RingFinder:
             del eligible[best]
             self._count_ties(best, group, out_ties, in_ties, eligible, now)
         return self._peel(group, now)
+
+    def cohort(self, a: str, b: str, now: float, is_fresh) -> set[str]:
+        """Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
+        accounts (either direction), then keep those with two ties inside and most of their partners inside."""
+        graph = self.graph
+        horizon = now - graph.window
+        group = {a, b}
+        frontier = [a, b]
+        while frontier and len(group) < self.max_members:
+            m = frontier.pop()
+            for table in (graph.out, graph.inn):
+                for other, ts in table.get(m, {}).items():
+                    if len(group) >= self.max_members:
+                        break
+                    if ts >= horizon and other not in group and self.could_be_member(other):
+                        group.add(other)
+                        if is_fresh(other):
+                            frontier.append(other)
+        boosts = {m: graph.out_partners(m, now) for m in group}
+        partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
+        fresh = {m: is_fresh(m) for m in group}
+        changed = True
+        while changed and group:
+            changed = False
+            for m in sorted(group):
+                inside = len(partners[m] & group)
+                # An older account joins a cohort only by trading like a member, not as a camouflage target.
+                min_boosts = 1 if fresh[m] else max(2, MIN_BOOST_SHARE * (len(group) - 1))
+                if inside < 2 or inside < COHORT_MIN_CLOSURE * len(partners[m]) or len(boosts[m] & group) < min_boosts:
+                    group.discard(m)
+                    changed = True
+        # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
+        return group if 2 * sum(fresh[m] for m in group) > len(group) else set()
 
     def _count_ties(
         self,
