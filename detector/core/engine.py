@@ -180,7 +180,7 @@ class Engine:
         members = self.finder.cohort(a, b, ts, lambda m: self._fresh(m, ts))
         if len(members) < self.config.min_ring_size:
             return None
-        return self._ring_finding(members, ts)
+        return self._ring_finding(members, ts)[0]
 
     # ------------------------------------------------------------------ rings
     def _on_tie(self, a: str, b: str, ts: float) -> Finding | None:
@@ -209,21 +209,21 @@ class Engine:
         if len(members) < self.config.min_ring_size:
             self._back_off(members, ts)
             return None
-        finding = self._ring_finding(members, ts)
-        if self._last_ring_score >= PROMISING_SCORE:
+        finding, score = self._ring_finding(members, ts)
+        if score >= PROMISING_SCORE:
             self._ring_checked[a] = (ties, ts, True)
         else:
             self._back_off(members, ts)
         return finding
 
-    def _ring_finding(self, members: set[str], ts: float) -> Finding | None:
+    def _ring_finding(self, members: set[str], ts: float) -> tuple[Finding | None, float]:
+        """Score a candidate group; the finding when it crosses the threshold, and the score either way."""
         graph = self.graph
         features = describe(members, graph, self.accounts, ts).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features)
-        self._last_ring_score = score
         self._candidate(FARMING_RING, members, features, score, ts)
         if score < self.config.threshold:
-            return None
+            return None, score
         case_id, members = self._ring_case(members)
         edges = self.graph.edges_within(members, ts)
         evidence = {
@@ -238,7 +238,8 @@ class Engine:
         }
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
-        return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
+        finding = self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
+        return finding, score
 
     def _back_off(self, members: set[str], ts: float) -> None:
         """The whole group was just examined and is not ring-like: its members back off as if evaluated."""
