@@ -34,7 +34,7 @@ class EngineConfig:
     max_partners: int = 256
     max_ring_members: int = 40
     min_ring_size: int = 4
-    min_burst: int = 25
+    min_burst: int = 10
     threshold: float = 0.5
     allowed_lateness_s: float = 3600.0
     dedup_horizon_s: float = 2 * DAY
@@ -57,6 +57,7 @@ class AccountResult:
     schemes: list[str] = field(default_factory=list)
     case_ids: list[str] = field(default_factory=list)
     evidence: dict | None = None
+    evidence_case_id: str | None = None
 
 
 @dataclass
@@ -238,7 +239,9 @@ class Engine:
         }
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
-        finding = self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
+        finding = self._finding(
+            FARMING_RING, case_id, members, len(members), score, contributions, evidence, sample, first_ts, ts
+        )
         return finding, score
 
     def _back_off(self, members: set[str], ts: float) -> None:
@@ -305,8 +308,10 @@ class Engine:
         }
         sample = [eid for _, _, eid in window if eid is not None]
         case_id = stable_case_id(FOLLOWER_GROWTH, target)
+        # A burst's extent counts in doublings: reviewers see it grow without a revision per evaluation.
+        extent = growth.new_followers.bit_length()
         return self._finding(
-            FOLLOWER_GROWTH, case_id, {target}, score, contributions, evidence, sample, window[0][0], event.ts
+            FOLLOWER_GROWTH, case_id, {target}, extent, score, contributions, evidence, sample, window[0][0], event.ts
         )
 
     def _candidate(self, scheme: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
@@ -321,6 +326,7 @@ class Engine:
         scheme: str,
         case_id: str,
         accounts: set[str],
+        extent: int,
         score: float,
         contributions: list[tuple[str, float, float]],
         evidence: dict,
@@ -330,14 +336,13 @@ class Engine:
     ) -> Finding | None:
         previous = self._revisions.get(case_id)
         if previous is not None:
-            # Only a stronger score or a bigger ring is news; anything else would flood reviewers and alerts.
-            size = len(accounts)
-            if score <= previous[1] + 0.02 and size <= previous[0]:
+            # Only a stronger score or a bigger scheme is news; anything else would flood reviewers and alerts.
+            if score <= previous[1] + 0.02 and extent <= previous[0]:
                 return None
         elif not self._within_budget(ts, score):
             self.stats.held_by_budget += 1
             return None
-        self._revisions[case_id] = (len(accounts), max(score, previous[1] if previous else 0.0))
+        self._revisions[case_id] = (max(extent, previous[0]), max(score, previous[1])) if previous else (extent, score)
         evidence["top_features"] = [
             {"name": n, "value": round(v, 6), "contribution": round(c, 6)} for n, v, c in contributions[:6]
         ]
@@ -376,9 +381,11 @@ class Engine:
         if not result.flagged:
             result.flagged = True
             result.first_flagged_ts = finding.flagged_ts
-        if finding.score >= result.score:
-            result.score = finding.score
+        # The evidence shown is the strongest case's, kept current as that case grows.
+        if finding.score >= result.score or finding.case_id == result.evidence_case_id:
+            result.score = max(result.score, finding.score)
             result.evidence = finding.evidence
+            result.evidence_case_id = finding.case_id
         if finding.scheme not in result.schemes:
             result.schemes.append(finding.scheme)
         if finding.case_id not in result.case_ids:
