@@ -167,6 +167,9 @@ class Engine:
         # boosts stay among themselves.
         if finding is None and new_pair and self._fresh(actor, ts) and self._fresh(target, ts):
             finding = self._on_cohort(actor, target, ts)
+        # Hijacked accounts are not fresh, but a ring trading in sessions is visible within its first session.
+        if finding is None and new_pair and self.finder.could_be_member(actor) and self.finder.could_be_member(target):
+            finding = self._on_lockstep(actor, target, ts)
         if finding is not None:
             findings.append(finding)
         return findings
@@ -181,6 +184,13 @@ class Engine:
         members = self.finder.cohort(a, b, ts, lambda m: self._fresh(m, ts))
         if len(members) < self.config.min_ring_size:
             return None
+        return self._ring_finding(members, ts)[0]
+
+    def _on_lockstep(self, a: str, b: str, ts: float) -> Finding | None:
+        members = self.finder.lockstep(a, b, ts)
+        if len(members) < self.config.min_ring_size:
+            return None
+        self.stats.ring_evaluations += 1
         return self._ring_finding(members, ts)[0]
 
     # ------------------------------------------------------------------ rings

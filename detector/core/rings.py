@@ -25,6 +25,8 @@ MIN_BOOST_SHARE = 0.2
 #: Growth stops when the best candidate has fewer than this share of its ties in the group.
 MIN_CANDIDATE_CLOSURE = 0.1
 COHORT_MIN_CLOSURE = 0.5
+#: Boosts within this many seconds of each other count as one session (lockstep).
+LOCKSTEP_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class RingFeatures:
     outflow_closure: float  # mean share of a member's recent boost targets that are members
     fresh_share: float  # members younger than FRESH_DAYS
     mean_partners_outside: float  # recent partners outside the group, per member
+    lockstep_share: float  # share of the boosts inside the group made in the last LOCKSTEP_S
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
@@ -137,6 +140,41 @@ class RingFinder:
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         return group if 2 * sum(fresh[m] for m in group) > len(group) else set()
 
+    def lockstep(self, a: str, b: str, now: float) -> set[str]:
+        """Accounts trading with each other within the last hour, however old they are: a ring trading in
+        sessions shows as a group where every member boosts, and is boosted by, another member within the session.
+        Organic traffic does not form such groups (none of four or more on Bitcoin-Alpha or the synthetic
+        background, see docs/detection.md)."""
+        graph = self.graph
+        since = now - LOCKSTEP_S
+        group = {a, b}
+        frontier = [a, b]
+        while frontier and len(group) < self.max_members:
+            m = frontier.pop()
+            for table in (graph.out, graph.inn):
+                for other, ts in table.get(m, {}).items():
+                    if len(group) >= self.max_members:
+                        break
+                    if ts >= since and other not in group and self.could_be_member(other):
+                        group.add(other)
+                        frontier.append(other)
+        if len(group) < 4:
+            return set()
+        boosts = {m: {o for o, ts in graph.out.get(m, {}).items() if ts >= since} for m in group}
+        boosters = {m: {o for o, ts in graph.inn.get(m, {}).items() if ts >= since} for m in group}
+        changed = True
+        while changed and group:
+            changed = False
+            for m in sorted(group):
+                if (
+                    boosts[m].isdisjoint(group)
+                    or boosters[m].isdisjoint(group)
+                    or len((boosts[m] | boosters[m]) & group) < 2
+                ):
+                    group.discard(m)
+                    changed = True
+        return group
+
     def _count_ties(
         self,
         member: str,
@@ -196,7 +234,8 @@ class RingFinder:
 def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, AccountInfo], now: float) -> RingFeatures:
     """Group-level features of a candidate ring (all in [0, 1] except size and partners outside)."""
     k = len(members)
-    tied = mutual = 0
+    tied = mutual = edges = in_session = 0
+    since = now - LOCKSTEP_S
     inflow = outflow = outside = fresh = 0.0
     boosted_members = 0
     for m in members:
@@ -205,6 +244,9 @@ def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, Acc
         out_in_group = outs & members
         in_in_group = ins & members
         tied += len(out_in_group | in_in_group)
+        edges += len(out_in_group)
+        latest = graph.out[m] if out_in_group else {}
+        in_session += sum(1 for o in out_in_group if latest[o] >= since)
         mutual += len(out_in_group & in_in_group)
         if ins:  # a member nobody boosted yet (a ring just starting) says nothing about inflow
             inflow += len(in_in_group) / len(ins)
@@ -223,4 +265,5 @@ def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, Acc
         outflow_closure=outflow / k,
         fresh_share=fresh / k,
         mean_partners_outside=outside / k,
+        lockstep_share=in_session / edges if edges else 0.0,
     )
