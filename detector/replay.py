@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import orjson
 from tqdm import tqdm
@@ -19,6 +20,10 @@ from tqdm import tqdm
 from detector.core.engine import AccountResult, Engine, EngineConfig
 from detector.core.events import Event, EventRejected, parse_event
 from detector.core.findings import Finding
+
+T = TypeVar("T")
+#: Items between progress bar updates: updating it per item would cost about as much as parsing the item.
+PROGRESS_EVERY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,20 @@ def _event_time(event: Event) -> float:
     return event.ts
 
 
+def _item_time(item: tuple[int, Event]) -> float:
+    return item[1].ts
+
+
+def _progress(items: Iterable[T], desc: str, unit: str, hidden: bool) -> Iterator[T]:
+    """``items``, with a progress bar on stderr updated every :data:`PROGRESS_EVERY` items."""
+    total = len(items) if isinstance(items, Sized) else None
+    iterator = iter(items)
+    with tqdm(desc=desc, unit=unit, total=total, disable=hidden, file=sys.stderr) as bar:
+        while chunk := list(islice(iterator, PROGRESS_EVERY)):
+            yield from chunk
+            bar.update(len(chunk))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="events, one JSON object per line")
     parser.add_argument("--out", type=Path, required=True, help="scores, one JSON line per account seen")
@@ -72,11 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     rejects: list[Rejected] = []
     with args.input.open("rb") as handle:
-        lines = tqdm(handle, desc="reading", unit=" lines", disable=args.no_progress, file=sys.stderr)
-        numbered = sorted(read_events(lines, rejects), key=lambda item: (item[1].ts, item[0]))
+        numbered = list(read_events(_progress(handle, "reading", " lines", args.no_progress), rejects))
+    numbered.sort(key=_item_time)  # stable: events of the same time stay in input order
     engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
     findings: list[Finding] = []
-    for number, event in tqdm(numbered, desc="replaying", unit=" events", disable=args.no_progress, file=sys.stderr):
+    for number, event in _progress(numbered, "replaying", " events", args.no_progress):
         try:
             findings.extend(engine.process(event))
         except EventRejected as exc:  # pragma: no cover - sorted input is never late
