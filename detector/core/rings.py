@@ -83,8 +83,9 @@ class RingFinder:
         out_ties: dict[str, int] = {}
         in_ties: dict[str, int] = {}
         eligible: dict[str, int] = {}  # candidate -> its degree (hubs are never eligible)
+        boosters: dict[str, int] = {}  # member -> its recent boosters, for the peel
         for member in (a, b):
-            self._count_ties(member, group, out_ties, in_ties, eligible, now)
+            boosters[member] = self._count_ties(member, group, out_ties, in_ties, eligible, now)
         while len(group) < self.max_members and eligible:
             needed = max(2, math.ceil(MIN_TIE_SHARE * len(group)))
             best, best_key = None, None
@@ -100,8 +101,8 @@ class RingFinder:
                 break
             group.add(best)
             del eligible[best]
-            self._count_ties(best, group, out_ties, in_ties, eligible, now)
-        return self._peel(group, now)
+            boosters[best] = self._count_ties(best, group, out_ties, in_ties, eligible, now)
+        return self._peel(group, boosters, now)
 
     def _count_ties(
         self,
@@ -111,13 +112,18 @@ class RingFinder:
         in_ties: dict[str, int],
         eligible: dict[str, int],
         now: float,
-    ) -> None:
+    ) -> int:
+        """Count the new member's ties to outside accounts; return how many accounts recently boosted it."""
         # Hot path of ring detection: plain loops, and eligibility is decided once, when a candidate first
         # boosts two members and is boosted by one.
         graph = self.graph
         horizon = now - graph.window
+        boosters = 0
         for other, ts in graph.inn.get(member, {}).items():
-            if ts < horizon or other in group:
+            if ts < horizon:
+                continue
+            boosters += 1
+            if other in group:
                 continue
             n = out_ties[other] = out_ties.get(other, 0) + 1
             if n == 2 and other in in_ties:
@@ -128,31 +134,41 @@ class RingFinder:
             n = in_ties[other] = in_ties.get(other, 0) + 1
             if n == 1 and out_ties.get(other, 0) >= 2:
                 self._consider(other, eligible)
+        return boosters
 
     def _consider(self, account: str, eligible: dict[str, int]) -> None:
         boosters = len(self.graph.inn.get(account, ()))
         if boosters <= self.max_boosters:
             eligible[account] = boosters + len(self.graph.out.get(account, ()))
 
-    def _peel(self, group: set[str], now: float) -> set[str]:
-        """Drop members that do not trade inside the group (repeat until stable).
+    def _peel(self, group: set[str], boosters: dict[str, int], now: float) -> set[str]:
+        """Drop members that do not trade inside the group (repeat until stable); ``boosters`` is each member's
+        number of recent boosters.
 
         A ring is not a star; a camouflage target is boosted by many members but boosts few back; and an
         organic partner of a hijacked member gets most of its boosts from outside the group.
         """
         graph = self.graph
-        boosts = {m: graph.out_partners(m, now) for m in group}
-        boosters = {m: graph.in_partners(m, now) for m in group}
+        horizon = now - graph.window
+        # Only ties inside the group matter here: intersect (in C) rather than collect every member's recent
+        # partners, often hundreds against a group of a few.
+        boosts: dict[str, set[str]] = {}
+        boosted_by: dict[str, set[str]] = {}
+        for m in group:
+            outs, ins = graph.out.get(m, {}), graph.inn.get(m, {})
+            boosts[m] = {x for x in outs.keys() & group if outs[x] >= horizon}
+            boosted_by[m] = {x for x in ins.keys() & group if ins[x] >= horizon}
+        tied = {m: boosts[m] | boosted_by[m] for m in group}
         changed = True
         while changed and group:
             changed = False
             for m in sorted(group):
                 others = len(group) - 1
-                boosted_by = len(boosters[m] & group)
+                n_boosters = boosters[m]
                 if (
-                    len((boosts[m] | boosters[m]) & group) < max(2, MIN_TIE_SHARE * others)
+                    len(tied[m] & group) < max(2, MIN_TIE_SHARE * others)
                     or len(boosts[m] & group) < max(1, MIN_BOOST_SHARE * others)
-                    or (boosters[m] and boosted_by < MIN_INFLOW * len(boosters[m]))
+                    or (n_boosters and len(boosted_by[m] & group) < MIN_INFLOW * n_boosters)
                 ):
                     group.discard(m)
                     changed = True
