@@ -78,6 +78,11 @@ class RingFinder:
         return len(self.graph.inn.get(account, ())) <= self.max_boosters
 
     def grow(self, a: str, b: str, now: float) -> set[str]:
+        graph = self.graph
+        # Most pairs have no account to grow with, and a pair alone is always peeled away (a member needs ties to
+        # two others, without self-boosts, which the event contract rejects): skip walking their neighbourhoods.
+        if not self._has_first_candidate(a, b, now) and a not in graph.out.get(a, {}) and b not in graph.out.get(b, {}):
+            return set()
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
         out_ties: dict[str, int] = {}
@@ -93,8 +98,7 @@ class RingFinder:
                 n_out = out_ties[cand]
                 if n_out < needed:
                     continue
-                # Prefer accounts whose partners are mostly in the group: hubs tie to everyone.
-                key = ((n_out + in_ties[cand]) / degree, cand)  # the name breaks ties deterministically
+                key = (_closure(n_out, in_ties[cand], degree), cand)  # the name breaks ties deterministically
                 if best_key is None or key > best_key:
                     best, best_key = cand, key
             if best is None or best_key[0] < MIN_CANDIDATE_CLOSURE:
@@ -103,6 +107,22 @@ class RingFinder:
             del eligible[best]
             boosters[best] = self._count_ties(best, group, out_ties, in_ties, eligible, now)
         return self._peel(group, boosters, now)
+
+    def _has_first_candidate(self, a: str, b: str, now: float) -> bool:
+        """Whether :meth:`grow` adds anyone to the pair: an outside account recently boosting both, boosted by
+        one of them, not a hub, and with enough of its ties on the pair (the same rule as in the growth loop)."""
+        graph = self.graph
+        horizon = now - graph.window
+        ins_a, ins_b = graph.inn.get(a, {}), graph.inn.get(b, {})
+        outs_a, outs_b = graph.out.get(a, {}), graph.out.get(b, {})
+        for cand in ins_a.keys() & ins_b.keys():
+            if cand in (a, b) or ins_a[cand] < horizon or ins_b[cand] < horizon:
+                continue
+            n_in = (outs_a.get(cand, -math.inf) >= horizon) + (outs_b.get(cand, -math.inf) >= horizon)
+            degree = self._degree(cand)
+            if n_in and degree is not None and _closure(2, n_in, degree) >= MIN_CANDIDATE_CLOSURE:
+                return True
+        return False
 
     def _count_ties(
         self,
@@ -137,9 +157,14 @@ class RingFinder:
         return boosters
 
     def _consider(self, account: str, eligible: dict[str, int]) -> None:
+        degree = self._degree(account)
+        if degree is not None:
+            eligible[account] = degree
+
+    def _degree(self, account: str) -> int | None:
+        """The account's number of partners, or None for a hub (never a candidate)."""
         boosters = len(self.graph.inn.get(account, ()))
-        if boosters <= self.max_boosters:
-            eligible[account] = boosters + len(self.graph.out.get(account, ()))
+        return boosters + len(self.graph.out.get(account, ())) if boosters <= self.max_boosters else None
 
     def _peel(self, group: set[str], boosters: dict[str, int], now: float) -> set[str]:
         """Drop members that do not trade inside the group (repeat until stable); ``boosters`` is each member's
@@ -173,6 +198,12 @@ class RingFinder:
                     group.discard(m)
                     changed = True
         return group
+
+
+def _closure(n_out: int, n_in: int, degree: int) -> float:
+    """A candidate's ties into the group over all its ties: prefer accounts whose partners are mostly in the group,
+    hubs tie to everyone."""
+    return (n_out + n_in) / degree
 
 
 def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, AccountInfo], now: float) -> RingFeatures:
