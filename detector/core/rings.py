@@ -59,9 +59,9 @@ class RingFinder:
     >>> for a in ring:
     ...     for b in ring:
     ...         if a != b:
-    ...             g.add(a, b, 10.0)
+    ...             _ = g.add(a, b, 10.0)
     >>> for a in ring:
-    ...     g.add(a, "celebrity", 10.0)
+    ...     _ = g.add(a, "celebrity", 10.0)
     >>> found = RingFinder(g, max_members=40).grow("r1", "r2", now=20.0)
     >>> sorted(found)
     ['r1', 'r2', 'r3', 'r4', 'r5']
