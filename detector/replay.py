@@ -7,6 +7,7 @@ out of contract) go to the rejects file with their line number and reason; the r
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
@@ -90,16 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rejects: list[Rejected] = []
-    with args.input.open("rb") as handle:
-        numbered = list(read_events(_progress(handle, "reading", " lines", args.no_progress), rejects))
-    numbered.sort(key=_item_time)  # stable: events of the same time stay in input order
-    engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
-    findings: list[Finding] = []
-    for number, event in _progress(numbered, "replaying", " events", args.no_progress):
-        try:
-            findings.extend(engine.process(event))
-        except EventRejected as exc:  # pragma: no cover - sorted input is never late
-            rejects.append(Rejected(number, exc.reason))
+    numbered = load(args.input, rejects, hide_progress=args.no_progress)
+    # The loaded events live until the end and hold no cycles: keep the cyclic GC from walking them over and
+    # over while the engine allocates.
+    gc.freeze()
+    try:
+        engine, findings = _replay(numbered, rejects, args)
+    finally:
+        gc.unfreeze()
     with args.out.open("wb") as out:
         write_scores(engine, {a for _, e in numbered for a in (e.actor, e.target)}, out)
     if args.rejects:
@@ -121,6 +120,34 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def load(path: Path, rejects: list[Rejected], hide_progress: bool = True) -> list[tuple[int, Event]]:
+    """The valid events of a JSONL file with their line numbers, sorted by event time (stably, so events of the
+    same time stay in line order); rejected lines go to ``rejects``."""
+    # Loading creates an object or two per line and no cycles: the cyclic GC would only walk the growing list
+    # again and again.
+    gc.disable()
+    try:
+        with path.open("rb") as handle:
+            numbered = list(read_events(_progress(handle, "reading", " lines", hide_progress), rejects))
+        numbered.sort(key=_item_time)
+    finally:
+        gc.enable()
+    return numbered
+
+
+def _replay(
+    numbered: list[tuple[int, Event]], rejects: list[Rejected], args: argparse.Namespace
+) -> tuple[Engine, list[Finding]]:
+    engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
+    findings: list[Finding] = []
+    for number, event in _progress(numbered, "replaying", " events", args.no_progress):
+        try:
+            findings.extend(engine.process(event))
+        except EventRejected as exc:  # pragma: no cover - sorted input is never late
+            rejects.append(Rejected(number, exc.reason))
+    return engine, findings
 
 
 def write_scores(engine: Engine, seen: set[str], out: IO[bytes]) -> None:
