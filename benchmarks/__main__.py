@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: medians over repeats, each rate also as a ratio to raw aiokafka reading.
+"""``python -m benchmarks``: medians over repeats, each rate also as a ratio to a baseline: raw aiokafka reading
+for the stages of the worker, a bare ``orjson.loads`` loop over the same lines for ``detector replay`` end to end.
 
 Traffic is the simulator's organic stream with injected schemes (about 90,000 events by default), so the engine
 works on realistic data. The broker is Apache Kafka (``--stack real``, the default) or the embedded Tansu broker;
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import broker
-from benchmarks.engine import engine_footprint, engine_rate, parse_rate
+from benchmarks.engine import engine_footprint, engine_rate, parse_rate, raw_json_rate, replay_rate
 from detector.settings import Settings
 from detector.simulation import SimulationConfig, generate
 from detector.stack import local_stack
@@ -29,13 +30,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is shown")
     parser.add_argument("--stack", choices=("real", "embedded"), default="real", help="which local broker to start")
     parser.add_argument("--engine-only", action="store_true", help="skip the broker measurements")
+    parser.add_argument(
+        "--quick", action="store_true", help="in-process stages only (no broker), on 1000 synthetic accounts"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.engine_only, args.accounts = True, 1000
 
     events, _truth = generate(SimulationConfig(seed=0, accounts=args.accounts, days=args.days))
-    # The real, sparser network the evaluation runs on: the engine's neighbourhood searches are cheaper there.
+    # The real, sparser network the evaluation runs on (detector eval's traffic): the engine's neighbourhood
+    # searches are cheaper there.
     alpha, _truth = generate(SimulationConfig(background="bitcoin-alpha", seed=0, rings=8, bursts=6))
     raw = [event.to_json() for event in events]
+    raw_alpha = [event.to_json() for event in alpha]
     print(f"{len(events)} simulated events, {sum(map(len, raw)) / len(raw):.0f} bytes each on average")
+    print(f"{len(alpha)} Bitcoin-Alpha events with injected schemes")
     rows: list[tuple[str, list[float]]] = [
         ("parse_event (validation)", repeat(args.repeats, lambda: parse_rate(raw))),
         ("Engine.process_batch", repeat(args.repeats, lambda: engine_rate(events))),
@@ -50,6 +59,13 @@ def main() -> None:
     if not args.engine_only:
         rows = asyncio.run(broker_rows(args, raw)) + rows
     report(rows)
+    report(
+        [
+            ("orjson.loads, Bitcoin-Alpha", repeat(args.repeats, lambda: raw_json_rate(raw_alpha))),
+            ("replay, Bitcoin-Alpha", repeat(args.repeats, lambda: replay_rate(raw_alpha))),
+            ("replay, synthetic", repeat(args.repeats, lambda: replay_rate(raw))),
+        ]
+    )
 
 
 async def broker_rows(args: argparse.Namespace, raw: list[bytes]) -> list[tuple[str, list[float]]]:

@@ -7,11 +7,13 @@ out of contract) go to the rejects file with their line number and reason; the r
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import orjson
 from tqdm import tqdm
@@ -19,6 +21,10 @@ from tqdm import tqdm
 from detector.core.engine import AccountResult, Engine, EngineConfig
 from detector.core.events import Event, EventRejected, parse_event
 from detector.core.findings import Finding
+
+T = TypeVar("T")
+#: Items between progress bar updates: updating it per item would cost about as much as parsing the item.
+PROGRESS_EVERY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,20 @@ def _event_time(event: Event) -> float:
     return event.ts
 
 
+def _item_time(item: tuple[int, Event]) -> float:
+    return item[1].ts
+
+
+def _progress(items: Iterable[T], desc: str, unit: str, hidden: bool) -> Iterator[T]:
+    """``items``, with a progress bar on stderr updated every :data:`PROGRESS_EVERY` items."""
+    total = len(items) if isinstance(items, Sized) else None
+    iterator = iter(items)
+    with tqdm(desc=desc, unit=unit, total=total, disable=hidden, file=sys.stderr) as bar:
+        while chunk := list(islice(iterator, PROGRESS_EVERY)):
+            yield from chunk
+            bar.update(len(chunk))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="events, one JSON object per line")
     parser.add_argument("--out", type=Path, required=True, help="scores, one JSON line per account seen")
@@ -71,16 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rejects: list[Rejected] = []
-    with args.input.open("rb") as handle:
-        lines = tqdm(handle, desc="reading", unit=" lines", disable=args.no_progress, file=sys.stderr)
-        numbered = sorted(read_events(lines, rejects), key=lambda item: (item[1].ts, item[0]))
-    engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
-    findings: list[Finding] = []
-    for number, event in tqdm(numbered, desc="replaying", unit=" events", disable=args.no_progress, file=sys.stderr):
-        try:
-            findings.extend(engine.process(event))
-        except EventRejected as exc:  # pragma: no cover - sorted input is never late
-            rejects.append(Rejected(number, exc.reason))
+    numbered = load(args.input, rejects, hide_progress=args.no_progress)
+    # The loaded events live until the end and hold no cycles: keep the cyclic GC from walking them over and
+    # over while the engine allocates.
+    gc.freeze()
+    try:
+        engine, findings = _replay(numbered, rejects, args)
+    finally:
+        gc.unfreeze()
     with args.out.open("wb") as out:
         write_scores(engine, {a for _, e in numbered for a in (e.actor, e.target)}, out)
     if args.rejects:
@@ -102,6 +120,34 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def load(path: Path, rejects: list[Rejected], hide_progress: bool = True) -> list[tuple[int, Event]]:
+    """The valid events of a JSONL file with their line numbers, sorted by event time (stably, so events of the
+    same time stay in line order); rejected lines go to ``rejects``."""
+    # Loading creates an object or two per line and no cycles: the cyclic GC would only walk the growing list
+    # again and again.
+    gc.disable()
+    try:
+        with path.open("rb") as handle:
+            numbered = list(read_events(_progress(handle, "reading", " lines", hide_progress), rejects))
+        numbered.sort(key=_item_time)
+    finally:
+        gc.enable()
+    return numbered
+
+
+def _replay(
+    numbered: list[tuple[int, Event]], rejects: list[Rejected], args: argparse.Namespace
+) -> tuple[Engine, list[Finding]]:
+    engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
+    findings: list[Finding] = []
+    for number, event in _progress(numbered, "replaying", " events", args.no_progress):
+        try:
+            findings.extend(engine.process(event))
+        except EventRejected as exc:  # pragma: no cover - sorted input is never late
+            rejects.append(Rejected(number, exc.reason))
+    return engine, findings
 
 
 def write_scores(engine: Engine, seen: set[str], out: IO[bytes]) -> None:

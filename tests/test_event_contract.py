@@ -6,10 +6,12 @@ import json
 from importlib import resources
 
 import jsonschema
+import msgspec
 import orjson
 import pytest
 
-from detector.core.events import MAX_LINE_BYTES, EventRejected, parse_event
+from detector.core import events
+from detector.core.events import MAX_LINE_BYTES, EventRejected, event_from_dict, parse_event
 
 SCHEMA = json.loads(resources.files("detector").joinpath("schemas/event.schema.json").read_text())
 VALID = {"ts": 1_700_000_000, "kind": "endorse", "actor": "alice", "target": "bob"}
@@ -75,6 +77,21 @@ def test_malformed_and_hostile_bytes_are_rejected_not_raised_as_other_errors(raw
     with pytest.raises(EventRejected) as info:
         parse_event(raw)
     assert info.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize("event", ACCEPTED + [event for event, _ in REJECTED] + [{**VALID, "weight": None}])
+def test_the_fast_path_accepts_only_what_the_validator_accepts_and_builds_the_same_event(event):
+    try:
+        fast = events._accept(events._decode_wire(orjson.dumps(event)))
+    except msgspec.DecodeError:
+        fast = None
+    try:
+        slow = event_from_dict(event)
+    except EventRejected:
+        slow = None
+    assert fast is None or fast == slow
+    if event in ACCEPTED:
+        assert fast == slow
 
 
 def test_deeply_nested_input_is_rejected_cleanly():

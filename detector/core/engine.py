@@ -129,7 +129,8 @@ class Engine:
         if ts < self.watermark - config.allowed_lateness_s:
             self.stats.late += 1
             raise EventRejected(f"late: {self.watermark - ts:.0f}s behind the watermark")
-        if event.id is not None and self._is_duplicate(event.id, ts):
+        event_id = event.id
+        if event_id is not None and self._is_duplicate(event_id, ts):
             self.stats.duplicates += 1
             return []
         self.stats.events += 1
@@ -138,24 +139,26 @@ class Engine:
             if ts - self._last_sweep > 7 * DAY:  # idle means months; a weekly sweep is plenty
                 self._sweep(ts)
         actor, target = event.actor, event.target
-        self._observe(actor, ts).observe(ts, event.actor_profile)
+        info = self.accounts.get(actor)
+        if info is None:
+            info = self.accounts[actor] = AccountInfo(ts)
+        info.observe(ts, event.actor_profile)
         self._observe(target, ts)
+        graph = self.graph
         if not event.is_boost:
-            self.graph.remove(actor, target)
+            graph.remove(actor, target)
             return []
-        new_pair = not self.graph.boosted(actor, target, ts)
-        self.graph.add(actor, target, ts)
-        if event.id is not None:
+        new_pair = graph.add(actor, target, ts)
+        if event_id is not None:
             ids = self.recent_ids.get(actor)
             if ids is None:
                 ids = self.recent_ids[actor] = deque(maxlen=32)
-            ids.append((target, event.id))
+            ids.append((target, event_id))
         findings: list[Finding] = []
         if new_pair:
             finding = self._on_new_booster(target, actor, event)
             if finding is not None:
                 findings.append(finding)
-        graph = self.graph
         finding = None
         # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         # boosts someone who boosts the target); other boosts cannot change a group around the actor.

@@ -20,8 +20,8 @@ class RecentBoostGraph:
     Examples
     --------
     >>> g = RecentBoostGraph(window=100.0)
-    >>> g.add("a", "b", 10.0)
-    >>> g.add("b", "a", 20.0)
+    >>> g.add("a", "b", 10.0), g.add("b", "a", 20.0), g.add("a", "b", 30.0), g.add("a", "b", 200.0)
+    (True, True, False, True)
     >>> g.boosted("b", "a", now=50.0), g.boosted("b", "a", now=200.0)
     (True, False)
     >>> sorted(g.out_partners("a", now=50.0) | g.in_partners("a", now=50.0))
@@ -36,9 +36,11 @@ class RecentBoostGraph:
         self.out: dict[str, dict[str, float]] = {}
         self.inn: dict[str, dict[str, float]] = {}
 
-    def add(self, actor: str, target: str, ts: float) -> None:
-        _touch(self.out, actor, target, ts, self.max_partners)
+    def add(self, actor: str, target: str, ts: float) -> bool:
+        """Record a boost; True when the actor had not boosted the target within the window before it."""
+        previous = _touch(self.out, actor, target, ts, self.max_partners)
         _touch(self.inn, target, actor, ts, self.max_partners)
+        return previous is None or ts - previous > self.window
 
     def remove(self, actor: str, target: str) -> None:
         """An unfollow (or a negative rating) withdraws the boost."""
@@ -73,13 +75,15 @@ class RecentBoostGraph:
             self.out.get(other, {}).pop(account, None)
 
 
-def _touch(table: dict[str, dict[str, float]], key: str, partner: str, ts: float, cap: int) -> None:
+def _touch(table: dict[str, dict[str, float]], key: str, partner: str, ts: float, cap: int) -> float | None:
+    """Move the edge to the most recent end with time ``ts``; return its previous time, if it had one."""
     partners = table.get(key)
     if partners is None:
         table[key] = {partner: ts}
-        return
+        return None
     previous = partners.pop(partner, None)
     # Out-of-order events must not move an edge's time backwards.
     partners[partner] = ts if previous is None or ts > previous else previous
     if len(partners) > cap:
         del partners[next(iter(partners))]
+    return previous

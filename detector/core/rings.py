@@ -63,9 +63,9 @@ class RingFinder:
     >>> for a in ring:
     ...     for b in ring:
     ...         if a != b:
-    ...             g.add(a, b, 10.0)
+    ...             _ = g.add(a, b, 10.0)
     >>> for a in ring:
-    ...     g.add(a, "celebrity", 10.0)
+    ...     _ = g.add(a, "celebrity", 10.0)
     >>> found = RingFinder(g, max_members=40).grow("r1", "r2", now=20.0)
     >>> sorted(found)
     ['r1', 'r2', 'r3', 'r4', 'r5']
@@ -82,13 +82,19 @@ class RingFinder:
         return len(self.graph.inn.get(account, ())) <= self.max_boosters
 
     def grow(self, a: str, b: str, now: float) -> set[str]:
+        graph = self.graph
+        # Most pairs have no account to grow with, and a pair alone is always peeled away (a member needs ties to
+        # two others, without self-boosts, which the event contract rejects): skip walking their neighbourhoods.
+        if not self._has_first_candidate(a, b, now) and a not in graph.out.get(a, {}) and b not in graph.out.get(b, {}):
+            return set()
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
         out_ties: dict[str, int] = {}
         in_ties: dict[str, int] = {}
         eligible: dict[str, int] = {}  # candidate -> its degree (hubs are never eligible)
+        boosters: dict[str, int] = {}  # member -> its recent boosters, for the peel
         for member in (a, b):
-            self._count_ties(member, group, out_ties, in_ties, eligible, now)
+            boosters[member] = self._count_ties(member, group, out_ties, in_ties, eligible, now)
         while len(group) < self.max_members and eligible:
             needed = max(2, math.ceil(MIN_TIE_SHARE * len(group)))
             best, best_key = None, None
@@ -96,16 +102,31 @@ class RingFinder:
                 n_out = out_ties[cand]
                 if n_out < needed:
                     continue
-                # Prefer accounts whose partners are mostly in the group: hubs tie to everyone.
-                key = ((n_out + in_ties[cand]) / degree, cand)  # the name breaks ties deterministically
+                key = (_closure(n_out, in_ties[cand], degree), cand)  # the name breaks ties deterministically
                 if best_key is None or key > best_key:
                     best, best_key = cand, key
             if best is None or best_key[0] < MIN_CANDIDATE_CLOSURE:
                 break
             group.add(best)
             del eligible[best]
-            self._count_ties(best, group, out_ties, in_ties, eligible, now)
-        return self._peel(group, now)
+            boosters[best] = self._count_ties(best, group, out_ties, in_ties, eligible, now)
+        return self._peel(group, boosters, now)
+
+    def _has_first_candidate(self, a: str, b: str, now: float) -> bool:
+        """Whether :meth:`grow` adds anyone to the pair: an outside account recently boosting both, boosted by
+        one of them, not a hub, and with enough of its ties on the pair (the same rule as in the growth loop)."""
+        graph = self.graph
+        horizon = now - graph.window
+        ins_a, ins_b = graph.inn.get(a, {}), graph.inn.get(b, {})
+        outs_a, outs_b = graph.out.get(a, {}), graph.out.get(b, {})
+        for cand in ins_a.keys() & ins_b.keys():
+            if cand in (a, b) or ins_a[cand] < horizon or ins_b[cand] < horizon:
+                continue
+            n_in = (outs_a.get(cand, -math.inf) >= horizon) + (outs_b.get(cand, -math.inf) >= horizon)
+            degree = self._degree(cand)
+            if n_in and degree is not None and _closure(2, n_in, degree) >= MIN_CANDIDATE_CLOSURE:
+                return True
+        return False
 
     def cohort(self, a: str, b: str, now: float, is_fresh) -> set[str]:
         """Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
@@ -183,13 +204,18 @@ class RingFinder:
         in_ties: dict[str, int],
         eligible: dict[str, int],
         now: float,
-    ) -> None:
+    ) -> int:
+        """Count the new member's ties to outside accounts; return how many accounts recently boosted it."""
         # Hot path of ring detection: plain loops, and eligibility is decided once, when a candidate first
         # boosts two members and is boosted by one.
         graph = self.graph
         horizon = now - graph.window
+        boosters = 0
         for other, ts in graph.inn.get(member, {}).items():
-            if ts < horizon or other in group:
+            if ts < horizon:
+                continue
+            boosters += 1
+            if other in group:
                 continue
             n = out_ties[other] = out_ties.get(other, 0) + 1
             if n == 2 and other in in_ties:
@@ -200,35 +226,56 @@ class RingFinder:
             n = in_ties[other] = in_ties.get(other, 0) + 1
             if n == 1 and out_ties.get(other, 0) >= 2:
                 self._consider(other, eligible)
+        return boosters
 
     def _consider(self, account: str, eligible: dict[str, int]) -> None:
-        boosters = len(self.graph.inn.get(account, ()))
-        if boosters <= self.max_boosters:
-            eligible[account] = boosters + len(self.graph.out.get(account, ()))
+        degree = self._degree(account)
+        if degree is not None:
+            eligible[account] = degree
 
-    def _peel(self, group: set[str], now: float) -> set[str]:
-        """Drop members that do not trade inside the group (repeat until stable).
+    def _degree(self, account: str) -> int | None:
+        """The account's number of partners, or None for a hub (never a candidate)."""
+        boosters = len(self.graph.inn.get(account, ()))
+        return boosters + len(self.graph.out.get(account, ())) if boosters <= self.max_boosters else None
+
+    def _peel(self, group: set[str], boosters: dict[str, int], now: float) -> set[str]:
+        """Drop members that do not trade inside the group (repeat until stable); ``boosters`` is each member's
+        number of recent boosters.
 
         A ring is not a star; a camouflage target is boosted by many members but boosts few back; and an
         organic partner of a hijacked member gets most of its boosts from outside the group.
         """
         graph = self.graph
-        boosts = {m: graph.out_partners(m, now) for m in group}
-        boosters = {m: graph.in_partners(m, now) for m in group}
+        horizon = now - graph.window
+        # Only ties inside the group matter here: intersect (in C) rather than collect every member's recent
+        # partners, often hundreds against a group of a few.
+        boosts: dict[str, set[str]] = {}
+        boosted_by: dict[str, set[str]] = {}
+        for m in group:
+            outs, ins = graph.out.get(m, {}), graph.inn.get(m, {})
+            boosts[m] = {x for x in outs.keys() & group if outs[x] >= horizon}
+            boosted_by[m] = {x for x in ins.keys() & group if ins[x] >= horizon}
+        tied = {m: boosts[m] | boosted_by[m] for m in group}
         changed = True
         while changed and group:
             changed = False
             for m in sorted(group):
                 others = len(group) - 1
-                boosted_by = len(boosters[m] & group)
+                n_boosters = boosters[m]
                 if (
-                    len((boosts[m] | boosters[m]) & group) < max(2, MIN_TIE_SHARE * others)
+                    len(tied[m] & group) < max(2, MIN_TIE_SHARE * others)
                     or len(boosts[m] & group) < max(1, MIN_BOOST_SHARE * others)
-                    or (boosters[m] and boosted_by < MIN_INFLOW * len(boosters[m]))
+                    or (n_boosters and len(boosted_by[m] & group) < MIN_INFLOW * n_boosters)
                 ):
                     group.discard(m)
                     changed = True
         return group
+
+
+def _closure(n_out: int, n_in: int, degree: int) -> float:
+    """A candidate's ties into the group over all its ties: prefer accounts whose partners are mostly in the group,
+    hubs tie to everyone."""
+    return (n_out + n_in) / degree
 
 
 def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, AccountInfo], now: float) -> RingFeatures:
