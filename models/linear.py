@@ -12,8 +12,7 @@ from pathlib import Path
 class LogisticScore:
     """``sigmoid(intercept + sum(coef[f] * transform(x[f])))`` with per-feature contributions.
 
-    Features named in ``log1p`` enter as ``log(1 + x)`` (counts and z-scores are heavy-tailed). ``signs`` holds the
-    direction a feature is known to push (+1 or -1); retraining never fits a weight against it (models/retrain.py).
+    Features named in ``log1p`` enter as ``log(1 + x)`` (counts and z-scores are heavy-tailed).
 
     Examples
     --------
@@ -27,7 +26,6 @@ class LogisticScore:
     intercept: float
     coefs: dict[str, float]
     log1p: frozenset[str] = field(default_factory=frozenset)
-    signs: dict[str, int] = field(default_factory=dict)
 
     def _term(self, name: str, value: float) -> float:
         if name in self.log1p:
@@ -46,18 +44,12 @@ class LogisticScore:
         return sorted(terms, key=lambda t: (-abs(t[2]), t[0]))
 
     def to_json(self) -> str:
-        data = {"intercept": self.intercept, "coefs": self.coefs, "log1p": sorted(self.log1p), "signs": self.signs}
-        return json.dumps(data, indent=2)
+        return json.dumps({"intercept": self.intercept, "coefs": self.coefs, "log1p": sorted(self.log1p)}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> LogisticScore:
         data = json.loads(text)
-        return cls(
-            float(data["intercept"]),
-            dict(data["coefs"]),
-            frozenset(data.get("log1p", ())),
-            {name: int(sign) for name, sign in data.get("signs", {}).items()},
-        )
+        return cls(float(data["intercept"]), dict(data["coefs"]), frozenset(data.get("log1p", ())))
 
     @classmethod
     def load(cls, path: Path) -> LogisticScore:

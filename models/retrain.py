@@ -15,7 +15,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -53,44 +53,18 @@ def label_candidates(candidates: Iterable[dict], truth: dict) -> list[tuple[str,
 
 
 def fit_score(
-    rows: Sequence[tuple[dict, bool]],
-    names: Sequence[str],
-    log1p: frozenset[str],
-    c: float = 1.0,
-    signs: Mapping[str, int] | None = None,
+    rows: Sequence[tuple[dict, bool]], names: Sequence[str], log1p: frozenset[str], c: float = 1.0
 ) -> LogisticScore:
     """Fit an L2-regularised logistic regression on standardised features and fold the scaling back into
-    plain coefficients, so the score stays a readable ``LogisticScore``.
-
-    ``signs`` fixes the direction of a feature's weight (+1 or -1): a feature whose fitted weight comes out against
-    it is dropped (weight 0) and the rest refitted, the most contrary first. Correlated features otherwise trade
-    weight in ways a reviewer cannot read ("the group's boosts staying inside made it look *less* like a ring"),
-    and a sign learned from an artefact of the training data does not transfer to real traffic.
-
-    >>> rows = [({"a": float(i % 2), "b": float(i % 3 == 0)}, i % 2 == 1) for i in range(60)]
-    >>> fit_score(rows, ["a", "b"], frozenset(), signs={"a": -1}).coefs
-    {'a': 0.0, 'b': 0.0}
-    """
-    signs = dict(signs or {})
+    plain coefficients, so the score stays a readable ``LogisticScore``."""
     x = np.array([[_transform(f, n, log1p) for n in names] for f, _ in rows], dtype=float)
     y = np.array([label for _, label in rows], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    z = (x - mean) / scale
-    active = list(range(len(names)))
-    while True:
-        model = LogisticRegression(C=c, max_iter=2000).fit(z[:, active], y)
-        contrary = [(signs.get(names[j], 0) * w, j) for w, j in zip(model.coef_[0], active, strict=True)]
-        worst, column = min(contrary, default=(0.0, -1))
-        if worst >= 0:
-            break
-        active.remove(column)
-    coefs = np.zeros(len(names))
-    coefs[active] = model.coef_[0] / scale[active]
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    coefs = model.coef_[0] / scale
     intercept = float(model.intercept_[0] - np.dot(coefs, mean))
-    return LogisticScore(
-        intercept, {n: round(float(w), 4) for n, w in zip(names, coefs, strict=True)}, log1p, signs
-    )
+    return LogisticScore(intercept, {n: round(float(w), 4) for n, w in zip(names, coefs, strict=True)}, log1p)
 
 
 def _transform(features: dict, name: str, log1p: frozenset[str]) -> float:
@@ -146,9 +120,9 @@ def run(args: argparse.Namespace) -> int:
         train = [(f, y) for stream in streams[:-1] for s, f, y in stream if s == scheme]
         held = [(f, y) for s, f, y in streams[-1] if s == scheme]
         names = sorted(base.coefs)
-        score = fit_score(train, names, base.log1p, c=args.c, signs=base.signs)
+        score = fit_score(train, names, base.log1p, c=args.c)
         _report(scheme, score, held, file=sys.stderr)
-        fitted[scheme] = fit_score(train + held, names, base.log1p, c=args.c, signs=base.signs)
+        fitted[scheme] = fit_score(train + held, names, base.log1p, c=args.c)
     args.out.write_text(_dump(fitted))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

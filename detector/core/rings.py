@@ -285,7 +285,7 @@ def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, Acc
     since = now - LOCKSTEP_S
     inflow = outflow = outside = fresh = 0.0
     boosted_members = 0
-    for m in members:
+    for m in sorted(members):  # a fixed order: float sums must not depend on the hash seed
         outs = graph.out_partners(m, now)
         ins = graph.in_partners(m, now)
         out_in_group = outs & members
