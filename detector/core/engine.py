@@ -20,8 +20,6 @@ from detector.core.rings import FRESH_DAYS, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.0"
-#: A ring candidate scoring at least this is re-evaluated eagerly; below it, with back-off.
-PROMISING_SCORE = 0.01
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class EngineStats:
     events: int = 0
     duplicates: int = 0
     late: int = 0
-    ring_evaluations: int = 0
+    ring_evaluations: int = 0  # candidate groups scored (any path)
     growth_evaluations: int = 0
     findings: int = 0
     held_by_budget: int = 0
@@ -159,22 +157,28 @@ class Engine:
             finding = self._on_new_booster(target, actor, event)
             if finding is not None:
                 findings.append(finding)
-        finding = None
+        # Three ways to a candidate group, from mature to young; the first that yields one is scored. Which path
+        # runs depends only on the graph, never on a score, so the recorded candidates do not depend on the
+        # weights (or `detector train` would chase its own tail).
+        members: set[str] = set()
         # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         # boosts someone who boosts the target); other boosts cannot change a group around the actor.
         if graph.boosted(target, actor, ts) or (
             new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
         ):
-            finding = self._on_tie(actor, target, ts)
-        # A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
-        # boosts stay among themselves.
-        if finding is None and new_pair and self._fresh(actor, ts) and self._fresh(target, ts):
-            finding = self._on_cohort(actor, target, ts)
-        # Hijacked accounts are not fresh, but a ring trading in sessions is visible within its first session.
-        if finding is None and new_pair and self.finder.could_be_member(actor) and self.finder.could_be_member(target):
-            finding = self._on_lockstep(actor, target, ts)
-        if finding is not None:
-            findings.append(finding)
+            members = self._tie_group(actor, target, ts)
+        if new_pair and not members:
+            # A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
+            # boosts stay among themselves.
+            if self._fresh(actor, ts) and self._fresh(target, ts):
+                members = self._candidate_group(self.finder.cohort(actor, target, ts, lambda m: self._fresh(m, ts)))
+            # Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
+            if not members and self.finder.could_be_member(actor) and self.finder.could_be_member(target):
+                members = self._candidate_group(self.finder.lockstep(actor, target, ts))
+        if members:
+            finding = self._ring_finding(members, ts)
+            if finding is not None:
+                findings.append(finding)
         return findings
 
     def _fresh(self, account: str, now: float) -> bool:
@@ -182,33 +186,26 @@ class Engine:
         info = self.accounts.get(account)
         return info is not None and info.created_ts is not None and info.age_days(now) < FRESH_DAYS
 
-    def _on_cohort(self, a: str, b: str, ts: float) -> Finding | None:
-        self.stats.ring_evaluations += 1
-        members = self.finder.cohort(a, b, ts, lambda m: self._fresh(m, ts))
+    def _candidate_group(self, members: set[str]) -> set[str]:
+        """The group if it is big enough to be scored, else nothing."""
         if len(members) < self.config.min_ring_size:
-            return None
-        return self._ring_finding(members, ts)[0]
-
-    def _on_lockstep(self, a: str, b: str, ts: float) -> Finding | None:
-        members = self.finder.lockstep(a, b, ts)
-        if len(members) < self.config.min_ring_size:
-            return None
+            return set()
         self.stats.ring_evaluations += 1
-        return self._ring_finding(members, ts)[0]
+        return members
 
     # ------------------------------------------------------------------ rings
-    def _on_tie(self, a: str, b: str, ts: float) -> Finding | None:
+    def _tie_group(self, a: str, b: str, ts: float) -> set[str]:
         # Organic traders interact constantly; re-evaluating on every tie would cost a neighbourhood search per
         # event. Re-evaluate when the account's partners grew by a quarter (so a ring is seen early and then at
         # geometrically spaced sizes), when they changed and a day passed, or weekly (partners leaving the window
-        # change the closure too). After an evaluation that found nothing ring-like, back off: wait for the
+        # change the closure too). After a search that found no group of `min_ring_size`, back off: wait for the
         # partners to grow by half, or three days.
         graph = self.graph
         if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
-            return None
+            return set()
         # The group can only grow past the pair through an account boosting both (see RingFinder.grow).
         if graph.inn.get(a, {}).keys().isdisjoint(graph.inn.get(b, {}).keys()):
-            return None
+            return set()
         ties = len(graph.out.get(a, ())) + len(graph.inn.get(a, ()))
         last = self._ring_checked.get(a)
         if last is not None:
@@ -216,28 +213,23 @@ class Engine:
             grew = ties >= last_ties + (max(1, last_ties // 4) if promising else max(2, last_ties // 2))
             changed_a_while_ago = ties != last_ties and ts - last_ts >= (DAY if promising else 3 * DAY)
             if not (grew or changed_a_while_ago or ts - last_ts >= 7 * DAY):
-                return None
+                return set()
         self._ring_checked[a] = (ties, ts, False)
-        self.stats.ring_evaluations += 1
         members = self.finder.grow(a, b, ts)
         if len(members) < self.config.min_ring_size:
             self._back_off(members, ts)
-            return None
-        finding, score = self._ring_finding(members, ts)
-        if score >= PROMISING_SCORE:
-            self._ring_checked[a] = (ties, ts, True)
-        else:
-            self._back_off(members, ts)
-        return finding
+            return set()
+        self._ring_checked[a] = (ties, ts, True)
+        return self._candidate_group(members)
 
-    def _ring_finding(self, members: set[str], ts: float) -> tuple[Finding | None, float]:
-        """Score a candidate group; the finding when it crosses the threshold, and the score either way."""
+    def _ring_finding(self, members: set[str], ts: float) -> Finding | None:
+        """Score a candidate group; a finding when it crosses the threshold."""
         graph = self.graph
         features = describe(members, graph, self.accounts, ts).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features)
         self._candidate(FARMING_RING, members, features, score, ts)
         if score < self.config.threshold:
-            return None, score
+            return None
         case_id, members = self._ring_case(members)
         edges = self.graph.edges_within(members, ts)
         evidence = {
@@ -252,10 +244,9 @@ class Engine:
         }
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
-        finding = self._finding(
+        return self._finding(
             FARMING_RING, case_id, members, len(members), score, contributions, evidence, sample, first_ts, ts
         )
-        return finding, score
 
     def _back_off(self, members: set[str], ts: float) -> None:
         """The whole group was just examined and is not ring-like: its members back off as if evaluated."""
