@@ -8,9 +8,11 @@ import random
 
 import pytest
 
+from detector.core.engine import Engine, EngineConfig
 from detector.core.growth import GrowthFeatures
 from detector.core.rings import RingFeatures
-from detector.core.scoring import load_weights
+from detector.core.scoring import Scorer, load_weights
+from detector.simulation.scenario import SimulationConfig, generate
 from models.anomaly import CandidateNovelty
 from models.linear import LogisticScore
 from models.online import ReviewerFeedbackModel
@@ -97,6 +99,24 @@ def test_retraining_recovers_the_separating_feature():
     assert score.coefs["closure"] > 0
     assert score.score({"closure": 0.95, "size": 8}) > 0.9 > 0.1 > score.score({"closure": 0.1, "size": 8})
     assert LogisticScore.from_json(score.to_json()) == score
+
+
+def test_the_candidates_a_stream_yields_do_not_depend_on_the_weights():
+    # Otherwise every refit would change the training data it was fitted on, and `detector train` would drift.
+    events, _ = generate(SimulationConfig(seed=4, rings=3, bursts=2, days=20))
+    shipped = load_weights()
+    flipped = {
+        s: LogisticScore(-score.intercept, {n: -w for n, w in score.coefs.items()}, score.log1p)
+        for s, score in shipped.items()
+    }
+
+    def candidates(weights: dict[str, LogisticScore]) -> list[tuple]:
+        engine = Engine(EngineConfig(record_candidates=True), scorer=Scorer(weights))
+        engine.process_batch(sorted(events, key=lambda e: e.ts))
+        return [(c["scheme"], c["ts"], c["accounts"], c["features"]) for c in engine.candidates]
+
+    with_shipped = candidates(shipped)
+    assert with_shipped and with_shipped == candidates(flipped)
 
 
 def test_candidates_are_labelled_from_the_ground_truth():
