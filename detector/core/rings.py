@@ -10,6 +10,7 @@ accounts) lowers a member's out-flow share but not its in-flow share, because po
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from detector.core.accounts import AccountInfo
@@ -128,23 +129,11 @@ class RingFinder:
                 return True
         return False
 
-    def cohort(self, a: str, b: str, now: float, is_fresh) -> set[str]:
+    def cohort(self, a: str, b: str, now: float, is_fresh: Callable[[str], bool]) -> set[str]:
         """Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
         accounts (either direction), then keep those with two ties inside and most of their partners inside."""
         graph = self.graph
-        horizon = now - graph.window
-        group = {a, b}
-        frontier = [a, b]
-        while frontier and len(group) < self.max_members:
-            m = frontier.pop()
-            for table in (graph.out, graph.inn):
-                for other, ts in table.get(m, {}).items():
-                    if len(group) >= self.max_members:
-                        break
-                    if ts >= horizon and other not in group and self.could_be_member(other):
-                        group.add(other)
-                        if is_fresh(other):
-                            frontier.append(other)
+        group = self._reach(a, b, now - graph.window, expand=is_fresh)
         boosts = {m: graph.out_partners(m, now) for m in group}
         partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
         fresh = {m: is_fresh(m) for m in group}
@@ -161,13 +150,10 @@ class RingFinder:
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         return group if 2 * sum(fresh[m] for m in group) > len(group) else set()
 
-    def lockstep(self, a: str, b: str, now: float) -> set[str]:
-        """Accounts trading with each other within the last hour, however old they are: a ring trading in
-        sessions shows as a group where every member boosts, and is boosted by, another member within the session.
-        Organic traffic does not form such groups (none of four or more on Bitcoin-Alpha or the synthetic
-        background, see docs/detection.md)."""
+    def _reach(self, a: str, b: str, since: float, expand: Callable[[str], bool]) -> set[str]:
+        """The pair and the accounts tied to it (either direction) since ``since``, transitively through the
+        accounts ``expand`` accepts; hubs never join, and the search stops at ``max_members``."""
         graph = self.graph
-        since = now - LOCKSTEP_S
         group = {a, b}
         frontier = [a, b]
         while frontier and len(group) < self.max_members:
@@ -178,9 +164,18 @@ class RingFinder:
                         break
                     if ts >= since and other not in group and self.could_be_member(other):
                         group.add(other)
-                        frontier.append(other)
-        if len(group) < 4:
-            return set()
+                        if expand(other):
+                            frontier.append(other)
+        return group
+
+    def lockstep(self, a: str, b: str, now: float) -> set[str]:
+        """Accounts trading with each other within the last hour, however old they are: a ring trading in
+        sessions shows as a group where every member boosts, and is boosted by, another member within the session.
+        Organic traffic does not form such groups (none of four or more on Bitcoin-Alpha or the synthetic
+        background, see docs/detection.md)."""
+        graph = self.graph
+        since = now - LOCKSTEP_S
+        group = self._reach(a, b, since, expand=lambda _: True)
         boosts = {m: {o for o, ts in graph.out.get(m, {}).items() if ts >= since} for m in group}
         boosters = {m: {o for o, ts in graph.inn.get(m, {}).items() if ts >= since} for m in group}
         changed = True
