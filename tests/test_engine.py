@@ -133,7 +133,23 @@ def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(
         for i, a in enumerate(members)
     ]
     assert not {(e.actor, e.target) for e in young} & {(e.target, e.actor) for e in young}
-    assert flagged(run(market + young)) == set(members)
+    engine = run(market + young)
+    assert flagged(engine) == set(members)
+    assert "100% created in the last 30 days" in engine.results["ring0"].evidence["summary"]
+
+
+def test_older_accounts_trading_in_one_session_are_flagged_before_they_answer(market):
+    # Ten quiet accounts with organic history all boost three others within twenty minutes: nothing answered yet.
+    members = [f"u{i}" for i in range(350, 360)]
+    start = T0 + 100 * DAY
+    session = [
+        Event(start + 120 * k + 10 * i, "endorse", a, members[(i + k) % 10], id=f"{a}>{k}", actor_profile=HUMAN)
+        for k in (1, 2, 3)
+        for i, a in enumerate(members)
+    ]
+    engine = run(market + session)
+    assert flagged(engine) == set(members)
+    assert "100% of the boosts inside made in the last hour" in engine.results["u350"].evidence["summary"]
 
 
 def test_newcomers_trading_with_the_market_and_each_other_are_not_a_ring(market):

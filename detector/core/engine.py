@@ -236,7 +236,8 @@ class Engine:
             "summary": (
                 f"{len(members)} accounts boosting each other: {features['inflow_closure']:.0%} of their "
                 f"recent boosters and {features['outflow_closure']:.0%} of their recent boost targets are "
-                f"inside the group"
+                f"inside the group; {features['fresh_share']:.0%} created in the last 30 days; "
+                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
             ),
             "members": sorted(members),
             "edges": [[s, d, t] for s, d, t in edges[:400]],
