@@ -20,6 +20,8 @@ from detector.core.rings import FRESH_DAYS, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.0"
+#: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
+SNAPSHOT_FORMAT = 2
 #: A ring candidate scoring at least this is re-evaluated eagerly; below it, with back-off.
 PROMISING_SCORE = 0.01
 
@@ -110,6 +112,7 @@ class Engine:
         self._budget_used = 0
         self._last_sweep = float("-inf")
         self.candidates: list[dict] = []
+        self.snapshot_format = SNAPSHOT_FORMAT
 
     # ------------------------------------------------------------------ input
     def process_batch(self, events: Iterable[Event]) -> list[Finding]:
@@ -451,4 +454,7 @@ class Engine:
         engine = pickle.loads(blob)
         if not isinstance(engine, Engine):
             raise TypeError("not an engine snapshot")
+        found = getattr(engine, "snapshot_format", 1)
+        if found != SNAPSHOT_FORMAT:
+            raise ValueError(f"engine snapshot of format {found}: this engine restores only format {SNAPSHOT_FORMAT}")
         return engine

@@ -2,6 +2,11 @@
 
 Only the most recent ``max_partners`` partners per account and direction are kept, and edges older than the
 window are ignored on read, so memory stays bounded however long the stream runs.
+
+Each account's partners are kept in the order they were last boosted (a boost moves its edge to the end), so
+reading only the recent ones can walk back from the end and stop early: events arrive in event-time order up to a
+bounded lateness, which the graph measures itself (``lag``), so an edge older than ``since - lag`` proves that
+every edge before it is older than ``since`` too.
 """
 
 from __future__ import annotations
@@ -28,16 +33,22 @@ class RecentBoostGraph:
     ['b']
     """
 
-    __slots__ = ("window", "max_partners", "out", "inn")
+    __slots__ = ("window", "max_partners", "out", "inn", "latest", "lag")
 
     def __init__(self, window: float, max_partners: int = 256):
         self.window = window
         self.max_partners = max_partners
         self.out: dict[str, dict[str, float]] = {}
         self.inn: dict[str, dict[str, float]] = {}
+        self.latest = float("-inf")  # the latest boost time added
+        self.lag = 0.0  # how far behind ``latest`` a boost has been added at most
 
     def add(self, actor: str, target: str, ts: float) -> bool:
         """Record a boost; True when the actor had not boosted the target within the window before it."""
+        if ts > self.latest:
+            self.latest = ts
+        elif self.latest - ts > self.lag:
+            self.lag = self.latest - ts
         previous = _touch(self.out, actor, target, ts, self.max_partners)
         _touch(self.inn, target, actor, ts, self.max_partners)
         return previous is None or ts - previous > self.window
@@ -52,12 +63,26 @@ class RecentBoostGraph:
         return ts is not None and now - ts <= self.window
 
     def out_partners(self, account: str, now: float) -> set[str]:
-        horizon = now - self.window
-        return {t for t, ts in self.out.get(account, {}).items() if ts >= horizon}
+        return set(self.recent(self.out.get(account), now - self.window))
 
     def in_partners(self, account: str, now: float) -> set[str]:
-        horizon = now - self.window
-        return {s for s, ts in self.inn.get(account, {}).items() if ts >= horizon}
+        return set(self.recent(self.inn.get(account), now - self.window))
+
+    def recent(self, partners: dict[str, float] | None, since: float) -> list[str]:
+        """The partners in ``partners`` (an account's row of ``out`` or ``inn``) boosted at or after ``since``, in
+        the row's order."""
+        # Every edge before the first one older than ``since - lag`` is older than ``since`` (see the module doc).
+        stop = since - self.lag
+        if not partners or next(reversed(partners.values())) < stop:
+            return []
+        found = []
+        for partner, ts in reversed(partners.items()):
+            if ts >= since:
+                found.append(partner)
+            elif ts < stop:
+                break
+        found.reverse()
+        return found
 
     def edges_within(self, members: set[str], now: float) -> list[tuple[str, str, float]]:
         horizon = now - self.window

@@ -10,6 +10,7 @@ accounts) lowers a member's out-flow share but not its in-flow share, because po
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from detector.core.accounts import AccountInfo
@@ -128,23 +129,11 @@ class RingFinder:
                 return True
         return False
 
-    def cohort(self, a: str, b: str, now: float, is_fresh) -> set[str]:
+    def cohort(self, a: str, b: str, now: float, is_fresh: Callable[[str], bool]) -> set[str]:
         """Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
         accounts (either direction), then keep those with two ties inside and most of their partners inside."""
         graph = self.graph
-        horizon = now - graph.window
-        group = {a, b}
-        frontier = [a, b]
-        while frontier and len(group) < self.max_members:
-            m = frontier.pop()
-            for table in (graph.out, graph.inn):
-                for other, ts in table.get(m, {}).items():
-                    if len(group) >= self.max_members:
-                        break
-                    if ts >= horizon and other not in group and self.could_be_member(other):
-                        group.add(other)
-                        if is_fresh(other):
-                            frontier.append(other)
+        group = self._reach(a, b, now - graph.window, is_fresh)
         boosts = {m: graph.out_partners(m, now) for m in group}
         partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
         fresh = {m: is_fresh(m) for m in group}
@@ -168,21 +157,15 @@ class RingFinder:
         background, see docs/detection.md)."""
         graph = self.graph
         since = now - LOCKSTEP_S
-        group = {a, b}
-        frontier = [a, b]
-        while frontier and len(group) < self.max_members:
-            m = frontier.pop()
-            for table in (graph.out, graph.inn):
-                for other, ts in table.get(m, {}).items():
-                    if len(group) >= self.max_members:
-                        break
-                    if ts >= since and other not in group and self.could_be_member(other):
-                        group.add(other)
-                        frontier.append(other)
+        walked: dict[str, tuple[list[str], list[str]]] = {}
+        group = self._reach(a, b, since, None, walked)
         if len(group) < 4:
             return set()
-        boosts = {m: {o for o, ts in graph.out.get(m, {}).items() if ts >= since} for m in group}
-        boosters = {m: {o for o, ts in graph.inn.get(m, {}).items() if ts >= since} for m in group}
+        boosts: dict[str, set[str]] = {}
+        boosters: dict[str, set[str]] = {}
+        for m in group:
+            outs, ins = walked.get(m) or (graph.recent(graph.out.get(m), since), graph.recent(graph.inn.get(m), since))
+            boosts[m], boosters[m] = set(outs), set(ins)
         changed = True
         while changed and group:
             changed = False
@@ -194,6 +177,37 @@ class RingFinder:
                 ):
                     group.discard(m)
                     changed = True
+        return group
+
+    def _reach(
+        self,
+        a: str,
+        b: str,
+        since: float,
+        expands: Callable[[str], bool] | None,
+        walked: dict[str, tuple[list[str], list[str]]] | None = None,
+    ) -> set[str]:
+        """The pair and the accounts reached from it over ties made at or after ``since`` (either direction), up to
+        ``max_members``; hubs are not reached, and only accounts passing ``expands`` (all when None) are walked on
+        from. ``walked`` receives the recent boost targets and boosters of each account walked from."""
+        graph, max_members, max_boosters = self.graph, self.max_members, self.max_boosters
+        inn = graph.inn
+        group = {a, b}
+        frontier = [a, b]
+        while frontier and len(group) < max_members:
+            m = frontier.pop()
+            outs, ins = graph.recent(graph.out.get(m), since), graph.recent(inn.get(m), since)
+            if walked is not None:
+                walked[m] = (outs, ins)
+            for recent in (outs, ins):
+                for other in recent:
+                    if len(group) >= max_members:
+                        break
+                    # could_be_member, inlined: this loop runs for every new boost pair
+                    if other not in group and len(inn.get(other, ())) <= max_boosters:
+                        group.add(other)
+                        if expands is None or expands(other):
+                            frontier.append(other)
         return group
 
     def _count_ties(
