@@ -11,6 +11,8 @@ every edge before it is older than ``since`` too.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 
 class RecentBoostGraph:
     """Directed boost edges with the event time of their latest occurrence.
@@ -68,13 +70,22 @@ class RecentBoostGraph:
     def in_partners(self, account: str, now: float) -> set[str]:
         return set(self.recent(self.inn.get(account), now - self.window))
 
-    def recent(self, partners: dict[str, float] | None, since: float) -> list[str]:
+    def all_recent(self, partners: dict[str, float], since: float) -> bool:
+        """Whether every edge in ``partners`` (an account's row of ``out`` or ``inn``) is at or after ``since``:
+        none can be older than the row's first edge less the lag."""
+        return not partners or next(iter(partners.values())) - self.lag >= since
+
+    def recent(self, partners: dict[str, float] | None, since: float) -> Collection[str]:
         """The partners in ``partners`` (an account's row of ``out`` or ``inn``) boosted at or after ``since``, in
         the row's order."""
+        if not partners:
+            return ()
+        if self.all_recent(partners, since):
+            return partners.keys()
         # Every edge before the first one older than ``since - lag`` is older than ``since`` (see the module doc).
         stop = since - self.lag
-        if not partners or next(reversed(partners.values())) < stop:
-            return []
+        if next(reversed(partners.values())) < stop:
+            return ()
         found = []
         for partner, ts in reversed(partners.items()):
             if ts >= since:
@@ -83,6 +94,12 @@ class RecentBoostGraph:
                 break
         found.reverse()
         return found
+
+    def recent_among(self, partners: dict[str, float], since: float, among: set[str]) -> set[str]:
+        """The partners in ``partners`` boosted at or after ``since`` that are in ``among``."""
+        if self.all_recent(partners, since):
+            return partners.keys() & among
+        return {x for x in partners.keys() & among if partners[x] >= since}
 
     def edges_within(self, members: set[str], now: float) -> list[tuple[str, str, float]]:
         horizon = now - self.window

@@ -10,6 +10,7 @@ accounts) lowers a member's out-flow share but not its in-flow share, because po
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,8 +91,8 @@ class RingFinder:
             return set()
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
-        out_ties: dict[str, int] = {}
-        in_ties: dict[str, int] = {}
+        out_ties: Counter[str] = Counter()
+        in_ties: Counter[str] = Counter()
         eligible: dict[str, int] = {}  # candidate -> its degree (hubs are never eligible)
         boosters: dict[str, int] = {}  # member -> its recent boosters, for the peel
         for member in (a, b):
@@ -214,33 +215,30 @@ class RingFinder:
         self,
         member: str,
         group: set[str],
-        out_ties: dict[str, int],
-        in_ties: dict[str, int],
+        out_ties: Counter[str],
+        in_ties: Counter[str],
         eligible: dict[str, int],
         now: float,
     ) -> int:
         """Count the new member's ties to outside accounts; return how many accounts recently boosted it."""
-        # Hot path of ring detection: plain loops, and eligibility is decided once, when a candidate first
-        # boosts two members and is boosted by one.
+        # Hot path of ring detection: counted in C (Counter.update over sets), and eligibility is decided once,
+        # when a candidate first boosts two members and is boosted by one.
         graph = self.graph
         horizon = now - graph.window
-        boosters = 0
-        for other, ts in graph.inn.get(member, {}).items():
-            if ts < horizon:
-                continue
-            boosters += 1
-            if other in group:
-                continue
-            n = out_ties[other] = out_ties.get(other, 0) + 1
-            if n == 2 and other in in_ties:
+        boosters = graph.recent(graph.inn.get(member), horizon)
+        new_out = set(boosters)
+        new_out.difference_update(group)
+        new_in = set(graph.recent(graph.out.get(member), horizon))
+        new_in.difference_update(group)
+        out_ties.update(new_out)
+        in_ties.update(new_in)
+        for other in new_out:
+            if out_ties[other] == 2 and other in in_ties:
                 self._consider(other, eligible)
-        for other, ts in graph.out.get(member, {}).items():
-            if ts < horizon or other in group:
-                continue
-            n = in_ties[other] = in_ties.get(other, 0) + 1
-            if n == 1 and out_ties.get(other, 0) >= 2:
+        for other in new_in:
+            if in_ties[other] == 1 and out_ties[other] >= 2:
                 self._consider(other, eligible)
-        return boosters
+        return len(boosters)
 
     def _consider(self, account: str, eligible: dict[str, int]) -> None:
         degree = self._degree(account)
@@ -266,9 +264,8 @@ class RingFinder:
         boosts: dict[str, set[str]] = {}
         boosted_by: dict[str, set[str]] = {}
         for m in group:
-            outs, ins = graph.out.get(m, {}), graph.inn.get(m, {})
-            boosts[m] = {x for x in outs.keys() & group if outs[x] >= horizon}
-            boosted_by[m] = {x for x in ins.keys() & group if ins[x] >= horizon}
+            boosts[m] = graph.recent_among(graph.out.get(m, {}), horizon, group)
+            boosted_by[m] = graph.recent_among(graph.inn.get(m, {}), horizon, group)
         tied = {m: boosts[m] | boosted_by[m] for m in group}
         changed = True
         while changed and group:
