@@ -80,12 +80,12 @@ class RecentBoostGraph:
         the row's order."""
         if not partners:
             return ()
-        if self.all_recent(partners, since):
-            return partners.keys()
         # Every edge before the first one older than ``since - lag`` is older than ``since`` (see the module doc).
         stop = since - self.lag
         if next(reversed(partners.values())) < stop:
             return ()
+        if next(iter(partners.values())) - self.lag >= since:  # all_recent, inlined: this is a hot path
+            return partners.keys()
         found = []
         for partner, ts in reversed(partners.items()):
             if ts >= since:
