@@ -81,11 +81,7 @@ def load(path: Path) -> Checkpoint | None:
             f"{path}: checkpoint format {found} was written by an older version and cannot be restored by this one "
             f"(format {FORMAT}); move it away to start with empty state"
         )
-    if (
-        found != FORMAT
-        or engine_bytes is None
-        or engine_bytes + pending_bytes != len(body)
-    ):
+    if found != FORMAT or engine_bytes is None or engine_bytes + pending_bytes != len(body):
         raise ValueError(f"{path}: not a complete checkpoint of format {FORMAT}")
     offsets = {(topic, partition): offset for topic, partition, offset in header["offsets"]}
     return Checkpoint(body[:engine_bytes], offsets, header["revisions"], body[engine_bytes:])
