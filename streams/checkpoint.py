@@ -14,9 +14,10 @@ from pathlib import Path
 
 import orjson
 
-FORMAT = 2
-#: Format 1 had no pending events; it still loads.
-READABLE_FORMATS = (1, 2)
+#: Bumped whenever the pickled engine or pending events change shape (3: the boost graph's lateness bound).
+#: Older checkpoints hold state this engine cannot continue from, so they are refused up front rather than
+#: failing mid-stream.
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,13 @@ def load(path: Path) -> Checkpoint | None:
     line, _, body = raw.partition(b"\n")
     header = orjson.loads(line)
     engine_bytes, pending_bytes = header.get("engine_bytes"), header.get("pending_bytes", 0)
-    if (
-        header.get("format") not in READABLE_FORMATS
-        or engine_bytes is None
-        or engine_bytes + pending_bytes != len(body)
-    ):
+    found = header.get("format")
+    if isinstance(found, int) and found < FORMAT:
+        raise ValueError(
+            f"{path}: checkpoint format {found} was written by an older version and cannot be restored by this one "
+            f"(format {FORMAT}); move it away to start with empty state"
+        )
+    if found != FORMAT or engine_bytes is None or engine_bytes + pending_bytes != len(body):
         raise ValueError(f"{path}: not a complete checkpoint of format {FORMAT}")
     offsets = {(topic, partition): offset for topic, partition, offset in header["offsets"]}
     return Checkpoint(body[:engine_bytes], offsets, header["revisions"], body[engine_bytes:])

@@ -225,6 +225,13 @@ def test_replay_is_deterministic_and_a_snapshot_resumes_exactly(market):
     assert [f.to_dict() for f in Engine().process_batch(events)] == [f.to_dict() for f in expected]
 
 
+def test_a_snapshot_of_an_older_layout_is_refused():
+    engine = Engine()
+    del engine.snapshot_format  # as pickled before the layout had a version
+    with pytest.raises(ValueError, match="snapshot of format 1"):
+        Engine.restore(engine.snapshot())
+
+
 def test_reflagging_a_ring_keeps_its_case_id(market):
     rng = random.Random(6)
     members = [f"ring{i}" for i in range(10)]

@@ -109,6 +109,15 @@ def test_a_torn_checkpoint_is_refused(tmp_path: Path):
         checkpoint.load(path)
 
 
+def test_a_checkpoint_of_an_older_format_is_refused_with_the_reason(tmp_path: Path):
+    path = tmp_path / "worker.checkpoint"
+    checkpoint.save(path, DetectorState(Engine()).checkpoint())
+    header, _, body = path.read_bytes().partition(b"\n")
+    path.write_bytes(orjson.dumps({**orjson.loads(header), "format": 2}) + b"\n" + body)
+    with pytest.raises(ValueError, match="format 2 was written by an older version"):
+        checkpoint.load(path)
+
+
 def test_no_checkpoint_is_none(tmp_path: Path):
     assert checkpoint.load(tmp_path / "absent") is None
 

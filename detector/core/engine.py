@@ -20,6 +20,9 @@ from detector.core.rings import FRESH_DAYS, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.0"
+#: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
+SNAPSHOT_FORMAT = 2
+WEEK = 7 * DAY
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,11 @@ class Engine:
         self._budget_day = -1
         self._budget_used = 0
         self._last_sweep = float("-inf")
+        #: Accounts to look at in the idle sweep, by the week they were last seen in when filed here (they may have
+        #: been seen since): the sweep visits only the weeks old enough, not every account.
+        self._idle_by_week: dict[int, set[str]] = {}
         self.candidates: list[dict] = []
+        self.snapshot_format = SNAPSHOT_FORMAT
 
     # ------------------------------------------------------------------ input
     def process_batch(self, events: Iterable[Event]) -> list[Finding]:
@@ -134,12 +141,12 @@ class Engine:
         self.stats.events += 1
         if ts > self.watermark:
             self.watermark = ts
-            if ts - self._last_sweep > 7 * DAY:  # idle means months; a weekly sweep is plenty
+            if ts - self._last_sweep > WEEK:  # idle means months; a weekly sweep is plenty
                 self._sweep(ts)
         actor, target = event.actor, event.target
         info = self.accounts.get(actor)
         if info is None:
-            info = self.accounts[actor] = AccountInfo(ts)
+            info = self._new_account(actor, ts)
         info.observe(ts, event.actor_profile)
         self._observe(target, ts)
         graph = self.graph
@@ -404,10 +411,22 @@ class Engine:
     def _observe(self, account: str, ts: float) -> AccountInfo:
         info = self.accounts.get(account)
         if info is None:
-            info = self.accounts[account] = AccountInfo(ts)
+            info = self._new_account(account, ts)
         elif ts > info.last_seen:
             info.last_seen = ts
         return info
+
+    def _new_account(self, account: str, ts: float) -> AccountInfo:
+        info = self.accounts[account] = AccountInfo(ts)
+        self._file_for_sweep(account, ts)
+        return info
+
+    def _file_for_sweep(self, account: str, last_seen: float) -> None:
+        week = int(last_seen // WEEK)
+        accounts = self._idle_by_week.get(week)
+        if accounts is None:
+            accounts = self._idle_by_week[week] = set()
+        accounts.add(account)
 
     def _is_duplicate(self, event_id: str, ts: float) -> bool:
         seen = self._seen_ids
@@ -423,7 +442,19 @@ class Engine:
         """Forget accounts idle for longer than every window, unless they are part of a flagged case."""
         self._last_sweep = now
         horizon = now - self.config.idle_eviction_days * DAY
-        idle = [a for a, info in self.accounts.items() if info.last_seen < horizon and a not in self.results]
+        # Last-seen times only grow, so an account idle since before the horizon is filed under a week up to the
+        # horizon's; accounts seen since are filed again under their current week.
+        due = [week for week in self._idle_by_week if week <= horizon // WEEK]
+        idle = []
+        for week in due:
+            for account in self._idle_by_week.pop(week):
+                info = self.accounts.get(account)
+                if info is None or account in self.results:  # evicted already, or flagged: kept for good
+                    continue
+                if info.last_seen < horizon:
+                    idle.append(account)
+                else:
+                    self._file_for_sweep(account, info.last_seen)
         for account in idle:
             del self.accounts[account]
             self.graph.forget(account)
@@ -443,4 +474,7 @@ class Engine:
         engine = pickle.loads(blob)
         if not isinstance(engine, Engine):
             raise TypeError("not an engine snapshot")
+        found = getattr(engine, "snapshot_format", 1)
+        if found != SNAPSHOT_FORMAT:
+            raise ValueError(f"engine snapshot of format {found}: this engine restores only format {SNAPSHOT_FORMAT}")
         return engine

@@ -2,9 +2,16 @@
 
 Only the most recent ``max_partners`` partners per account and direction are kept, and edges older than the
 window are ignored on read, so memory stays bounded however long the stream runs.
+
+Each account's partners are kept in the order they were last boosted (a boost moves its edge to the end), so
+reading only the recent ones can walk back from the end and stop early: events arrive in event-time order up to a
+bounded lateness, which the graph measures itself (``lag``), so an edge older than ``since - lag`` proves that
+every edge before it is older than ``since`` too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 
 class RecentBoostGraph:
@@ -28,16 +35,22 @@ class RecentBoostGraph:
     ['b']
     """
 
-    __slots__ = ("window", "max_partners", "out", "inn")
+    __slots__ = ("window", "max_partners", "out", "inn", "latest", "lag")
 
     def __init__(self, window: float, max_partners: int = 256):
         self.window = window
         self.max_partners = max_partners
         self.out: dict[str, dict[str, float]] = {}
         self.inn: dict[str, dict[str, float]] = {}
+        self.latest = float("-inf")  # the latest boost time added
+        self.lag = 0.0  # how far behind ``latest`` a boost has been added at most
 
     def add(self, actor: str, target: str, ts: float) -> bool:
         """Record a boost; True when the actor had not boosted the target within the window before it."""
+        if ts > self.latest:
+            self.latest = ts
+        elif self.latest - ts > self.lag:
+            self.lag = self.latest - ts
         previous = _touch(self.out, actor, target, ts, self.max_partners)
         _touch(self.inn, target, actor, ts, self.max_partners)
         return previous is None or ts - previous > self.window
@@ -52,12 +65,41 @@ class RecentBoostGraph:
         return ts is not None and now - ts <= self.window
 
     def out_partners(self, account: str, now: float) -> set[str]:
-        horizon = now - self.window
-        return {t for t, ts in self.out.get(account, {}).items() if ts >= horizon}
+        return set(self.recent(self.out.get(account), now - self.window))
 
     def in_partners(self, account: str, now: float) -> set[str]:
-        horizon = now - self.window
-        return {s for s, ts in self.inn.get(account, {}).items() if ts >= horizon}
+        return set(self.recent(self.inn.get(account), now - self.window))
+
+    def all_recent(self, partners: dict[str, float], since: float) -> bool:
+        """Whether every edge in ``partners`` (an account's row of ``out`` or ``inn``) is at or after ``since``:
+        none can be older than the row's first edge less the lag."""
+        return not partners or next(iter(partners.values())) - self.lag >= since
+
+    def recent(self, partners: dict[str, float] | None, since: float) -> Collection[str]:
+        """The partners in ``partners`` (an account's row of ``out`` or ``inn``) boosted at or after ``since``, in
+        the row's order."""
+        if not partners:
+            return ()
+        # Every edge before the first one older than ``since - lag`` is older than ``since`` (see the module doc).
+        stop = since - self.lag
+        if next(reversed(partners.values())) < stop:
+            return ()
+        if next(iter(partners.values())) - self.lag >= since:  # all_recent, inlined: this is a hot path
+            return partners.keys()
+        found = []
+        for partner, ts in reversed(partners.items()):
+            if ts >= since:
+                found.append(partner)
+            elif ts < stop:
+                break
+        found.reverse()
+        return found
+
+    def recent_among(self, partners: dict[str, float], since: float, among: set[str]) -> set[str]:
+        """The partners in ``partners`` boosted at or after ``since`` that are in ``among``."""
+        if self.all_recent(partners, since):
+            return partners.keys() & among
+        return {x for x in partners.keys() & among if partners[x] >= since}
 
     def edges_within(self, members: set[str], now: float) -> list[tuple[str, str, float]]:
         horizon = now - self.window

@@ -10,6 +10,7 @@ accounts) lowers a member's out-flow share but not its in-flow share, because po
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,8 +91,8 @@ class RingFinder:
             return set()
         group = {a, b}
         # For each outside account: members it boosts (out) and members boosting it (in).
-        out_ties: dict[str, int] = {}
-        in_ties: dict[str, int] = {}
+        out_ties: Counter[str] = Counter()
+        in_ties: Counter[str] = Counter()
         eligible: dict[str, int] = {}  # candidate -> its degree (hubs are never eligible)
         boosters: dict[str, int] = {}  # member -> its recent boosters, for the peel
         for member in (a, b):
@@ -133,7 +134,7 @@ class RingFinder:
         """Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
         accounts (either direction), then keep those with two ties inside and most of their partners inside."""
         graph = self.graph
-        group = self._reach(a, b, now - graph.window, expand=is_fresh)
+        group = self._reach(a, b, now - graph.window, is_fresh)
         boosts = {m: graph.out_partners(m, now) for m in group}
         partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
         fresh = {m: is_fresh(m) for m in group}
@@ -150,24 +151,6 @@ class RingFinder:
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         return group if 2 * sum(fresh[m] for m in group) > len(group) else set()
 
-    def _reach(self, a: str, b: str, since: float, expand: Callable[[str], bool]) -> set[str]:
-        """The pair and the accounts tied to it (either direction) since ``since``, transitively through the
-        accounts ``expand`` accepts; hubs never join, and the search stops at ``max_members``."""
-        graph = self.graph
-        group = {a, b}
-        frontier = [a, b]
-        while frontier and len(group) < self.max_members:
-            m = frontier.pop()
-            for table in (graph.out, graph.inn):
-                for other, ts in table.get(m, {}).items():
-                    if len(group) >= self.max_members:
-                        break
-                    if ts >= since and other not in group and self.could_be_member(other):
-                        group.add(other)
-                        if expand(other):
-                            frontier.append(other)
-        return group
-
     def lockstep(self, a: str, b: str, now: float) -> set[str]:
         """Accounts trading with each other within the last hour, however old they are: a ring trading in
         sessions shows as a group where every member boosts, and is boosted by, another member within the session.
@@ -175,9 +158,15 @@ class RingFinder:
         background, see docs/detection.md)."""
         graph = self.graph
         since = now - LOCKSTEP_S
-        group = self._reach(a, b, since, expand=lambda _: True)
-        boosts = {m: {o for o, ts in graph.out.get(m, {}).items() if ts >= since} for m in group}
-        boosters = {m: {o for o, ts in graph.inn.get(m, {}).items() if ts >= since} for m in group}
+        walked: dict[str, tuple[list[str], list[str]]] = {}
+        group = self._reach(a, b, since, None, walked)
+        if len(group) < 4:
+            return set()
+        boosts: dict[str, set[str]] = {}
+        boosters: dict[str, set[str]] = {}
+        for m in group:
+            outs, ins = walked.get(m) or (graph.recent(graph.out.get(m), since), graph.recent(graph.inn.get(m), since))
+            boosts[m], boosters[m] = set(outs), set(ins)
         changed = True
         while changed and group:
             changed = False
@@ -191,37 +180,65 @@ class RingFinder:
                     changed = True
         return group
 
+    def _reach(
+        self,
+        a: str,
+        b: str,
+        since: float,
+        expands: Callable[[str], bool] | None,
+        walked: dict[str, tuple[list[str], list[str]]] | None = None,
+    ) -> set[str]:
+        """The pair and the accounts reached from it over ties made at or after ``since`` (either direction), up to
+        ``max_members``; hubs are not reached, and only accounts passing ``expands`` (all when None) are walked on
+        from. ``walked`` receives the recent boost targets and boosters of each account walked from."""
+        graph, max_members, max_boosters = self.graph, self.max_members, self.max_boosters
+        inn = graph.inn
+        group = {a, b}
+        frontier = [a, b]
+        while frontier and len(group) < max_members:
+            m = frontier.pop()
+            outs, ins = graph.recent(graph.out.get(m), since), graph.recent(inn.get(m), since)
+            if walked is not None:
+                walked[m] = (outs, ins)
+            for recent in (outs, ins):
+                for other in recent:
+                    if len(group) >= max_members:
+                        break
+                    # could_be_member, inlined: this loop runs for every new boost pair
+                    if other not in group and len(inn.get(other, ())) <= max_boosters:
+                        group.add(other)
+                        if expands is None or expands(other):
+                            frontier.append(other)
+        return group
+
     def _count_ties(
         self,
         member: str,
         group: set[str],
-        out_ties: dict[str, int],
-        in_ties: dict[str, int],
+        out_ties: Counter[str],
+        in_ties: Counter[str],
         eligible: dict[str, int],
         now: float,
     ) -> int:
         """Count the new member's ties to outside accounts; return how many accounts recently boosted it."""
-        # Hot path of ring detection: plain loops, and eligibility is decided once, when a candidate first
-        # boosts two members and is boosted by one.
+        # Hot path of ring detection: counted in C (Counter.update over sets), and eligibility is decided once,
+        # when a candidate first boosts two members and is boosted by one.
         graph = self.graph
         horizon = now - graph.window
-        boosters = 0
-        for other, ts in graph.inn.get(member, {}).items():
-            if ts < horizon:
-                continue
-            boosters += 1
-            if other in group:
-                continue
-            n = out_ties[other] = out_ties.get(other, 0) + 1
-            if n == 2 and other in in_ties:
+        boosters = graph.recent(graph.inn.get(member), horizon)
+        new_out = set(boosters)
+        new_out.difference_update(group)
+        new_in = set(graph.recent(graph.out.get(member), horizon))
+        new_in.difference_update(group)
+        out_ties.update(new_out)
+        in_ties.update(new_in)
+        for other in new_out:
+            if out_ties[other] == 2 and other in in_ties:
                 self._consider(other, eligible)
-        for other, ts in graph.out.get(member, {}).items():
-            if ts < horizon or other in group:
-                continue
-            n = in_ties[other] = in_ties.get(other, 0) + 1
-            if n == 1 and out_ties.get(other, 0) >= 2:
+        for other in new_in:
+            if in_ties[other] == 1 and out_ties[other] >= 2:
                 self._consider(other, eligible)
-        return boosters
+        return len(boosters)
 
     def _consider(self, account: str, eligible: dict[str, int]) -> None:
         degree = self._degree(account)
@@ -247,9 +264,8 @@ class RingFinder:
         boosts: dict[str, set[str]] = {}
         boosted_by: dict[str, set[str]] = {}
         for m in group:
-            outs, ins = graph.out.get(m, {}), graph.inn.get(m, {})
-            boosts[m] = {x for x in outs.keys() & group if outs[x] >= horizon}
-            boosted_by[m] = {x for x in ins.keys() & group if ins[x] >= horizon}
+            boosts[m] = graph.recent_among(graph.out.get(m, {}), horizon, group)
+            boosted_by[m] = graph.recent_among(graph.inn.get(m, {}), horizon, group)
         tied = {m: boosts[m] | boosted_by[m] for m in group}
         changed = True
         while changed and group:
