@@ -158,6 +158,10 @@ class RingFinder:
         background, see docs/detection.md)."""
         graph = self.graph
         since = now - LOCKSTEP_S
+        # The new boost a -> b matters only if both keep their place in a group: a must also be boosted and b must
+        # also boost within the session. Any group without them existed before this boost and was searched then.
+        if not (graph.recent(graph.inn.get(a), since) and graph.recent(graph.out.get(b), since)):
+            return set()
         walked: dict[str, tuple[list[str], list[str]]] = {}
         group = self._reach(a, b, since, None, walked)
         if len(group) < 4:
