@@ -29,8 +29,9 @@ from models.linear import LogisticScore
 
 
 def label_candidates(candidates: Iterable[dict], truth: dict) -> list[tuple[str, dict, bool]]:
-    """(scheme, features, label) per candidate: a ring candidate is positive when most of its members belong
-    to one injected ring; a growth candidate when its account is the beneficiary of an injected burst."""
+    """(model, features, label) per candidate: a ring candidate is positive when most of its members belong
+    to one injected ring; a growth candidate when its account is the beneficiary of an injected burst. The model
+    is the weights that scored it (exports without one: its scheme's)."""
     ring_of: dict[str, str] = {}
     beneficiaries: set[str] = set()
     for scheme in truth["schemes"]:
@@ -48,7 +49,7 @@ def label_candidates(candidates: Iterable[dict], truth: dict) -> list[tuple[str,
             label = top * 2 > len(accounts)
         else:
             label = accounts[0] in beneficiaries
-        rows.append((cand["scheme"], cand["features"], label))
+        rows.append((cand.get("model", cand["scheme"]), cand["features"], label))
     return rows
 
 
@@ -115,27 +116,37 @@ def run(args: argparse.Namespace) -> int:
             streams = list(pool.map(simulate_candidates, [args.background] * len(seeds), seeds))
     current = load_weights()
     fitted = {}
-    for scheme, base in current.items():
+    for model, base in current.items():
         # Hold the last stream out to report how the fit does on a stream it has not seen.
-        train = [(f, y) for stream in streams[:-1] for s, f, y in stream if s == scheme]
-        held = [(f, y) for s, f, y in streams[-1] if s == scheme]
+        train = [(f, y) for stream in streams[:-1] for s, f, y in stream if s == model]
+        held = [(f, y) for s, f, y in streams[-1] if s == model]
         names = sorted(base.coefs)
-        score = fit_score(train, names, base.log1p, c=args.c)
-        _report(scheme, score, held, file=sys.stderr)
-        fitted[scheme] = fit_score(train + held, names, base.log1p, c=args.c)
+        if _both_classes(train):
+            _report(model, fit_score(train, names, base.log1p, c=args.c), held, file=sys.stderr)
+        else:
+            print(f"{model}: the training streams hold one class only; no held-out report", file=sys.stderr)
+        if _both_classes(train + held):
+            fitted[model] = fit_score(train + held, names, base.log1p, c=args.c)
+        else:
+            print(f"{model}: one class only in all streams; its current weights are kept", file=sys.stderr)
+            fitted[model] = base
     args.out.write_text(_dump(fitted))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
-def _report(scheme: str, score: LogisticScore, held: Sequence[tuple[dict, bool]], file) -> None:
+def _both_classes(rows: Sequence[tuple[dict, bool]]) -> bool:
+    return len({label for _, label in rows}) == 2
+
+
+def _report(model: str, score: LogisticScore, held: Sequence[tuple[dict, bool]], file) -> None:
     labels = [y for _, y in held]
     scores = [score.score(f) for f, _ in held]
     auc = roc_auc_score(labels, scores) if 0 < sum(labels) < len(labels) else float("nan")
     tp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and y)
     fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and not y)
     print(
-        f"{scheme}: held-out candidates {len(held)} ({sum(labels)} positive) AUC {auc:.3f}, "
+        f"{model}: held-out candidates {len(held)} ({sum(labels)} positive) AUC {auc:.3f}, "
         f"at 0.5: {tp} true and {fp} false candidates",
         file=file,
     )

@@ -85,7 +85,8 @@ def test_every_online_model_handles_a_missing_feature(name):
 
 
 def test_the_shipped_weights_use_only_features_the_engine_produces():
-    produced = {"farming_ring": set(RingFeatures.__slots__), "follower_growth": set(GrowthFeatures.__slots__)}
+    rings = set(RingFeatures.__slots__)
+    produced = {"farming_ring": rings, "farming_ring_early": rings, "follower_growth": set(GrowthFeatures.__slots__)}
     weights = load_weights()
     assert set(weights) == set(produced)
     for scheme, score in weights.items():

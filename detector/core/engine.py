@@ -19,9 +19,12 @@ from detector.core.growth import FollowerLedger, growth_features
 from detector.core.rings import FRESH_DAYS, RingFinder, describe
 from detector.core.scoring import Scorer
 
-MODEL_VERSION = "gsd-engine-1.0"
+MODEL_VERSION = "gsd-engine-1.1"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
+#: The weights (models/weights.json) for rings found young, by the cohort and lockstep searches; rings grown from
+#: a traded pair are scored by the scheme's own weights.
+EARLY_RING_MODEL = "farming_ring_early"
 WEEK = 7 * DAY
 
 
@@ -170,11 +173,13 @@ class Engine:
         members: set[str] = set()
         # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         # boosts someone who boosts the target); other boosts cannot change a group around the actor.
+        model = FARMING_RING
         if graph.boosted(target, actor, ts) or (
             new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
         ):
             members = self._tie_group(actor, target, ts)
         if new_pair and not members:
+            model = EARLY_RING_MODEL
             # A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
             # boosts stay among themselves.
             if self._fresh(actor, ts) and self._fresh(target, ts):
@@ -183,7 +188,7 @@ class Engine:
             if not members and self.finder.could_be_member(actor) and self.finder.could_be_member(target):
                 members = self._candidate_group(self.finder.lockstep(actor, target, ts))
         if members:
-            finding = self._ring_finding(members, ts)
+            finding = self._ring_finding(members, ts, model)
             if finding is not None:
                 findings.append(finding)
         return findings
@@ -229,12 +234,12 @@ class Engine:
         self._ring_checked[a] = (ties, ts, True)
         return self._candidate_group(members)
 
-    def _ring_finding(self, members: set[str], ts: float) -> Finding | None:
-        """Score a candidate group; a finding when it crosses the threshold."""
+    def _ring_finding(self, members: set[str], ts: float, model: str) -> Finding | None:
+        """Score a candidate group with the named model's weights; a finding when it crosses the threshold."""
         graph = self.graph
         features = describe(members, graph, self.accounts, ts).as_dict()
-        score, contributions = self.scorer.score(FARMING_RING, features)
-        self._candidate(FARMING_RING, members, features, score, ts)
+        score, contributions = self.scorer.score(FARMING_RING, features, model)
+        self._candidate(FARMING_RING, model, members, features, score, ts)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)
@@ -249,6 +254,7 @@ class Engine:
             "members": sorted(members),
             "edges": [[s, d, t] for s, d, t in edges[:400]],
             "features": features,
+            "model": model,
         }
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
@@ -297,7 +303,7 @@ class Engine:
         growth = growth_features(target, ledger, self.accounts, self.graph, event.ts)
         features = growth.as_dict()
         score, contributions = self.scorer.score(FOLLOWER_GROWTH, features)
-        self._candidate(FOLLOWER_GROWTH, {target}, features, score, event.ts)
+        self._candidate(FOLLOWER_GROWTH, FOLLOWER_GROWTH, {target}, features, score, event.ts)
         if score < config.threshold:
             return None
         window = [item for item in ledger.recent]
@@ -326,10 +332,19 @@ class Engine:
             FOLLOWER_GROWTH, case_id, {target}, extent, score, contributions, evidence, sample, window[0][0], event.ts
         )
 
-    def _candidate(self, scheme: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
+    def _candidate(
+        self, scheme: str, model: str, accounts: set[str], features: dict, score: float, ts: float
+    ) -> None:
         if self.config.record_candidates:
             self.candidates.append(
-                {"scheme": scheme, "ts": ts, "accounts": sorted(accounts), "features": features, "score": score}
+                {
+                    "scheme": scheme,
+                    "model": model,
+                    "ts": ts,
+                    "accounts": sorted(accounts),
+                    "features": features,
+                    "score": score,
+                }
             )
 
     # ------------------------------------------------------------------ findings

@@ -28,22 +28,33 @@ FEEDBACK_WEIGHT = 1.0  # logit units per logit of the reviewer model
 
 
 class Scorer:
+    """Scores candidates with the weights of a named model (by default the scheme's own).
+
+    A scheme can have more than one model when its candidates come from different searches: young rings (fresh
+    cohorts, lockstep sessions) and grown rings are different populations, each scored by weights fitted on its own.
+    The novelty trees are per model, the reviewer-feedback classifier per scheme (reviewers judge the scheme).
+    """
+
     def __init__(self, weights: dict[str, LogisticScore] | None = None, seed: int = 42):
         self.weights = load_weights() if weights is None else dict(weights)
-        self.novelty = {scheme: CandidateNovelty(seed=seed) for scheme in self.weights}
-        self.feedback = {scheme: ReviewerFeedbackModel() for scheme in self.weights}
+        self.novelty = {model: CandidateNovelty(seed=seed) for model in self.weights}
+        self.feedback: dict[str, ReviewerFeedbackModel] = {}
 
-    def score(self, scheme: str, x: dict[str, float]) -> tuple[float, list[tuple[str, float, float]]]:
+    def score(
+        self, scheme: str, x: dict[str, float], model: str | None = None
+    ) -> tuple[float, list[tuple[str, float, float]]]:
         """Score a candidate and learn it as seen; returns the score and contributions (name, value, logit)."""
-        rule = self.weights[scheme]
+        model = model or scheme
+        rule = self.weights[model]
         contributions = rule.contributions(x)
         z = rule.logit(x)
-        novelty = self.novelty[scheme].score_one(x)
-        self.novelty[scheme].learn_one(x)
+        novelty = self.novelty[model].score_one(x)
+        self.novelty[model].learn_one(x)
         novelty_term = NOVELTY_WEIGHT * 2.0 * (novelty - 0.5)
         z += novelty_term
         contributions.append(("novelty", novelty, novelty_term))
-        reviewed = self.feedback[scheme].predict_proba_one(x)
+        feedback = self.feedback.get(scheme)
+        reviewed = feedback.predict_proba_one(x) if feedback is not None else None
         if reviewed is not None:
             p = min(max(reviewed, 1e-6), 1 - 1e-6)
             term = FEEDBACK_WEIGHT * math.log(p / (1 - p))
@@ -53,4 +64,7 @@ class Scorer:
         return sigmoid(z), contributions
 
     def learn_decision(self, scheme: str, x: dict[str, float], confirmed: bool) -> None:
-        self.feedback[scheme].learn_one(x, confirmed)
+        feedback = self.feedback.get(scheme)
+        if feedback is None:
+            feedback = self.feedback[scheme] = ReviewerFeedbackModel()
+        feedback.learn_one(x, confirmed)
