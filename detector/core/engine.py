@@ -167,31 +167,41 @@ class Engine:
             finding = self._on_new_booster(target, actor, event)
             if finding is not None:
                 findings.append(finding)
-        # Three ways to a candidate group, from mature to young; the first that yields one is scored. Which path
-        # runs depends only on the graph, never on a score, so the recorded candidates do not depend on the
-        # weights (or `detector train` would chase its own tail).
-        members: set[str] = set()
-        # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
-        # boosts someone who boosts the target); other boosts cannot change a group around the actor.
-        model = FARMING_RING
-        if graph.boosted(target, actor, ts) or (
-            new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
-        ):
-            members = self._tie_group(actor, target, ts)
-        if new_pair and not members:
-            model = EARLY_RING_MODEL
-            # A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
-            # boosts stay among themselves.
-            if self._fresh(actor, ts) and self._fresh(target, ts):
-                members = self._candidate_group(self.finder.cohort(actor, target, ts, lambda m: self._fresh(m, ts)))
-            # Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
-            if not members and self.finder.could_be_member(actor) and self.finder.could_be_member(target):
-                members = self._candidate_group(self.finder.lockstep(actor, target, ts))
+        members, model = self._ring_candidate(actor, target, ts, new_pair)
         if members:
             finding = self._ring_finding(members, ts, model)
             if finding is not None:
                 findings.append(finding)
         return findings
+
+    def _ring_candidate(self, actor: str, target: str, ts: float, new_pair: bool) -> tuple[set[str], str]:
+        """The group this boost may reveal, and the model that scores it (empty when there is none).
+
+        Three searches, from mature to young; the first that yields a group wins. Which one runs depends only on
+        the graph, never on a score, so the recorded candidates do not depend on the weights (or `detector train`
+        would chase its own tail).
+        """
+        graph = self.graph
+        # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
+        # boosts someone who boosts the target); other boosts cannot change a group around the actor.
+        if graph.boosted(target, actor, ts) or (
+            new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
+        ):
+            members = self._tie_group(actor, target, ts)
+            if members:
+                return members, FARMING_RING
+        if not new_pair:
+            return set(), FARMING_RING
+        # A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
+        # boosts stay among themselves.
+        if self._fresh(actor, ts) and self._fresh(target, ts):
+            members = self._candidate_group(self.finder.cohort(actor, target, ts, lambda m: self._fresh(m, ts)))
+            if members:
+                return members, EARLY_RING_MODEL
+        # Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
+        if self.finder.could_be_member(actor) and self.finder.could_be_member(target):
+            return self._candidate_group(self.finder.lockstep(actor, target, ts)), EARLY_RING_MODEL
+        return set(), EARLY_RING_MODEL
 
     def _fresh(self, account: str, now: float) -> bool:
         # Only a known creation time counts: an account seen merely as a target has no age to speak of.
