@@ -64,16 +64,12 @@ class Settings:
 
     def env(self) -> dict[str, str]:
         """The environment that reproduces these settings in a child process."""
-        return {
-            ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self) if f.name != "extra"
-        }
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
 
 
 def env_variable_names() -> list[str]:
     """Every environment variable :class:`Settings` reads (used to check docker/compose.yaml)."""
-    return [ENV_PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"] + [
-        ENV_PREFIX + "SETTINGS_FILE"
-    ]
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"] + [ENV_PREFIX + "SETTINGS_FILE"]
 
 
 def read_settings_file(path: Path) -> dict[str, str]:

@@ -342,9 +342,7 @@ class Engine:
             FOLLOWER_GROWTH, case_id, {target}, extent, score, contributions, evidence, sample, window[0][0], event.ts
         )
 
-    def _candidate(
-        self, scheme: str, model: str, accounts: set[str], features: dict, score: float, ts: float
-    ) -> None:
+    def _candidate(self, scheme: str, model: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
         if self.config.record_candidates:
             self.candidates.append(
                 {
