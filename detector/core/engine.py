@@ -105,7 +105,8 @@ class Engine:
         self.stats = EngineStats()
         self.watermark = float("-inf")
         self._seen_ids: OrderedDict[str, float] = OrderedDict()
-        self._ring_checked: dict[str, tuple[int, float, bool]] = {}
+        #: Per account searched from: its ties then, when, whether to look again eagerly, the group size found.
+        self._ring_checked: dict[str, tuple[int, float, bool, int]] = {}
         self._growth_next: dict[str, int] = {}
         self._ring_of: dict[str, str] = {}
         self._rings: dict[str, set[str]] = {}
@@ -220,8 +221,8 @@ class Engine:
         # Organic traders interact constantly; re-evaluating on every tie would cost a neighbourhood search per
         # event. Re-evaluate when the account's partners grew by a quarter (so a ring is seen early and then at
         # geometrically spaced sizes), when they changed and a day passed, or weekly (partners leaving the window
-        # change the closure too). After a search that found no group of `min_ring_size`, back off: wait for the
-        # partners to grow by half, or three days.
+        # change the closure too). After a search that found no group of `min_ring_size`, or the same size of
+        # group as last time, back off: wait for the partners to grow by half, or three days.
         graph = self.graph
         if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
             return set()
@@ -231,17 +232,22 @@ class Engine:
         ties = len(graph.out.get(a, ())) + len(graph.inn.get(a, ()))
         last = self._ring_checked.get(a)
         if last is not None:
-            last_ties, last_ts, promising = last
+            last_ties, last_ts, promising, _ = last
             grew = ties >= last_ties + (max(1, last_ties // 4) if promising else max(2, last_ties // 2))
             changed_a_while_ago = ties != last_ties and ts - last_ts >= (DAY if promising else 3 * DAY)
             if not (grew or changed_a_while_ago or ts - last_ts >= 7 * DAY):
                 return set()
-        self._ring_checked[a] = (ties, ts, False)
+        self._ring_checked[a] = (ties, ts, False, 0)
         members = self.finder.grow(a, b, ts)
         if len(members) < self.config.min_ring_size:
             self._back_off(members, ts)
             return set()
-        self._ring_checked[a] = (ties, ts, True)
+        # Eager while the group keeps growing (a ring being assembled), back off once it stops (an organic
+        # community, or a ring already complete): a rule on the graph, not on the score (see _ring_candidate).
+        grown = len(members) > (last[3] if last is not None else 0)
+        if not grown:
+            self._back_off(members, ts)  # the whole group was examined again and has not changed
+        self._ring_checked[a] = (ties, ts, grown, len(members))
         return self._candidate_group(members)
 
     def _ring_finding(self, members: set[str], ts: float, model: str) -> Finding | None:
@@ -273,10 +279,12 @@ class Engine:
         )
 
     def _back_off(self, members: set[str], ts: float) -> None:
-        """The whole group was just examined and is not ring-like: its members back off as if evaluated."""
+        """The whole group was just examined and is too small, or no bigger than before: its members back off as
+        if evaluated, remembering the group's size."""
         graph = self.graph
+        size = len(members)
         for m in members:
-            self._ring_checked[m] = (len(graph.out.get(m, ())) + len(graph.inn.get(m, ())), ts, False)
+            self._ring_checked[m] = (len(graph.out.get(m, ())) + len(graph.inn.get(m, ())), ts, False, size)
 
     def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
         """Reuse the case of a ring already flagged when most of the smaller of the two groups is shared, so a
