@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
 import pickle
 import random
 
@@ -16,7 +18,7 @@ from detector.simulation.scenario import SimulationConfig, generate
 from models.anomaly import CandidateNovelty
 from models.linear import LogisticScore
 from models.online import ReviewerFeedbackModel
-from models.retrain import fit_score, label_candidates
+from models.retrain import add_arguments, fit_score, label_candidates, run
 
 
 def stream(rng: random.Random, n: int = 400) -> list[tuple[dict[str, float], bool]]:
@@ -134,3 +136,42 @@ def test_candidates_are_labelled_from_the_ground_truth():
         {"scheme": "follower_growth", "accounts": ["viral"], "features": {}},
     ]
     assert [label for _, _, label in label_candidates(candidates, truth)] == [True, False, True, False]
+
+
+def test_retraining_keeps_the_weights_of_a_model_whose_candidates_hold_one_class(tmp_path):
+    rng = random.Random(9)
+    truth = {
+        "schemes": [
+            {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["r0", "r1", "r2", "r3"]},
+            {"scheme_id": "s1", "scheme": "follower_growth", "accounts": ["star"]},
+        ]
+    }
+    ring, organic = ["r0", "r1", "r2", "r3"], ["o0", "o1", "o2", "o3"]
+
+    def candidate(scheme: str, model: str, accounts: list[str], closure: float) -> dict:
+        features = {"tie_density": closure, "inflow_closure": closure, "size": 4.0, "excess_z": 10 * closure}
+        return {"scheme": scheme, "model": model, "accounts": accounts, "features": features}
+
+    streams = []
+    for i in range(2):
+        rows = []
+        for _ in range(60):
+            rows.append(candidate("farming_ring", "farming_ring", ring, rng.uniform(0.6, 1.0)))
+            rows.append(candidate("farming_ring", "farming_ring", organic, rng.uniform(0.0, 0.5)))
+            rows.append(candidate("farming_ring", "farming_ring_early", ring, rng.uniform(0.5, 1.0)))
+            rows.append(candidate("follower_growth", "follower_growth", ["star"], rng.uniform(0.6, 1.0)))
+            rows.append(candidate("follower_growth", "follower_growth", ["viral"], rng.uniform(0.0, 0.5)))
+        cands, truth_path = tmp_path / f"c{i}.jsonl", tmp_path / f"t{i}.json"
+        cands.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        truth_path.write_text(json.dumps(truth))
+        streams += ["--candidates", str(cands), str(truth_path)]
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "weights.json"
+    assert run(parser.parse_args([*streams, "--out", str(out)])) == 0
+
+    fitted = load_weights(out)
+    shipped = load_weights()
+    assert fitted["farming_ring_early"] == shipped["farming_ring_early"]  # only positives: nothing to learn from
+    assert fitted["farming_ring"] != shipped["farming_ring"]
+    assert fitted["farming_ring"].coefs["tie_density"] > 0
