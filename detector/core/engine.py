@@ -97,7 +97,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         self.scorer = scorer or Scorer(seed=config.seed)
         self.graph = RecentBoostGraph(config.ring_window_days * DAY, config.max_partners)
-        self.finder = RingFinder(self.graph, config.max_ring_members)
+        self.finder = RingFinder(self.graph, config.max_ring_members, config.min_ring_size)
         self.accounts: dict[str, AccountInfo] = {}
         self.ledgers: dict[str, FollowerLedger] = {}
         self.recent_ids: dict[str, deque[tuple[str, str]]] = {}

@@ -95,6 +95,18 @@ class RecentBoostGraph:
         found.reverse()
         return found
 
+    def any_recent(self, partners: dict[str, float] | None, since: float) -> bool:
+        """Whether :meth:`recent` would find anything, without collecting it (a check on every new boost pair)."""
+        if not partners:
+            return False
+        stop = since - self.lag
+        for ts in reversed(partners.values()):
+            if ts >= since:
+                return True
+            if ts < stop:
+                return False
+        return False
+
     def recent_among(self, partners: dict[str, float], since: float, among: set[str]) -> set[str]:
         """The partners in ``partners`` boosted at or after ``since`` that are in ``among``."""
         if self.all_recent(partners, since):

@@ -73,9 +73,10 @@ class RingFinder:
     ['r1', 'r2', 'r3', 'r4', 'r5']
     """
 
-    def __init__(self, graph: RecentBoostGraph, max_members: int = 40):
+    def __init__(self, graph: RecentBoostGraph, max_members: int = 40, min_members: int = 4):
         self.graph = graph
         self.max_members = max_members
+        self.min_members = min_members
         # No member of a group this size can get MIN_INFLOW of its boosts from inside if it has more boosters.
         self.max_boosters = int(max_members / MIN_INFLOW)
 
@@ -160,11 +161,11 @@ class RingFinder:
         since = now - LOCKSTEP_S
         # The new boost a -> b matters only if both keep their place in a group: a must also be boosted and b must
         # also boost within the session. Any group without them existed before this boost and was searched then.
-        if not (graph.recent(graph.inn.get(a), since) and graph.recent(graph.out.get(b), since)):
+        if not (graph.any_recent(graph.inn.get(a), since) and graph.any_recent(graph.out.get(b), since)):
             return set()
         walked: dict[str, tuple[list[str], list[str]]] = {}
         group = self._reach(a, b, since, None, walked)
-        if len(group) < 4:
+        if len(group) < self.min_members:
             return set()
         boosts: dict[str, set[str]] = {}
         boosters: dict[str, set[str]] = {}
