@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=float, default=defaults.days, help="span of the synthetic background")
     parser.add_argument("--accounts", type=int, default=defaults.accounts, help="accounts of the synthetic background")
     parser.add_argument(
+        "--activity", type=float, default=defaults.activity, help="mean boosts per account and day (synthetic)"
+    )
+    parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
     )
 
@@ -91,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         bursts=args.bursts,
         days=args.days,
         accounts=args.accounts,
+        activity=args.activity,
     )
     events, truth = generate(config)
     if args.out:

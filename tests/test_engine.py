@@ -10,7 +10,8 @@ from detector.core.engine import Engine, EngineConfig
 from detector.core.events import Event, EventRejected, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
 
-DAY = 86_400.0
+HOUR = 3_600.0
+DAY = 24 * HOUR
 T0 = 1_700_000_000.0
 HUMAN = Profile(created_ts=T0 - 900 * DAY, followers=300, following=250, posts=1200)
 
@@ -136,6 +137,25 @@ def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(
     engine = run(market + young)
     assert flagged(engine) == set(members)
     assert "100% created in the last 30 days" in engine.results["ring0"].evidence["summary"]
+
+
+def test_a_young_camouflaged_ring_is_flagged_before_any_boost_is_answered(market):
+    # Most of each member's boosts go to popular accounts (u0..u9 head the market), which never boost back:
+    # camouflage lowers a member's out-flow closure, not the share of its boosters that are members.
+    members = [f"ring{i}" for i in range(8)]
+    start = T0 + 20 * DAY
+    profile = fake_profile(start - 3 * DAY)
+    # Out of step: two hours between boosts, so no two members trade within one session.
+    targets = [(a, members[(i + k) % 8]) for k in (1, 2) for i, a in enumerate(members)]
+    targets += [(a, f"u{(i + k) % 10}") for k in range(5) for i, a in enumerate(members)]
+    random.Random(5).shuffle(targets)
+    young = [
+        Event(start + 2 * HOUR * n, "endorse", a, b, id=f"{a}>{b}", actor_profile=profile)
+        for n, (a, b) in enumerate(targets)
+    ]
+    assert not {(e.actor, e.target) for e in young} & {(e.target, e.actor) for e in young}
+    engine = run(market + young)
+    assert flagged(engine) == set(members)
 
 
 def test_older_accounts_trading_in_one_session_are_flagged_before_they_answer(market):

@@ -58,6 +58,17 @@ def test_another_seed_gives_another_stream(synthetic):
     assert events != synthetic[0]
 
 
+def test_activity_sets_how_busy_the_synthetic_background_is(synthetic):
+    quiet, truth = generate(SimulationConfig(seed=11, rings=3, bursts=2, days=12, accounts=400, activity=0.1))
+    injected = {i for s in truth["schemes"] for i in s["event_ids"]}
+    busy_injected = {i for s in synthetic[1]["schemes"] for i in s["event_ids"]}
+    organic_quiet = sum(e.id not in injected for e in quiet)
+    organic_busy = sum(e.id not in busy_injected for e in synthetic[0])
+    assert organic_quiet < organic_busy / 3  # the default is 0.5 boosts per account and day
+    with pytest.raises(ValueError, match="activity"):
+        SimulationConfig(activity=0)
+
+
 def test_events_are_time_ordered_with_unique_ids_and_satisfy_the_contract(stream):
     events, _ = stream
     assert all(a.ts <= b.ts for a, b in zip(events, events[1:], strict=False))

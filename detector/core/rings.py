@@ -137,16 +137,20 @@ class RingFinder:
         graph = self.graph
         group = self._reach(a, b, now - graph.window, is_fresh)
         boosts = {m: graph.out_partners(m, now) for m in group}
-        partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
+        boosters = {m: graph.in_partners(m, now) for m in group}
         fresh = {m: is_fresh(m) for m in group}
         changed = True
         while changed and group:
             changed = False
             for m in sorted(group):
-                inside = len(partners[m] & group)
+                inside_boosts = boosts[m] & group
+                inside = len(inside_boosts | (boosters[m] & group))
+                # Closure over the accounts that boost the member, or that it boosts inside: boosting popular
+                # accounts outside (camouflage) does not take a member out, since they do not boost back.
+                partners = len(inside_boosts | boosters[m])
                 # An older account joins a cohort only by trading like a member, not as a camouflage target.
                 min_boosts = 1 if fresh[m] else max(2, MIN_BOOST_SHARE * (len(group) - 1))
-                if inside < 2 or inside < COHORT_MIN_CLOSURE * len(partners[m]) or len(boosts[m] & group) < min_boosts:
+                if inside < 2 or inside < COHORT_MIN_CLOSURE * partners or len(inside_boosts) < min_boosts:
                     group.discard(m)
                     changed = True
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.

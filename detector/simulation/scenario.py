@@ -26,8 +26,8 @@ _BURST_KINDS = {SYNTHETIC: ("follow", "follow", "like"), BITCOIN_ALPHA: ("rate",
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """What to simulate. ``days`` and ``accounts`` shape the synthetic background only (Bitcoin-Alpha is what it
-    is: 24,186 ratings over five years)."""
+    """What to simulate. ``days``, ``accounts`` and ``activity`` (mean boosts per account and day) shape the
+    synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years)."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -35,10 +35,13 @@ class SimulationConfig:
     bursts: int = 2
     days: float = 30.0
     accounts: int = 1000
+    activity: float = OrganicConfig.actions_per_day
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {BACKGROUNDS}")
+        if not self.activity > 0:
+            raise ValueError("activity must be positive")
 
 
 def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
@@ -61,7 +64,8 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
     rng = random.Random(config.seed)
     sampler = ProfileSampler()
     if config.background == SYNTHETIC:
-        traffic = generate_organic(OrganicConfig(accounts=config.accounts, days=config.days), rng, sampler)
+        organic = OrganicConfig(accounts=config.accounts, days=config.days, actions_per_day=config.activity)
+        traffic = generate_organic(organic, rng, sampler)
         background, labels, benign, viral = traffic.events, {}, frozenset(), traffic.viral
     else:
         stream = load_bitcoin_alpha()
