@@ -172,6 +172,24 @@ def test_older_accounts_trading_in_one_session_are_flagged_before_they_answer(ma
     assert "100% of the boosts inside made in the last hour" in engine.results["u350"].evidence["summary"]
 
 
+def test_an_account_the_ring_boosts_that_answers_one_member_in_the_session_stays_out(market):
+    # Six members boost u30 (camouflage); u30 happens to rate one member within the same hour.
+    members = [f"u{i}" for i in range(350, 360)]
+    start = T0 + 100 * DAY
+    session = [
+        Event(start + 120 * k + 10 * i, "endorse", a, members[(i + k) % 10], id=f"{a}>{k}", actor_profile=HUMAN)
+        for k in (1, 2, 3)
+        for i, a in enumerate(members)
+    ]
+    session += [
+        Event(start + 60 + 10 * i, "endorse", a, "u30", id=f"{a}>u30", actor_profile=HUMAN)
+        for i, a in enumerate(members[:6])
+    ]
+    session.append(Event(start + 500, "endorse", "u30", "u350", id="u30>u350", actor_profile=HUMAN))
+    engine = run(market + session)
+    assert flagged(engine) == set(members)
+
+
 def test_newcomers_trading_with_the_market_and_each_other_are_not_a_ring(market):
     rng = random.Random(4)
     start = T0 + 20 * DAY

@@ -176,6 +176,11 @@ class RingFinder:
         for m in group:
             outs, ins = walked.get(m) or (graph.recent(graph.out.get(m), since), graph.recent(graph.inn.get(m), since))
             boosts[m], boosters[m] = set(outs), set(ins)
+        # Over the ring window: a member boosts back a fair share of the members boosting it, which a popular
+        # camouflage target that happened to answer one member within the hour does not.
+        horizon = now - graph.window
+        boosts_inside = {m: graph.recent_among(graph.out.get(m, {}), horizon, group) for m in group}
+        boosted_inside = {m: graph.recent_among(graph.inn.get(m, {}), horizon, group) for m in group}
         changed = True
         while changed and group:
             changed = False
@@ -184,6 +189,7 @@ class RingFinder:
                     boosts[m].isdisjoint(group)
                     or boosters[m].isdisjoint(group)
                     or len((boosts[m] | boosters[m]) & group) < 2
+                    or 2 * len(boosts_inside[m] & group) < len(boosted_inside[m] & group)
                 ):
                     group.discard(m)
                     changed = True
