@@ -158,7 +158,8 @@ class RingFinder:
 
     def lockstep(self, a: str, b: str, now: float) -> set[str]:
         """Accounts trading with each other within the last hour, however old they are: a ring trading in
-        sessions shows as a group where every member boosts, and is boosted by, another member within the session.
+        sessions shows as a group where every member boosts, and is boosted by, another member within the session
+        (and, over the ring window, boosts back at least half as many members as boost it).
         Organic traffic does not form such groups (none of four or more on Bitcoin-Alpha or the synthetic
         background, see docs/detection.md)."""
         graph = self.graph
