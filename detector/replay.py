@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.findings:
         with args.findings.open("wb") as out:
             for finding in findings:
-                out.write(orjson.dumps(finding.to_dict()) + b"\n")
+                # orjson writes the dataclass as to_dict() would, without deep-copying the evidence first
+                out.write(orjson.dumps(finding) + b"\n")
     if args.candidates:
         with args.candidates.open("wb") as out:
             for candidate in engine.candidates:

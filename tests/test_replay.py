@@ -9,6 +9,7 @@ from test_engine import T0, ring
 
 from detector.cli import main
 from detector.core.events import Event
+from detector.core.findings import Finding
 
 
 def write_input(path, rng: random.Random) -> set[str]:
@@ -55,3 +56,13 @@ def test_replay_is_byte_for_byte_deterministic(tmp_path):
         outputs.append((out.read_bytes(), findings.read_bytes()))
     assert outputs[0] == outputs[1]
     assert outputs[0][1]  # the ring raised findings
+
+
+def test_replay_writes_findings_as_their_dicts(tmp_path):
+    write_input(tmp_path / "in.jsonl", random.Random(3))
+    findings = tmp_path / "findings.jsonl"
+    main(["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "s.jsonl"), "--findings", str(findings)])
+    lines = findings.read_bytes().splitlines()
+    assert lines
+    for line in lines:
+        assert orjson.dumps(Finding.from_dict(orjson.loads(line)).to_dict()) == line

@@ -259,6 +259,8 @@ class Engine:
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)
+        if not self._is_news(case_id, len(members), score, ts):
+            return None
         edges = self.graph.edges_within(members, ts)
         evidence = {
             "summary": (
@@ -274,9 +276,7 @@ class Engine:
         }
         sample = [eid for m in sorted(members) for (t, eid) in self.recent_ids.get(m, ()) if t in members]
         first_ts = min((t for _, _, t in edges), default=ts)
-        return self._finding(
-            FARMING_RING, case_id, members, len(members), score, contributions, evidence, sample, first_ts, ts
-        )
+        return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
 
     def _back_off(self, members: set[str], ts: float) -> None:
         """The whole group was just examined and is too small, or no bigger than before: its members back off as
@@ -324,6 +324,10 @@ class Engine:
         self._candidate(FOLLOWER_GROWTH, FOLLOWER_GROWTH, {target}, features, score, event.ts)
         if score < config.threshold:
             return None
+        case_id = stable_case_id(FOLLOWER_GROWTH, target)
+        # A burst's extent counts in doublings: reviewers see it grow without a revision per evaluation.
+        if not self._is_news(case_id, growth.new_followers.bit_length(), score, event.ts):
+            return None
         window = [item for item in ledger.recent]
         evidence = {
             "summary": (
@@ -343,11 +347,8 @@ class Engine:
             "features": features,
         }
         sample = [eid for _, _, eid in window if eid is not None]
-        case_id = stable_case_id(FOLLOWER_GROWTH, target)
-        # A burst's extent counts in doublings: reviewers see it grow without a revision per evaluation.
-        extent = growth.new_followers.bit_length()
         return self._finding(
-            FOLLOWER_GROWTH, case_id, {target}, extent, score, contributions, evidence, sample, window[0][0], event.ts
+            FOLLOWER_GROWTH, case_id, {target}, score, contributions, evidence, sample, window[0][0], event.ts
         )
 
     def _candidate(self, scheme: str, model: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
@@ -364,28 +365,34 @@ class Engine:
             )
 
     # ------------------------------------------------------------------ findings
+    def _is_news(self, case_id: str, extent: int, score: float, ts: float) -> bool:
+        """Whether a case crossing the threshold is reported (and then counted as reported): a new case within the
+        day's budget, or a stronger score or a bigger scheme. Asked before the evidence is gathered, which most
+        re-flagged cases never need."""
+        previous = self._revisions.get(case_id)
+        if previous is not None:
+            # Only a stronger score or a bigger scheme is news; anything else would flood reviewers and alerts.
+            if score <= previous[1] + 0.02 and extent <= previous[0]:
+                return False
+        elif not self._within_budget(ts, score):
+            self.stats.held_by_budget += 1
+            return False
+        self._revisions[case_id] = (max(extent, previous[0]), max(score, previous[1])) if previous else (extent, score)
+        return True
+
     def _finding(
         self,
         scheme: str,
         case_id: str,
         accounts: set[str],
-        extent: int,
         score: float,
         contributions: list[tuple[str, float, float]],
         evidence: dict,
         sample_ids: list[str],
         first_ts: float,
         ts: float,
-    ) -> Finding | None:
-        previous = self._revisions.get(case_id)
-        if previous is not None:
-            # Only a stronger score or a bigger scheme is news; anything else would flood reviewers and alerts.
-            if score <= previous[1] + 0.02 and extent <= previous[0]:
-                return None
-        elif not self._within_budget(ts, score):
-            self.stats.held_by_budget += 1
-            return None
-        self._revisions[case_id] = (max(extent, previous[0]), max(score, previous[1])) if previous else (extent, score)
+    ) -> Finding:
+        """The finding of a case :meth:`_is_news` let through."""
         evidence["top_features"] = [
             {"name": n, "value": round(v, 6), "contribution": round(c, 6)} for n, v, c in contributions[:6]
         ]

@@ -127,14 +127,14 @@ def growth_features(
     co_targets: Counter[str] = Counter()
     followers = set(sample)
     trading = 0
+    horizon = now - graph.window
     for f in sample:
-        targets = graph.out_partners(f, now)
+        targets = graph.recent(graph.out.get(f), horizon)
         if not followers.isdisjoint(targets):
             trading += 1
-        for target in targets:
-            if target != account:
-                co_targets[target] += 1
-    lockstep = co_targets.most_common(1)[0][1] if co_targets else 0
+        co_targets.update(targets)  # counted in C
+    co_targets.pop(account, None)
+    lockstep = max(co_targets.values(), default=0)
     return GrowthFeatures(
         new_followers=n,
         window_days=window_days,

@@ -312,21 +312,24 @@ def describe(members: set[str], graph: RecentBoostGraph, accounts: dict[str, Acc
     since = now - LOCKSTEP_S
     inflow = outflow = outside = fresh = 0.0
     boosted_members = 0
+    horizon = now - graph.window
     for m in sorted(members):  # a fixed order: float sums must not depend on the hash seed
-        outs = graph.out_partners(m, now)
-        ins = graph.in_partners(m, now)
-        out_in_group = outs & members
-        in_in_group = ins & members
-        tied += len(out_in_group | in_in_group)
+        out_row, in_row = graph.out.get(m, {}), graph.inn.get(m, {})
+        outs, ins = graph.recent(out_row, horizon), graph.recent(in_row, horizon)
+        out_in_group = members.intersection(outs)
+        in_in_group = members.intersection(ins)
+        tied_m = len(out_in_group | in_in_group)
+        tied += tied_m
         edges += len(out_in_group)
-        latest = graph.out[m] if out_in_group else {}
-        in_session += sum(1 for o in out_in_group if latest[o] >= since)
+        for o in out_in_group:
+            if out_row[o] >= since:
+                in_session += 1
         mutual += len(out_in_group & in_in_group)
         if ins:  # a member nobody boosted yet (a ring just starting) says nothing about inflow
             inflow += len(in_in_group) / len(ins)
             boosted_members += 1
         outflow += len(out_in_group) / len(outs) if outs else 0.0
-        outside += len((outs | ins) - members)
+        outside += len(set(outs).union(ins)) - tied_m
         info = accounts.get(m)
         if info is not None and info.age_days(now) < FRESH_DAYS:
             fresh += 1
