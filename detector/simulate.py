@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -72,11 +73,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=float, default=defaults.days, help="span of the synthetic background")
     parser.add_argument("--accounts", type=int, default=defaults.accounts, help="accounts of the synthetic background")
     parser.add_argument(
-        "--activity", type=float, default=defaults.activity, help="mean boosts per account and day (synthetic)"
+        "--activity",
+        type=_positive,
+        default=defaults.activity,
+        help="boosts an account starts per day on average, answers not included (synthetic)",
     )
     parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
     )
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -65,8 +65,9 @@ def test_activity_sets_how_busy_the_synthetic_background_is(synthetic):
     organic_quiet = sum(e.id not in injected for e in quiet)
     organic_busy = sum(e.id not in busy_injected for e in synthetic[0])
     assert organic_quiet < organic_busy / 3  # the default is 0.5 boosts per account and day
-    with pytest.raises(ValueError, match="activity"):
-        SimulationConfig(activity=0)
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="activity"):
+            SimulationConfig(activity=bad)
 
 
 def test_events_are_time_ordered_with_unique_ids_and_satisfy_the_contract(stream):

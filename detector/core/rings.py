@@ -133,24 +133,20 @@ class RingFinder:
 
     def cohort(self, a: str, b: str, now: float, is_fresh: Callable[[str], bool]) -> set[str]:
         """Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
-        accounts (either direction), then keep those with two ties inside and most of their partners inside."""
+        accounts (either direction), then keep those with two ties inside and at least half of their partners inside."""
         graph = self.graph
         group = self._reach(a, b, now - graph.window, is_fresh)
         boosts = {m: graph.out_partners(m, now) for m in group}
-        boosters = {m: graph.in_partners(m, now) for m in group}
+        partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
         fresh = {m: is_fresh(m) for m in group}
         changed = True
         while changed and group:
             changed = False
             for m in sorted(group):
-                inside_boosts = boosts[m] & group
-                inside = len(inside_boosts | (boosters[m] & group))
-                # Closure over the accounts that boost the member, or that it boosts inside: boosting popular
-                # accounts outside (camouflage) does not take a member out, since they do not boost back.
-                partners = len(inside_boosts | boosters[m])
+                inside = len(partners[m] & group)
                 # An older account joins a cohort only by trading like a member, not as a camouflage target.
                 min_boosts = 1 if fresh[m] else max(2, MIN_BOOST_SHARE * (len(group) - 1))
-                if inside < 2 or inside < COHORT_MIN_CLOSURE * partners or len(inside_boosts) < min_boosts:
+                if inside < 2 or inside < COHORT_MIN_CLOSURE * len(partners[m]) or len(boosts[m] & group) < min_boosts:
                     group.discard(m)
                     changed = True
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
@@ -177,24 +173,33 @@ class RingFinder:
         for m in group:
             outs, ins = walked.get(m) or (graph.recent(graph.out.get(m), since), graph.recent(graph.inn.get(m), since))
             boosts[m], boosters[m] = set(outs), set(ins)
-        # Over the ring window: a member boosts back a fair share of the members boosting it, which a popular
+        # Over the ring window, a member boosts back at least half as many members as boost it: a popular
         # camouflage target that happened to answer one member within the hour does not.
         horizon = now - graph.window
         boosts_inside = {m: graph.recent_among(graph.out.get(m, {}), horizon, group) for m in group}
         boosted_inside = {m: graph.recent_among(graph.inn.get(m, {}), horizon, group) for m in group}
-        changed = True
-        while changed and group:
-            changed = False
-            for m in sorted(group):
-                if (
-                    boosts[m].isdisjoint(group)
-                    or boosters[m].isdisjoint(group)
-                    or len((boosts[m] | boosters[m]) & group) < 2
-                    or 2 * len(boosts_inside[m] & group) < len(boosted_inside[m] & group)
-                ):
-                    group.discard(m)
-                    changed = True
-        return group
+        while True:
+            # The session rules only get harder as members leave, so peeling them to a fixpoint gives the same
+            # group in any order.
+            changed = True
+            while changed and group:
+                changed = False
+                for m in sorted(group):
+                    if (
+                        boosts[m].isdisjoint(group)
+                        or boosters[m].isdisjoint(group)
+                        or len((boosts[m] | boosters[m]) & group) < 2
+                    ):
+                        group.discard(m)
+                        changed = True
+            # The boost-back rule gets easier as members leave (fewer boost a member), so it drops one account at a
+            # time, the one boosting back least, and the session rules run again: not the accounts' names but
+            # their trading decides who stays.
+            shortfall = {m: len(boosted_inside[m] & group) - 2 * len(boosts_inside[m] & group) for m in group}
+            worst = max(group, key=lambda m: (shortfall[m], m), default=None)
+            if worst is None or shortfall[worst] <= 0:
+                return group
+            group.discard(worst)
 
     def _reach(
         self,

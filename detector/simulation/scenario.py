@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass
 
@@ -26,8 +27,9 @@ _BURST_KINDS = {SYNTHETIC: ("follow", "follow", "like"), BITCOIN_ALPHA: ("rate",
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """What to simulate. ``days``, ``accounts`` and ``activity`` (mean boosts per account and day) shape the
-    synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years)."""
+    """What to simulate. ``days``, ``accounts`` and ``activity`` (boosts an account starts per day, on average;
+    answers and viral bursts come on top) shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186
+    ratings over five years)."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -40,8 +42,8 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {BACKGROUNDS}")
-        if not self.activity > 0:
-            raise ValueError("activity must be positive")
+        if not (math.isfinite(self.activity) and self.activity > 0):
+            raise ValueError("activity must be a positive number")
 
 
 def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
