@@ -30,6 +30,8 @@ from detector.simulation.schemes import pace
 
 METHODS = ("ours", "heuristic", "midas")
 MIDAS_BUCKETS = {"hour": 3600.0, "day": 86400.0}
+#: Missed schemes listed per method in the text report (the JSON report has every scheme).
+MAX_MISSED_LISTED = 20
 
 
 class Result(Protocol):
@@ -117,15 +119,26 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     >>> scheme = {"accounts": ["a", "b", "c"], "start_ts": 100.0, "event_ids": ["e1", "e2", "e3", "e4"]}
     >>> times = {"e1": 100.0, "e2": 200.0, "e3": 300.0, "e4": 400.0}
     >>> results = {"a": R(flagged=True, first_flagged_ts=200.0), "c": R(flagged=True, first_flagged_ts=50.0)}
-    >>> scheme_outcome(scheme, results, times)
-    {'caught': True, 'delay_s': 100.0, 'prevention': 0.5, 'account_recall': 0.3333333333333333, 'pre_flagged': 1}
+    >>> outcome = scheme_outcome(scheme, results, times)
+    >>> outcome["caught"], outcome["delay_s"], outcome["prevention"], outcome["pre_flagged"]
+    (True, 100.0, 0.5, 1)
+
+    ``best_score`` is the highest score any of the scheme's accounts reached: for a missed scheme, how close it came.
     """
     accounts, start = scheme["accounts"], scheme["start_ts"]
     flags = [results[a].first_flagged_ts for a in accounts if a in results and results[a].flagged]
     during = [ts for ts in flags if ts is not None and ts >= start]
     pre_flagged = len(flags) - len(during)
+    best_score = max((results[a].score for a in accounts if a in results), default=0.0)
     if not during:
-        return {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": pre_flagged}
+        return {
+            "caught": False,
+            "delay_s": None,
+            "prevention": 0.0,
+            "account_recall": 0.0,
+            "pre_flagged": pre_flagged,
+            "best_score": best_score,
+        }
     first = min(during)
     times = [event_ts[i] for i in scheme["event_ids"]]
     return {
@@ -134,6 +147,7 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
         "prevention": sum(1 for ts in times if ts > first) / len(times),
         "account_recall": len(during) / len(accounts),
         "pre_flagged": pre_flagged,
+        "best_score": best_score,
     }
 
 
@@ -157,6 +171,25 @@ def best_f1_threshold(scores: Mapping[str, float], truth: Truth) -> tuple[float,
         if f1 > best_f1:
             best_threshold, best_f1 = score, f1
     return best_threshold, best_f1
+
+
+def describe_shape(scheme: Mapping) -> str:
+    """One line a researcher can read a scheme's shape from.
+
+    >>> describe_shape({"scheme": "farming_ring", "shape": {"size": 9, "members": "hijacked", "timing": "rounds",
+    ...     "window_s": 36000, "camouflage": 0.26, "pair_prob": 0.59}, "event_ids": ["e"] * 59})
+    'ring of 9 hijacked, rounds over 10.0 h, 26% camouflage, 59% of pairs trading, 59 events'
+    """
+    shape, events = scheme["shape"], len(scheme["event_ids"])
+    if scheme["scheme"] == "farming_ring":
+        return (
+            f"ring of {shape['size']} {shape['members']}, {shape['timing']} over {shape['window_s'] / HOUR:.1f} h, "
+            f"{shape['camouflage']:.0%} camouflage, {shape['pair_prob']:.0%} of pairs trading, {events} events"
+        )
+    return (
+        f"burst of {shape['followers']} {shape['kind']}s ({shape['delivery']}) over {shape['duration_s'] / HOUR:.1f} h "
+        f"to a {shape['beneficiary']} account, {events} events"
+    )
 
 
 def shape_groups(scheme: Mapping) -> list[str]:
@@ -220,7 +253,12 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
         results, extra = RUNNERS[method](events, truth, config)
         seconds = time.perf_counter() - started
         schemes = [
-            {"scheme_id": s["scheme_id"], "groups": shape_groups(s), **scheme_outcome(s, results, event_ts)}
+            {
+                "scheme_id": s["scheme_id"],
+                "groups": shape_groups(s),
+                "shape": describe_shape(s),
+                **scheme_outcome(s, results, event_ts),
+            }
             for s in truth.schemes
         ]
         out[method] = {**account_metrics(results, truth), **extra, "schemes": schemes, "seconds": seconds}
@@ -353,6 +391,18 @@ def format_report(report: dict) -> str:
                 f"{_fmt(g['prevention'])}"
             )
         lines.append(f"{group:<28}" + "".join(f"{c:>28}" for c in cells))
+    lines += [
+        "",
+        "missed schemes: method, seed, scheme, shape, best score any of its accounts reached (method's scale)",
+    ]
+    for method in methods:
+        missed = [
+            (seed["seed"], s) for seed in report["seeds"] for s in seed["methods"][method]["schemes"] if not s["caught"]
+        ]
+        for seed, s in missed[:MAX_MISSED_LISTED]:
+            lines.append(f"  {method:<10} {seed:>5} {s['scheme_id']:<5} {s['shape']}; best score {s['best_score']:.2f}")
+        if len(missed) > MAX_MISSED_LISTED:
+            lines.append(f"  {method:<10} ... and {len(missed) - MAX_MISSED_LISTED} more (all in --json)")
     lines.append("")
     per_method = ", ".join(f"{m} {summary[m]['seconds_per_seed']:.1f}s" for m in methods)
     lines.append(f"wall time {report['wall_seconds']:.1f}s; replay per seed: {per_method}")
