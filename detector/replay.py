@@ -1,7 +1,8 @@
 """``detector replay``: run the engine over a JSONL file in event-time order, as a backtest.
 
 Deterministic: the same file and engine version always give the same scores. Rejected lines (malformed,
-out of contract) go to the rejects file with their line number and reason; the run still exits 0.
+out of contract) go to the rejects file with their line number and reason; the run still exits 0. An account's
+score is the highest of any candidate it was in, flagged or not, so a threshold can be swept over the output.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Iterable, Iterator, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import IO, TypeVar
@@ -38,7 +39,7 @@ def replay_events(
 ) -> dict[str, AccountResult]:
     """Run the engine over events (sorted here by event time, stably) and return per-account results.
 
-    Every account that appears in an event gets a result, flagged or not.
+    Every account that appears in an event gets a result, flagged or not, with the highest score it reached.
     """
     engine = engine or Engine(config)
     seen: set[str] = set()
@@ -46,7 +47,13 @@ def replay_events(
         seen.add(event.actor)
         seen.add(event.target)
         engine.process(event)
-    return {account: engine.results.get(account) or AccountResult() for account in seen | set(engine.results)}
+    return {account: account_result(engine, account) for account in seen | set(engine.results)}
+
+
+def account_result(engine: Engine, account: str) -> AccountResult:
+    """The account's result as replay reports it: the engine's, with the highest score of any candidate."""
+    result = engine.results.get(account) or AccountResult()
+    return replace(result, score=engine.best_score(account))
 
 
 def read_events(lines: Iterable[bytes], rejects: list[Rejected]) -> Iterator[tuple[int, Event]]:
@@ -154,7 +161,7 @@ def _replay(
 def write_scores(engine: Engine, seen: set[str], out: IO[bytes]) -> None:
     """One line per account seen in the input (the engine itself forgets long-idle, unflagged accounts)."""
     for account in sorted(seen | set(engine.results)):
-        result = engine.results.get(account) or AccountResult()
+        result = account_result(engine, account)
         out.write(
             orjson.dumps(
                 {

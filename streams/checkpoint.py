@@ -17,7 +17,7 @@ import orjson
 #: Bumped whenever the pickled engine or pending events change shape (3: the boost graph's lateness bound).
 #: Older checkpoints hold state this engine cannot continue from, so they are refused up front rather than
 #: failing mid-stream.
-FORMAT = 3
+FORMAT = 4
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import orjson
-from test_engine import T0, ring
+from test_engine import T0, organic_market, ring
 
 from detector.cli import main
 from detector.core.events import Event
@@ -66,3 +66,15 @@ def test_replay_writes_findings_as_their_dicts(tmp_path):
     assert lines
     for line in lines:
         assert orjson.dumps(Finding.from_dict(orjson.loads(line)).to_dict()) == line
+
+
+def test_unflagged_accounts_report_the_highest_score_they_reached(tmp_path):
+    # An organic market is scored (its popular accounts gain new boosters) but never flagged: researchers sweeping a
+    # threshold need those scores, not zeros.
+    events = organic_market(random.Random(7))
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(e.to_json() for e in events) + b"\n")
+    main(["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"])
+    rows = [orjson.loads(line) for line in (tmp_path / "scores.jsonl").read_bytes().splitlines()]
+    assert not any(r["flagged"] for r in rows)
+    scored = [r["score"] for r in rows if r["score"] > 0]
+    assert scored and max(scored) < 0.5

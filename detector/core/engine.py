@@ -21,7 +21,7 @@ from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.1"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 4
 #: The weights (models/weights.json) for rings found young, by the cohort and lockstep searches; rings grown from
 #: a traded pair are scored by the scheme's own weights.
 EARLY_RING_MODEL = "farming_ring_early"
@@ -53,7 +53,11 @@ class EngineConfig:
 
 @dataclass
 class AccountResult:
-    """What replay reports per account: its highest score and when it was first flagged."""
+    """What replay reports per account: its highest score and when it was first flagged.
+
+    In the engine, ``score`` is the highest score of the account's findings; replay reports the highest score of
+    any candidate the account was in, flagged or not (see :meth:`Engine.best_score`).
+    """
 
     score: float = 0.0
     flagged: bool = False
@@ -102,6 +106,9 @@ class Engine:
         self.ledgers: dict[str, FollowerLedger] = {}
         self.recent_ids: dict[str, deque[tuple[str, str]]] = {}
         self.results: dict[str, AccountResult] = {}
+        #: Per account, the highest score of any candidate it was in, flagged or not: what a researcher sweeps a
+        #: threshold over. Forgotten with the account when it idles out.
+        self.best_scores: dict[str, float] = {}
         self.stats = EngineStats()
         self.watermark = float("-inf")
         self._seen_ids: OrderedDict[str, float] = OrderedDict()
@@ -352,6 +359,10 @@ class Engine:
         )
 
     def _candidate(self, scheme: str, model: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
+        best = self.best_scores
+        for account in accounts:
+            if score > best.get(account, 0.0):
+                best[account] = score
         if self.config.record_candidates:
             self.candidates.append(
                 {
@@ -441,6 +452,11 @@ class Engine:
         if finding.case_id not in result.case_ids:
             result.case_ids.append(finding.case_id)
 
+    def best_score(self, account: str) -> float:
+        """The highest score the account reached in any candidate, flagged or not (0 when it never was in one)."""
+        result = self.results.get(account)
+        return max(self.best_scores.get(account, 0.0), result.score if result is not None else 0.0)
+
     def learn_decision(self, scheme: str, features: dict[str, float], confirmed: bool) -> None:
         """Feed a reviewer decision to the online classifier."""
         self.scorer.learn_decision(scheme, features, confirmed)
@@ -500,6 +516,7 @@ class Engine:
             self.recent_ids.pop(account, None)
             self._ring_checked.pop(account, None)
             self._growth_next.pop(account, None)
+            self.best_scores.pop(account, None)
         self.stats.evicted_accounts += len(idle)
 
     # ------------------------------------------------------------------ persistence
