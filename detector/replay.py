@@ -41,7 +41,7 @@ def replay_events(
 
     Every account that appears in an event gets a result, flagged or not, with the highest score it reached.
     """
-    engine = engine or Engine(config)
+    engine = engine or Engine(replace(config or EngineConfig(), keep_forgotten_scores=True))
     seen: set[str] = set()
     for event in sorted(events, key=_event_time):
         seen.add(event.actor)
@@ -148,7 +148,7 @@ def load(path: Path, rejects: list[Rejected], hide_progress: bool = True) -> lis
 def _replay(
     numbered: list[tuple[int, Event]], rejects: list[Rejected], args: argparse.Namespace
 ) -> tuple[Engine, list[Finding]]:
-    engine = Engine(EngineConfig(record_candidates=args.candidates is not None))
+    engine = Engine(EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True))
     findings: list[Finding] = []
     for number, event in _progress(numbered, "replaying", " events", args.no_progress):
         try:

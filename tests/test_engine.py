@@ -315,6 +315,19 @@ def test_idle_accounts_are_forgotten():
     assert "old" not in engine.accounts and "old" not in engine.graph.out
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_best_score_of_a_forgotten_account_is_kept_only_when_asked(keep):
+    # Ten new boosters make "star" a scored (unflagged) candidate; then it idles out.
+    engine = Engine(EngineConfig(idle_eviction_days=30, keep_forgotten_scores=keep))
+    for i in range(10):
+        engine.process(Event(T0 + i, "like", f"fan{i}", "star", actor_profile=HUMAN))
+    scored = engine.best_score("star")
+    assert 0 < scored < engine.config.threshold
+    engine.process(Event(T0 + 40 * DAY, "like", "a", "b"))
+    assert "star" not in engine.accounts
+    assert engine.best_score("star") == (scored if keep else 0.0)
+
+
 def test_reviewer_decisions_steer_scores_once_enough_are_learned():
     engine = Engine()
     organic_like = {"size": 5.0, "tie_density": 0.9, "inflow_closure": 0.5, "fresh_share": 0.0}

@@ -49,6 +49,9 @@ class EngineConfig:
     seed: int = 42
     #: Keep every scored candidate (flagged or not) in ``Engine.candidates``: the labelled export for retraining.
     record_candidates: bool = False
+    #: Keep the best scores of accounts the idle sweep forgets: a backtest reports every account it saw, where a
+    #: long-running stream would keep a score for every account ever scored.
+    keep_forgotten_scores: bool = False
 
 
 @dataclass
@@ -107,7 +110,7 @@ class Engine:
         self.recent_ids: dict[str, deque[tuple[str, str]]] = {}
         self.results: dict[str, AccountResult] = {}
         #: Per account, the highest score of any candidate it was in, flagged or not: what a researcher sweeps a
-        #: threshold over. Forgotten with the account when it idles out.
+        #: threshold over. Forgotten with the account when it idles out, unless ``keep_forgotten_scores``.
         self.best_scores: dict[str, float] = {}
         self.stats = EngineStats()
         self.watermark = float("-inf")
@@ -516,7 +519,8 @@ class Engine:
             self.recent_ids.pop(account, None)
             self._ring_checked.pop(account, None)
             self._growth_next.pop(account, None)
-            self.best_scores.pop(account, None)
+            if not self.config.keep_forgotten_scores:
+                self.best_scores.pop(account, None)
         self.stats.evicted_accounts += len(idle)
 
     # ------------------------------------------------------------------ persistence
