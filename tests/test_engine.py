@@ -141,29 +141,31 @@ def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(
     assert "100% created in the last 30 days" in engine.results["ring0"].evidence["summary"]
 
 
-def test_older_accounts_trading_in_one_session_are_flagged_before_they_answer(market):
-    # Ten quiet accounts with organic history all boost three others within twenty minutes: nothing answered yet.
-    members = [f"u{i}" for i in range(350, 360)]
-    start = T0 + 100 * DAY
-    session = [
-        Event(start + 120 * k + 10 * i, "endorse", a, members[(i + k) % 10], id=f"{a}>{k}", actor_profile=HUMAN)
+SESSION_MEMBERS = [f"u{i}" for i in range(350, 360)]
+SESSION_START = T0 + 100 * DAY
+
+
+def trading_session() -> list[Event]:
+    """Ten quiet accounts with organic history each boost the next three within twenty minutes; none answered."""
+    members = SESSION_MEMBERS
+    return [
+        Event(SESSION_START + 120 * k + 10 * i, "endorse", a, members[(i + k) % 10], id=f"{a}>{k}", actor_profile=HUMAN)
         for k in (1, 2, 3)
         for i, a in enumerate(members)
     ]
-    engine = run(market + session)
+
+
+def test_older_accounts_trading_in_one_session_are_flagged_before_they_answer(market):
+    members = SESSION_MEMBERS
+    engine = run(market + trading_session())
     assert flagged(engine) == set(members)
     assert "100% of the boosts inside made in the last hour" in engine.results["u350"].evidence["summary"]
 
 
 def test_an_account_the_ring_boosts_that_answers_one_member_in_the_session_stays_out(market):
     # Six members boost u30 (camouflage); u30 happens to rate one member within the same hour.
-    members = [f"u{i}" for i in range(350, 360)]
-    start = T0 + 100 * DAY
-    session = [
-        Event(start + 120 * k + 10 * i, "endorse", a, members[(i + k) % 10], id=f"{a}>{k}", actor_profile=HUMAN)
-        for k in (1, 2, 3)
-        for i, a in enumerate(members)
-    ]
+    members, start = SESSION_MEMBERS, SESSION_START
+    session = trading_session()
     session += [
         Event(start + 60 + 10 * i, "endorse", a, "u30", id=f"{a}>u30", actor_profile=HUMAN)
         for i, a in enumerate(members[:6])
