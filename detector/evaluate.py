@@ -119,26 +119,15 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     >>> scheme = {"accounts": ["a", "b", "c"], "start_ts": 100.0, "event_ids": ["e1", "e2", "e3", "e4"]}
     >>> times = {"e1": 100.0, "e2": 200.0, "e3": 300.0, "e4": 400.0}
     >>> results = {"a": R(flagged=True, first_flagged_ts=200.0), "c": R(flagged=True, first_flagged_ts=50.0)}
-    >>> outcome = scheme_outcome(scheme, results, times)
-    >>> outcome["caught"], outcome["delay_s"], outcome["prevention"], outcome["pre_flagged"]
-    (True, 100.0, 0.5, 1)
-
-    ``best_score`` is the highest score any of the scheme's accounts reached: for a missed scheme, how close it came.
+    >>> scheme_outcome(scheme, results, times)
+    {'caught': True, 'delay_s': 100.0, 'prevention': 0.5, 'account_recall': 0.3333333333333333, 'pre_flagged': 1}
     """
     accounts, start = scheme["accounts"], scheme["start_ts"]
     flags = [results[a].first_flagged_ts for a in accounts if a in results and results[a].flagged]
     during = [ts for ts in flags if ts is not None and ts >= start]
     pre_flagged = len(flags) - len(during)
-    best_score = max((results[a].score for a in accounts if a in results), default=0.0)
     if not during:
-        return {
-            "caught": False,
-            "delay_s": None,
-            "prevention": 0.0,
-            "account_recall": 0.0,
-            "pre_flagged": pre_flagged,
-            "best_score": best_score,
-        }
+        return {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": pre_flagged}
     first = min(during)
     times = [event_ts[i] for i in scheme["event_ids"]]
     return {
@@ -147,7 +136,6 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
         "prevention": sum(1 for ts in times if ts > first) / len(times),
         "account_recall": len(during) / len(accounts),
         "pre_flagged": pre_flagged,
-        "best_score": best_score,
     }
 
 
@@ -219,9 +207,42 @@ def shape_groups(scheme: Mapping) -> list[str]:
 
 # -- one seed -----------------------------------------------------------------------------------------------------
 def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
-    from detector.replay import replay_events  # the engine and its models load only when it is evaluated
+    # The engine and its models load only when it is evaluated.
+    from detector.core.engine import Engine, EngineConfig
+    from detector.replay import replay_events
 
-    return replay_events(events), {}
+    engine = Engine(EngineConfig(record_candidates=True, keep_forgotten_scores=True))
+    results = replay_events(events, engine=engine)
+    return results, {"closest": closest_candidates(truth.schemes, engine.candidates)}
+
+
+def closest_candidates(schemes: Sequence[Mapping], candidates: Sequence[Mapping]) -> dict[str, float]:
+    """Per scheme, the highest score of a candidate that was about it, scored at or after its start: for a ring, a
+    group mostly of its members (the rule that labels training candidates); for a burst, its beneficiary's growth.
+    Schemes that never were a candidate are absent.
+
+    >>> ring = {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c"], "start_ts": 10.0}
+    >>> cands = [{"scheme": "farming_ring", "accounts": ["a", "b", "x"], "ts": 12.0, "score": 0.3},
+    ...          {"scheme": "farming_ring", "accounts": ["a", "x", "y"], "ts": 13.0, "score": 0.9},
+    ...          {"scheme": "farming_ring", "accounts": ["a", "b", "c"], "ts": 5.0, "score": 0.8}]
+    >>> closest_candidates([ring], cands)
+    {'s0': 0.3}
+    """
+    closest: dict[str, float] = {}
+    for scheme in schemes:
+        accounts, start = set(scheme["accounts"]), scheme["start_ts"]
+        for cand in candidates:
+            if cand["scheme"] != scheme["scheme"] or cand["ts"] < start:
+                continue
+            members = cand["accounts"]
+            about = (
+                2 * len(accounts.intersection(members)) > len(members)
+                if scheme["scheme"] == "farming_ring"
+                else (members[0] in accounts)
+            )
+            if about and cand["score"] > closest.get(scheme["scheme_id"], -1.0):
+                closest[scheme["scheme_id"]] = cand["score"]
+    return closest
 
 
 def _run_heuristic(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
@@ -252,6 +273,7 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
         started = time.perf_counter()
         results, extra = RUNNERS[method](events, truth, config)
         seconds = time.perf_counter() - started
+        closest = extra.pop("closest", None)
         schemes = [
             {
                 "scheme_id": s["scheme_id"],
@@ -261,6 +283,9 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
             }
             for s in truth.schemes
         ]
+        if closest is not None:
+            for s in schemes:
+                s["closest_score"] = closest.get(s["scheme_id"])
         out[method] = {**account_metrics(results, truth), **extra, "schemes": schemes, "seconds": seconds}
     return out
 
@@ -350,6 +375,17 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _closeness(scheme: Mapping) -> str:
+    """How close a missed scheme came, where the method says (ours records its candidates)."""
+    text = ""
+    if "closest_score" in scheme:
+        score = scheme["closest_score"]
+        text = "; never a candidate" if score is None else f"; best candidate score {score:.3g}"
+    if scheme.get("pre_flagged"):
+        text += f"; {scheme['pre_flagged']} member(s) flagged before it started"
+    return text
+
+
 def format_report(report: dict) -> str:
     summary, methods = report["summary"], report["config"]["methods"]
     config = report["config"]
@@ -391,16 +427,13 @@ def format_report(report: dict) -> str:
                 f"{_fmt(g['prevention'])}"
             )
         lines.append(f"{group:<28}" + "".join(f"{c:>28}" for c in cells))
-    lines += [
-        "",
-        "missed schemes: method, seed, scheme, shape, best score any of its accounts reached (method's scale)",
-    ]
+    lines += ["", "missed schemes: method, seed, scheme, shape, and how close it came"]
     for method in methods:
         missed = [
             (seed["seed"], s) for seed in report["seeds"] for s in seed["methods"][method]["schemes"] if not s["caught"]
         ]
         for seed, s in missed[:MAX_MISSED_LISTED]:
-            lines.append(f"  {method:<10} {seed:>5} {s['scheme_id']:<5} {s['shape']}; best score {s['best_score']:.2f}")
+            lines.append(f"  {method:<10} {seed:>5} {s['scheme_id']:<5} {s['shape']}{_closeness(s)}")
         if len(missed) > MAX_MISSED_LISTED:
             lines.append(f"  {method:<10} ... and {len(missed) - MAX_MISSED_LISTED} more (all in --json)")
     lines.append("")

@@ -39,7 +39,8 @@ def replay_events(
 ) -> dict[str, AccountResult]:
     """Run the engine over events (sorted here by event time, stably) and return per-account results.
 
-    Every account that appears in an event gets a result, flagged or not, with the highest score it reached.
+    Every account that appears in an event gets a result, flagged or not, with the highest score it reached. A
+    given ``engine`` is used as configured: give it ``keep_forgotten_scores`` for the scores of accounts it forgets.
     """
     engine = engine or Engine(replace(config or EngineConfig(), keep_forgotten_scores=True))
     seen: set[str] = set()

@@ -66,7 +66,7 @@ RESULTS = {
     "r1": R(flagged=True, first_flagged_ts=20.0),
     "r2": R(flagged=True, first_flagged_ts=35.0),
     "r3": R(),
-    "b1": R(score=0.4),
+    "b1": R(),
     "g1": R(flagged=True, first_flagged_ts=5.0),
     "o1": R(flagged=True, first_flagged_ts=50.0),
     "o2": R(),
@@ -92,26 +92,12 @@ def test_nothing_flagged_gives_zero_precision_and_recall():
 def test_scheme_caught_at_the_first_flag_of_any_member():
     ring = scheme_outcome(RING, RESULTS, EVENT_TS)
     # First flag at t=20 (r1): delay 20 s; events after it: t=30, 40 -> 2 of 5.
-    assert ring == {
-        "caught": True,
-        "delay_s": 20.0,
-        "prevention": 2 / 5,
-        "account_recall": 2 / 3,
-        "pre_flagged": 0,
-        "best_score": 0.0,
-    }
+    assert ring == {"caught": True, "delay_s": 20.0, "prevention": 2 / 5, "account_recall": 2 / 3, "pre_flagged": 0}
 
 
 def test_a_missed_scheme_prevents_nothing_even_if_its_helpers_are_flagged():
     burst = scheme_outcome(BURST, RESULTS, EVENT_TS)
-    assert burst == {
-        "caught": False,
-        "delay_s": None,
-        "prevention": 0.0,
-        "account_recall": 0.0,
-        "pre_flagged": 0,
-        "best_score": 0.4,  # how close it came: the beneficiary's highest score
-    }
+    assert burst == {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": 0}
 
 
 def test_a_flag_raised_before_the_scheme_started_does_not_catch_it():
@@ -172,7 +158,7 @@ def test_eval_cli_prints_the_table_and_writes_json(tmp_path, capsys):
 
 
 def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_came():
-    def scheme(scheme_id, caught):
+    def scheme(scheme_id, caught, closest):
         return {
             "scheme_id": scheme_id,
             "groups": ["ring pace=hours"],
@@ -181,14 +167,17 @@ def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_cam
             "delay_s": 60.0 if caught else None,
             "prevention": 0.9 if caught else 0.0,
             "account_recall": 1.0 if caught else 0.0,
-            "best_score": 0.9 if caught else 0.37,
+            "pre_flagged": 0,
+            "closest_score": closest,
         }
 
     run = {"precision": 1.0, "recall": 0.5, "f1": 0.67, "flagged": 9, "benign_flagged": 0, "organic_flagged": 0}
-    seeds = [
-        {"seed": 7, "methods": {"ours": {**run, "schemes": [scheme("s0", True), scheme("s1", False)], "seconds": 1}}}
-    ]
-    config = {"seeds": 1, "rings_per_seed": 2, "bursts_per_seed": 0, "methods": ["ours"]}
+    schemes = [scheme("s0", True, 0.9), scheme("s1", False, 0.37), scheme("s2", False, None)]
+    seeds = [{"seed": 7, "methods": {"ours": {**run, "schemes": schemes, "seconds": 1.0}}}]
+    config = {"seeds": 1, "rings_per_seed": 3, "bursts_per_seed": 0, "methods": ["ours"]}
     report = {"config": config, "summary": aggregate(seeds, ["ours"]), "seeds": seeds, "wall_seconds": 1.0}
     missed = [line for line in format_report(report).splitlines() if "ring of 9 hijacked" in line]
-    assert missed == ["  ours           7 s1    ring of 9 hijacked (s1); best score 0.37"]
+    assert missed == [
+        "  ours           7 s1    ring of 9 hijacked (s1); best candidate score 0.37",
+        "  ours           7 s2    ring of 9 hijacked (s2); never a candidate",
+    ]

@@ -113,8 +113,9 @@ def test_a_checkpoint_of_an_older_format_is_refused_with_the_reason(tmp_path: Pa
     path = tmp_path / "worker.checkpoint"
     checkpoint.save(path, DetectorState(Engine()).checkpoint())
     header, _, body = path.read_bytes().partition(b"\n")
-    path.write_bytes(orjson.dumps({**orjson.loads(header), "format": 2}) + b"\n" + body)
-    with pytest.raises(ValueError, match="format 2 was written by an older version"):
+    older = checkpoint.FORMAT - 1
+    path.write_bytes(orjson.dumps({**orjson.loads(header), "format": older}) + b"\n" + body)
+    with pytest.raises(ValueError, match=f"format {older} was written by an older version"):
         checkpoint.load(path)
 
 

@@ -74,22 +74,6 @@ class BackgroundIndex:
             out.append(account)
         return out
 
-    def quieter_half(self, accounts: Iterable[str], before_ts: float, days: float = 30.0) -> list[str]:
-        """The half of ``accounts`` least active in the ``days`` before ``before_ts`` (ties by id).
-
-        >>> index = BackgroundIndex([Event(1.3e9 + i, "rate", "busy", f"t{i % 2}") for i in range(6)])
-        >>> index.quieter_half(["busy", "t0", "t1"], before_ts=1.3e9 + 10)
-        ['t0', 't1']
-        """
-        since = before_ts - days * 86400.0
-
-        def recent(account: str) -> int:
-            times = self.activity.get(account, ())
-            return bisect.bisect_left(times, before_ts) - bisect.bisect_left(times, since)
-
-        ranked = sorted(accounts, key=lambda a: (recent(a), a))
-        return ranked[: (len(ranked) + 1) // 2]
-
     def popular(self, before_ts: float, k: int) -> list[str]:
         """The ``k`` accounts that received the most boosts before ``before_ts`` (ties by id, for determinism)."""
         counts = {a: bisect.bisect_left(times, before_ts) for a, times in self.boosted_at.items()}

@@ -239,9 +239,7 @@ class _Injector:
         rng = self.rng
         start = self.bg.sample_start(rng, shape.window_s)
         n_hijacked = {"fresh": 0, "hijacked": shape.size, "mixed": rng.randint(1, shape.size - 1)}[shape.members]
-        # Takeovers mostly hit abandoned accounts: members come from the quieter half of the hijackable ones.
-        hijackable = self.bg.quieter_half(self.bg.candidates(start, MIN_HISTORY), start)
-        hijacked = self._pick(hijackable, n_hijacked, "hijackable")
+        hijacked = self._pick(self.bg.candidates(start, MIN_HISTORY), n_hijacked, "hijackable")
         profiles = {a: self.bg.profiles[a] for a in hijacked}
         fresh = [self.ids.new() for _ in range(shape.size - n_hijacked)]
         if shape.batch_created and fresh:
