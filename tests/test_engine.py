@@ -342,3 +342,23 @@ def test_reviewer_decisions_steer_scores_once_enough_are_learned():
     _, warm = engine.scorer.score(FARMING_RING, organic_like)
     reviewer = {name: contribution for name, _, contribution in warm}["reviewer_model"]
     assert reviewer < 0
+
+
+@pytest.mark.parametrize("names", [("a", "b"), ("b", "a")])
+def test_who_a_group_keeps_around_a_pair_does_not_depend_on_account_names(names):
+    # Six accounts all trading both ways, and two hangers-on each boosting two of them and boosted by one. In the
+    # group of eight neither has enough ties; removing one first would make the other's threshold easier.
+    graph = RecentBoostGraph(window=60 * DAY)
+    ring = [f"r{i}" for i in range(6)]
+    for a in ring:
+        for b in ring:
+            if a != b:
+                graph.add(a, b, T0)
+    x, y = f"{names[0]}x", f"{names[1]}y"
+    for hanger, (first, second) in ((x, ring[:2]), (y, ring[2:4])):
+        graph.add(hanger, first, T0)
+        graph.add(hanger, second, T0)
+        graph.add(first, hanger, T0)
+    group = {*ring, x, y}
+    boosters = {m: len(graph.inn.get(m, {})) for m in group}
+    assert RingFinder(graph)._peel(group, boosters, T0 + 1) == set(ring)

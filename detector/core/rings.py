@@ -139,16 +139,14 @@ class RingFinder:
         boosts = {m: graph.out_partners(m, now) for m in group}
         partners = {m: boosts[m] | graph.in_partners(m, now) for m in group}
         fresh = {m: is_fresh(m) for m in group}
-        changed = True
-        while changed and group:
-            changed = False
-            for m in sorted(group):
-                inside = len(partners[m] & group)
-                # An older account joins a cohort only by trading like a member, not as a camouflage target.
-                min_boosts = 1 if fresh[m] else max(2, MIN_BOOST_SHARE * (len(group) - 1))
-                if inside < 2 or inside < COHORT_MIN_CLOSURE * len(partners[m]) or len(boosts[m] & group) < min_boosts:
-                    group.discard(m)
-                    changed = True
+
+        def leaves(m: str) -> bool:
+            inside = len(partners[m] & group)
+            # An older account joins a cohort only by trading like a member, not as a camouflage target.
+            min_boosts = 1 if fresh[m] else max(2, MIN_BOOST_SHARE * (len(group) - 1))
+            return inside < 2 or inside < COHORT_MIN_CLOSURE * len(partners[m]) or len(boosts[m] & group) < min_boosts
+
+        _peel_together(group, leaves)
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         return group if 2 * sum(fresh[m] for m in group) > len(group) else set()
 
@@ -288,20 +286,28 @@ class RingFinder:
             boosts[m] = graph.recent_among(graph.out.get(m, {}), horizon, group)
             boosted_by[m] = graph.recent_among(graph.inn.get(m, {}), horizon, group)
         tied = {m: boosts[m] | boosted_by[m] for m in group}
-        changed = True
-        while changed and group:
-            changed = False
-            for m in sorted(group):
-                others = len(group) - 1
-                n_boosters = boosters[m]
-                if (
-                    len(tied[m] & group) < max(2, MIN_TIE_SHARE * others)
-                    or len(boosts[m] & group) < max(1, MIN_BOOST_SHARE * others)
-                    or (n_boosters and len(boosted_by[m] & group) < MIN_INFLOW * n_boosters)
-                ):
-                    group.discard(m)
-                    changed = True
+
+        def leaves(m: str) -> bool:
+            others = len(group) - 1
+            n_boosters = boosters[m]
+            return (
+                len(tied[m] & group) < max(2, MIN_TIE_SHARE * others)
+                or len(boosts[m] & group) < max(1, MIN_BOOST_SHARE * others)
+                or bool(n_boosters and len(boosted_by[m] & group) < MIN_INFLOW * n_boosters)
+            )
+
+        _peel_together(group, leaves)
         return group
+
+
+def _peel_together(group: set[str], leaves: Callable[[str], bool]) -> None:
+    """Remove, round by round, every member that ``leaves`` the current group, all at once: thresholds relative to
+    the group's size get easier as it shrinks, so removing one at a time would let the accounts' names decide."""
+    while group:
+        leaving = {m for m in group if leaves(m)}
+        if not leaving:
+            return
+        group -= leaving
 
 
 def _closure(n_out: int, n_in: int, degree: int) -> float:
