@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 import orjson
+from sklearn.metrics import average_precision_score
 
 from detector.baselines import heuristic, midas
 from detector.core.events import Event
@@ -88,15 +89,26 @@ def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
     >>> m = account_metrics(results, truth)
     >>> m["precision"], m["recall"], m["benign_flagged"], m["organic_flagged"]
     (0.5, 0.5, 1, 1)
+
+    ``average_precision`` needs no threshold: the area under the precision-recall curve of the accounts' scores
+    (ignored accounts left out, a positive never scored ranked last). Here a (0.9) and b (0.1) are positives:
+
+    >>> scored = {"a": R(score=0.9), "b": R(score=0.1), "z": R(score=0.5), "x": R(), "h": R(score=1.0)}
+    >>> round(account_metrics(scored, truth)["average_precision"], 4)  # (1/1 + 2/3) / 2
+    0.8333
     """
     flagged = {a for a, r in results.items() if r.flagged and a not in truth.ignored}
     tp = len(flagged & truth.positives)
     precision = tp / len(flagged) if flagged else 0.0
     recall = tp / len(truth.positives) if truth.positives else 0.0
+    ranked = sorted((set(results) | truth.positives) - truth.ignored)
+    labels = [a in truth.positives for a in ranked]
+    scores = [results[a].score if a in results else 0.0 for a in ranked]
     return {
         "precision": precision,
         "recall": recall,
         "f1": _f1(precision, recall),
+        "average_precision": float(average_precision_score(labels, scores)) if any(labels) else 0.0,
         "flagged": len(flagged),
         "benign_flagged": len(flagged & truth.benign),
         "organic_flagged": len((flagged & truth.organic) - truth.positives),
@@ -336,7 +348,7 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
         runs = [seed["methods"][method] for seed in per_seed]
         schemes = [s for run in runs for s in run["schemes"]]
         entry: dict = {}
-        for key in ("precision", "recall", "f1"):
+        for key in ("precision", "recall", "f1", "average_precision"):
             values = [run[key] for run in runs]
             entry[key] = {"mean": statistics.fmean(values), "min": min(values)}
         for key in ("benign_flagged", "organic_flagged", "flagged"):
@@ -395,9 +407,9 @@ def format_report(report: dict) -> str:
         f"bought helper accounts ignored",
         "",
         f"{'method':<10} {'precision':>15} {'recall':>15} {'F1':>15} {'benign flagged':>15} "
-        f"{'organic flagged':>16} {'caught':>9} {'delay h med/p90':>16} {'prevention':>10}",
+        f"{'organic flagged':>16} {'caught':>9} {'delay h med/p90':>16} {'prevention':>10} {'avg precision':>15}",
         f"{'':<10} {'mean (min)':>15} {'mean (min)':>15} {'mean (min)':>15} {'mean (max)':>15} "
-        f"{'mean (max)':>16} {'':>9} {'':>16} {'mean':>10}",
+        f"{'mean (max)':>16} {'':>9} {'':>16} {'mean':>10} {'mean (min)':>15}",
     ]
     for method in methods:
         s = summary[method]
@@ -411,6 +423,7 @@ def format_report(report: dict) -> str:
             + f" {str(s['caught']) + '/' + str(s['total']):>9}"
             + f" {_fmt(s['median_delay_h'], 1) + ' / ' + _fmt(s['p90_delay_h'], 1):>16}"
             + f" {_fmt(s['prevention']):>10}"
+            + f" {_fmt(s['average_precision']['mean'], 3) + ' (' + _fmt(s['average_precision']['min'], 3) + ')':>15}"
         )
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])

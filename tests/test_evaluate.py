@@ -121,7 +121,8 @@ def test_aggregate_takes_mean_and_min_over_seeds_and_pools_scheme_delays():
              "groups": ["ring pace=hours"]}
             for d in delays
         ]  # fmt: skip
-        run = {"precision": precision, "recall": 1.0, "f1": 1.0, "flagged": 3, "benign_flagged": 0}
+        run = {"precision": precision, "recall": 1.0, "f1": 1.0, "average_precision": 1.0, "flagged": 3}
+        run["benign_flagged"] = 0
         return {"methods": {"m": {**run, "organic_flagged": 1, "schemes": schemes, "seconds": 1.0}}}
 
     summary = aggregate([seed(0.5, [HOUR, None]), seed(1.0, [3 * HOUR, 2 * HOUR])], ["m"])["m"]
@@ -171,7 +172,8 @@ def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_cam
             "closest_score": closest,
         }
 
-    run = {"precision": 1.0, "recall": 0.5, "f1": 0.67, "flagged": 9, "benign_flagged": 0, "organic_flagged": 0}
+    run = {"precision": 1.0, "recall": 0.5, "f1": 0.67, "average_precision": 0.8, "flagged": 9}
+    run |= {"benign_flagged": 0, "organic_flagged": 0}
     schemes = [scheme("s0", True, 0.9), scheme("s1", False, 0.37), scheme("s2", False, None)]
     seeds = [{"seed": 7, "methods": {"ours": {**run, "schemes": schemes, "seconds": 1.0}}}]
     config = {"seeds": 1, "rings_per_seed": 3, "bursts_per_seed": 0, "methods": ["ours"]}
