@@ -8,7 +8,9 @@ accept goes through the hand-written validator, which alone names the reason of 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from dataclasses import dataclass
 
 import msgspec
@@ -110,27 +112,23 @@ def parse_event(raw: bytes | str) -> Event:
     return event_from_dict(obj)
 
 
-class _WireProfile(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    created_ts: float | None = None
-    followers: int | None = None
-    following: int | None = None
-    posts: int | None = None
+def _wire_struct(cls: type, name: str, **retyped: object) -> type[msgspec.Struct]:
+    """A msgspec Struct with the dataclass ``cls``'s fields, types and defaults (``retyped`` overrides types), so
+    the wire shape cannot drift from the contract's. A Struct, not the dataclass itself, because msgspec refuses
+    unknown fields only on Structs, and the contract rejects them. msgspec also refuses booleans as numbers and
+    floats as integers, as the contract does; value rules are checked by :func:`_accept`."""
+    hints = typing.get_type_hints(cls)
+
+    def field(f: dataclasses.Field) -> tuple:
+        kind = retyped.get(f.name, hints[f.name])
+        return (f.name, kind) if f.default is dataclasses.MISSING else (f.name, kind, f.default)
+
+    fields = [field(f) for f in dataclasses.fields(cls)]
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, gc=False)
 
 
-class _WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """The contract's shape and JSON types (msgspec refuses booleans as numbers and floats as integers, as the
-    contract does); value rules are checked by :func:`_accept`."""
-
-    ts: float
-    kind: str
-    actor: str
-    target: str
-    id: str | None = None
-    weight: float = 1.0
-    topic: str | None = None
-    actor_profile: _WireProfile | None = None
-
-
+_WireProfile = _wire_struct(Profile, "_WireProfile")
+_WireEvent = _wire_struct(Event, "_WireEvent", actor_profile=_WireProfile | None)
 _decode_wire = msgspec.json.Decoder(_WireEvent).decode
 
 
