@@ -176,20 +176,16 @@ class RingFinder:
         horizon = now - graph.window
         boosts_inside = {m: graph.recent_among(graph.out.get(m, {}), horizon, group) for m in group}
         boosted_inside = {m: graph.recent_among(graph.inn.get(m, {}), horizon, group) for m in group}
+
+        def leaves_session(m: str) -> bool:
+            return (
+                boosts[m].isdisjoint(group)
+                or boosters[m].isdisjoint(group)
+                or len((boosts[m] | boosters[m]) & group) < 2
+            )
+
         while True:
-            # The session rules only get harder as members leave, so peeling them to a fixpoint gives the same
-            # group in any order.
-            changed = True
-            while changed and group:
-                changed = False
-                for m in sorted(group):
-                    if (
-                        boosts[m].isdisjoint(group)
-                        or boosters[m].isdisjoint(group)
-                        or len((boosts[m] | boosters[m]) & group) < 2
-                    ):
-                        group.discard(m)
-                        changed = True
+            _peel_together(group, leaves_session)
             # The boost-back rule gets easier as members leave (fewer boost a member), so it drops one account at a
             # time, the one boosting back least, and the session rules run again: not the accounts' names but
             # their trading decides who stays.
