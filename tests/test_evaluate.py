@@ -9,6 +9,7 @@ import pytest
 
 from detector.baselines import BaselineResult as R
 from detector.cli import main
+from detector.core.events import Event
 from detector.evaluate import (
     EvalConfig,
     Truth,
@@ -17,6 +18,7 @@ from detector.evaluate import (
     best_f1_threshold,
     evaluate_stream,
     format_report,
+    oracle_prevention,
     scheme_outcome,
 )
 from detector.simulation import BurstShape, OrganicConfig, RingShape, generate_organic, inject
@@ -106,6 +108,30 @@ def test_a_flag_raised_before_the_scheme_started_does_not_catch_it():
     assert (outcome["delay_s"], outcome["prevention"], outcome["pre_flagged"]) == (10.0, 1 / 5, 1)
 
 
+def test_the_oracle_flags_a_ring_once_enough_members_each_boost_another_member():
+    ring = {"scheme": "farming_ring", "accounts": ["a", "b", "c", "d"]}
+    pairs = ["ax", "ab", "ba", "xa", "bc", "cd", "ca", "da", "ab"]  # x is outside: its boosts are camouflage
+    events = [Event(float(t), "rate", s, d) for t, (s, d) in enumerate(pairs)]
+    # a and b boosted members by t=2, c at t=5, d at t=7: only the last of the 9 events comes after the oracle's flag.
+    assert oracle_prevention(ring, events, min_ring_size=4, min_burst=10) == pytest.approx(1 / 9)
+    assert oracle_prevention(ring, events, min_ring_size=2, min_burst=10) == pytest.approx(6 / 9)  # a pair by t=2
+    # A star is not a ring: members boosting only the hub never reach four members each boosting another.
+    star = [Event(float(t), "rate", s, "a") for t, s in enumerate("bcdbcd")] + [Event(9.0, "rate", "a", "b")]
+    assert oracle_prevention(ring, star, min_ring_size=4, min_burst=10) == 0.0
+    # Negative ratings and unfollows are not boosts.
+    negative = [Event(float(t), "rate", s, d, weight=-5.0) for t, (s, d) in enumerate(pairs)]
+    assert oracle_prevention(ring, negative, min_ring_size=4, min_burst=10) == 0.0
+
+
+def test_the_oracle_flags_a_burst_at_the_minimum_number_of_new_boosters_of_one_beneficiary():
+    burst = {"scheme": "follower_growth", "accounts": ["b1", "b2"]}
+    # Three helpers follow b1 and b2 in turn, h1 twice: b1 has its third distinct booster at t=5.
+    follows = [("h1", "b1"), ("h1", "b2"), ("h1", "b1"), ("h2", "b1"), ("h2", "b2"), ("h3", "b1"), ("h3", "b2")]
+    events = [Event(float(t), "follow", s, d) for t, (s, d) in enumerate(follows)]
+    assert oracle_prevention(burst, events, min_ring_size=4, min_burst=3) == pytest.approx(1 / 7)
+    assert oracle_prevention(burst, events, min_ring_size=4, min_burst=4) == 0.0
+
+
 def test_best_f1_threshold_is_an_oracle_sweep_over_account_scores():
     scores = {"r1": 9.0, "o1": 8.0, "r2": 7.0, "h1": 100.0, "r3": 1.0, "b1": 0.5, "o2": 0.1}
     # h1 ignored. Thresholds: 9 -> P1 R1/4 F1 .4; 8 -> 2*1/(2+4) = .33; 7 -> 2*2/(3+4) = .571; 1 -> 2*3/(4+4) = .75;
@@ -118,7 +144,7 @@ def test_aggregate_takes_mean_and_min_over_seeds_and_pools_scheme_delays():
     def seed(precision, delays):
         schemes = [
             {"caught": d is not None, "delay_s": d, "prevention": 0.5 if d is not None else 0.0, "account_recall": 1.0,
-             "groups": ["ring pace=hours"]}
+             "oracle_prevention": 0.75, "groups": ["ring pace=hours"]}
             for d in delays
         ]  # fmt: skip
         run = {"precision": precision, "recall": 1.0, "f1": 1.0, "average_precision": 1.0, "flagged": 3}
@@ -131,6 +157,7 @@ def test_aggregate_takes_mean_and_min_over_seeds_and_pools_scheme_delays():
     assert summary["median_delay_h"] == 2.0
     assert summary["p90_delay_h"] == pytest.approx(2.8)  # linear interpolation in [1, 2, 3]
     assert summary["prevention"] == pytest.approx(1.5 / 4)
+    assert summary["oracle_prevention"] == 0.75
     assert summary["by_shape"]["ring pace=hours"]["caught"] == 3
 
 
@@ -145,6 +172,11 @@ def test_evaluate_stream_scores_each_method_on_an_injected_stream():
     assert report["heuristic"]["recall"] == 1.0
     assert all(s["caught"] for s in report["heuristic"]["schemes"])
     assert report["midas"]["threshold_rule"] == "best F1 (oracle)"
+    # The oracle's prevention depends on the scheme only: the same for every method.
+    assert [s["oracle_prevention"] for s in report["heuristic"]["schemes"]] == [
+        s["oracle_prevention"] for s in report["midas"]["schemes"]
+    ]
+    assert all(0.5 < s["oracle_prevention"] < 1.0 for s in report["midas"]["schemes"])
 
 
 def test_eval_cli_prints_the_table_and_writes_json(tmp_path, capsys):
@@ -167,6 +199,7 @@ def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_cam
             "caught": caught,
             "delay_s": 60.0 if caught else None,
             "prevention": 0.9 if caught else 0.0,
+            "oracle_prevention": 0.95,
             "account_recall": 1.0 if caught else 0.0,
             "pre_flagged": 0,
             "closest_score": closest,

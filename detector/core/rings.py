@@ -146,7 +146,7 @@ class RingFinder:
             min_boosts = 1 if fresh[m] else max(2, MIN_BOOST_SHARE * (len(group) - 1))
             return inside < 2 or inside < COHORT_MIN_CLOSURE * len(partners[m]) or len(boosts[m] & group) < min_boosts
 
-        _peel_together(group, leaves)
+        peel_together(group, leaves)
         # Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         return group if 2 * sum(fresh[m] for m in group) > len(group) else set()
 
@@ -185,7 +185,7 @@ class RingFinder:
             )
 
         while True:
-            _peel_together(group, leaves_session)
+            peel_together(group, leaves_session)
             # The boost-back rule gets easier as members leave (fewer boost a member), so it drops one account at a
             # time, the one boosting back least, and the session rules run again: not the accounts' names but
             # their trading decides who stays.
@@ -292,11 +292,11 @@ class RingFinder:
                 or bool(n_boosters and len(boosted_by[m] & group) < MIN_INFLOW * n_boosters)
             )
 
-        _peel_together(group, leaves)
+        peel_together(group, leaves)
         return group
 
 
-def _peel_together(group: set[str], leaves: Callable[[str], bool]) -> None:
+def peel_together(group: set[str], leaves: Callable[[str], bool]) -> None:
     """Remove, round by round, every member that ``leaves`` the current group, all at once: thresholds relative to
     the group's size get easier as it shrinks, so removing one at a time would let the accounts' names decide."""
     while group:
