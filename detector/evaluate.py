@@ -26,7 +26,8 @@ from sklearn.metrics import average_precision_score
 
 from detector.baselines import heuristic, midas
 from detector.core.events import Event
-from detector.core.rings import peel_together
+from detector.core.growth import MIN_BURST
+from detector.core.rings import MIN_RING_SIZE, peel_together
 from detector.simulation import BITCOIN_ALPHA, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
@@ -153,12 +154,15 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     }
 
 
-def oracle_prevention(scheme: Mapping, events: Sequence[Event], min_ring_size: int, min_burst: int) -> float:
+def oracle_prevention(
+    scheme: Mapping, events: Sequence[Event], min_ring_size: int = MIN_RING_SIZE, min_burst: int = MIN_BURST
+) -> float:
     """The prevention ratio of an oracle that knows the scheme's accounts and flags the scheme the moment its own
     boosts (``events``, sorted by time) first show the least evidence the engine's searches act on: for a ring,
     ``min_ring_size`` members each boosting another of them; for a burst, ``min_burst`` distinct new boosters of
-    one beneficiary. It says how much of a prevention shortfall is the method's and how much the scheme's shape
-    (a method can beat it a little where organic boosts add to a scheme's evidence).
+    one beneficiary (over the whole scheme, where the engine counts within its growth window). It says how much of
+    a prevention shortfall is the method's and how much the scheme's shape (a method can beat it a little where
+    organic boosts add to a scheme's evidence). 0 also for a scheme showing that evidence only with its last event.
 
     >>> from detector.core.events import Event
     >>> ring = {"scheme": "farming_ring", "accounts": ["a", "b", "c"]}
@@ -190,7 +194,7 @@ def oracle_prevention(scheme: Mapping, events: Sequence[Event], min_ring_size: i
 
 
 def _share_after(events: Sequence[Event], ts: float) -> float:
-    return sum(1 for e in events if e.ts > ts) / len(events)
+    return sum(1 for e in events if e.ts > ts) / len(events) if events else 0.0
 
 
 def best_f1_threshold(scores: Mapping[str, float], truth: Truth) -> tuple[float, float]:
@@ -270,21 +274,30 @@ def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Ma
     return results, {"closest": closest_candidates(truth.schemes, engine.candidates)}
 
 
-def closest_candidates(schemes: Sequence[Mapping], candidates: Sequence[Mapping]) -> dict[str, float]:
-    """Per scheme, the highest score of a candidate that was about it, scored at or after its start: for a ring, a
-    group mostly of its members (the rule that labels training candidates); for a burst, its beneficiary's growth.
-    Schemes that never were a candidate are absent.
+@dataclass(frozen=True)
+class Closest:
+    """How close the candidates about a scheme came: the best score, and when the first was scored."""
+
+    score: float
+    first_ts: float
+
+
+def closest_candidates(schemes: Sequence[Mapping], candidates: Sequence[Mapping]) -> dict[str, Closest]:
+    """Per scheme, the highest score of a candidate that was about it, scored at or after its start, and when the
+    first such candidate was scored: for a ring, a group mostly of its members (the rule that labels training
+    candidates); for a burst, its beneficiary's growth. Schemes that never were a candidate are absent.
 
     >>> ring = {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c"], "start_ts": 10.0}
     >>> cands = [{"scheme": "farming_ring", "accounts": ["a", "b", "x"], "ts": 12.0, "score": 0.3},
+    ...          {"scheme": "farming_ring", "accounts": ["a", "b", "c"], "ts": 14.0, "score": 0.2},
     ...          {"scheme": "farming_ring", "accounts": ["a", "x", "y"], "ts": 13.0, "score": 0.9},
     ...          {"scheme": "farming_ring", "accounts": ["a", "b", "c"], "ts": 5.0, "score": 0.8}]
     >>> closest_candidates([ring], cands)
-    {'s0': 0.3}
+    {'s0': Closest(score=0.3, first_ts=12.0)}
     """
-    closest: dict[str, float] = {}
+    closest: dict[str, Closest] = {}
     for scheme in schemes:
-        accounts, start = set(scheme["accounts"]), scheme["start_ts"]
+        accounts, start, scheme_id = set(scheme["accounts"]), scheme["start_ts"], scheme["scheme_id"]
         for cand in candidates:
             if cand["scheme"] != scheme["scheme"] or cand["ts"] < start:
                 continue
@@ -294,8 +307,13 @@ def closest_candidates(schemes: Sequence[Mapping], candidates: Sequence[Mapping]
                 if scheme["scheme"] == "farming_ring"
                 else (members[0] in accounts)
             )
-            if about and cand["score"] > closest.get(scheme["scheme_id"], -1.0):
-                closest[scheme["scheme_id"]] = cand["score"]
+            if about:
+                seen = closest.get(scheme_id)
+                closest[scheme_id] = (
+                    Closest(cand["score"], cand["ts"])
+                    if seen is None
+                    else Closest(max(seen.score, cand["score"]), min(seen.first_ts, cand["ts"]))
+                )
     return closest
 
 
@@ -318,21 +336,16 @@ RUNNERS: dict[str, Callable[[list[Event], Truth, EvalConfig], tuple[Mapping[str,
 
 def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], config: EvalConfig) -> dict:
     """Replay one labelled stream through each method and score it."""
-    from detector.core.engine import EngineConfig  # loads the models: only when a stream is evaluated
-
     injected = {i for s in truth.schemes for i in s["event_ids"]}
     by_id = {event.id: event for event in events if event.id in injected}
     event_ts = {i: event.ts for i, event in by_id.items()}
-    engine_config = EngineConfig()
-    oracles = {
-        s["scheme_id"]: oracle_prevention(
-            s,
-            sorted((by_id[i] for i in s["event_ids"]), key=attrgetter("ts")),
-            engine_config.min_ring_size,
-            engine_config.min_burst,
-        )
-        for s in truth.schemes
+    missing = injected - by_id.keys()
+    if missing:
+        raise ValueError(f"the truth names {len(missing)} scheme events missing from the stream, e.g. {min(missing)}")
+    scheme_events = {
+        s["scheme_id"]: sorted((by_id[i] for i in s["event_ids"]), key=attrgetter("ts")) for s in truth.schemes
     }
+    oracles = {s["scheme_id"]: oracle_prevention(s, scheme_events[s["scheme_id"]]) for s in truth.schemes}
     out = {}
     for method in methods:
         started = time.perf_counter()
@@ -351,7 +364,12 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
         ]
         if closest is not None:
             for s in schemes:
-                s["closest_score"] = closest.get(s["scheme_id"])
+                about = closest.get(s["scheme_id"])
+                s["closest_score"] = about.score if about else None
+                # What flagging the first candidate about the scheme would have prevented: the searches' share. A
+                # scheme flagged earlier through a group not mostly its own was in the searches' view by then.
+                first = _share_after(scheme_events[s["scheme_id"]], about.first_ts) if about else 0.0
+                s["candidate_prevention"] = max(first, s["prevention"])
         out[method] = {**account_metrics(results, truth), **extra, "schemes": schemes, "seconds": seconds}
     return out
 
@@ -384,7 +402,7 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
 
 def _pooled(schemes: Sequence[dict]) -> dict:
     delays_h = [s["delay_s"] / HOUR for s in schemes if s["caught"]]
-    return {
+    pooled = {
         "caught": sum(s["caught"] for s in schemes),
         "total": len(schemes),
         "account_recall": statistics.fmean(s["account_recall"] for s in schemes) if schemes else 0.0,
@@ -393,6 +411,9 @@ def _pooled(schemes: Sequence[dict]) -> dict:
         "prevention": statistics.fmean(s["prevention"] for s in schemes) if schemes else 0.0,
         "oracle_prevention": statistics.fmean(s["oracle_prevention"] for s in schemes) if schemes else 0.0,
     }
+    if schemes and all("candidate_prevention" in s for s in schemes):
+        pooled["candidate_prevention"] = statistics.fmean(s["candidate_prevention"] for s in schemes)
+    return pooled
 
 
 def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
@@ -480,6 +501,18 @@ def format_report(report: dict) -> str:
             + f" {_fmt(s['prevention']) + ' (' + _fmt(s['oracle_prevention']) + ')':>18}"
             + f" {_fmt(s['average_precision']['mean'], 3) + ' (' + _fmt(s['average_precision']['min'], 3) + ')':>15}"
         )
+    for method in methods:
+        s = summary[method]
+        if "candidate_prevention" in s:
+            # Rounded so that the two parts add up to the printed gap; the searches' part is net of the schemes
+            # seen before the oracle's moment.
+            gap = round(s["oracle_prevention"], 2) - round(s["prevention"], 2)
+            searches = round(s["oracle_prevention"] - s["candidate_prevention"], 2)
+            lines.append(
+                f"{method}: prevention {_fmt(s['prevention'])} against the oracle's {_fmt(s['oracle_prevention'])}: "
+                f"{searches:.2f} net lost before the first candidate about a scheme (the searches), "
+                f"{gap - searches:.2f} to candidates scored below the threshold (the scores)"
+            )
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])
         lines.append(f"midas: best-F1 threshold per seed, chosen with the ground truth (an upper bound): {thresholds}")

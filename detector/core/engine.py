@@ -15,8 +15,8 @@ from detector.core.accounts import DAY, AccountInfo
 from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
 from detector.core.graph import RecentBoostGraph
-from detector.core.growth import FollowerLedger, growth_features
-from detector.core.rings import FRESH_DAYS, RingFinder, describe
+from detector.core.growth import MIN_BURST, FollowerLedger, growth_features
+from detector.core.rings import FRESH_DAYS, MIN_RING_SIZE, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.1"
@@ -37,8 +37,8 @@ class EngineConfig:
     baseline_half_life_days: float = 30.0
     max_partners: int = 256
     max_ring_members: int = 40
-    min_ring_size: int = 4
-    min_burst: int = 10
+    min_ring_size: int = MIN_RING_SIZE
+    min_burst: int = MIN_BURST
     threshold: float = 0.5
     allowed_lateness_s: float = 3600.0
     dedup_horizon_s: float = 2 * DAY

@@ -26,6 +26,8 @@ MIN_TIE_SHARE = 0.3
 MIN_BOOST_SHARE = 0.2
 #: Growth stops when the best candidate has fewer than this share of its ties in the group.
 MIN_CANDIDATE_CLOSURE = 0.1
+#: The smallest group scored as a ring (``EngineConfig.min_ring_size``).
+MIN_RING_SIZE = 4
 COHORT_MIN_CLOSURE = 0.5
 #: Boosts within this many seconds of each other count as one session (lockstep).
 LOCKSTEP_S = 3600.0
@@ -73,7 +75,7 @@ class RingFinder:
     ['r1', 'r2', 'r3', 'r4', 'r5']
     """
 
-    def __init__(self, graph: RecentBoostGraph, max_members: int = 40, min_members: int = 4):
+    def __init__(self, graph: RecentBoostGraph, max_members: int = 40, min_members: int = MIN_RING_SIZE):
         self.graph = graph
         self.max_members = max_members
         self.min_members = min_members
