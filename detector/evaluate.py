@@ -144,11 +144,10 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     if not during:
         return {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": pre_flagged}
     first = min(during)
-    times = [event_ts[i] for i in scheme["event_ids"]]
     return {
         "caught": True,
         "delay_s": first - start,
-        "prevention": sum(1 for ts in times if ts > first) / len(times),
+        "prevention": _share_after([event_ts[i] for i in scheme["event_ids"]], first),
         "account_recall": len(during) / len(accounts),
         "pre_flagged": pre_flagged,
     }
@@ -177,7 +176,7 @@ def oracle_prevention(
             if event.is_boost and event.target in accounts:
                 boosters[event.target].add(event.actor)
                 if len(boosters[event.target]) >= min_burst:
-                    return _share_after(events, event.ts)
+                    return _share_after([e.ts for e in events], event.ts)
         return 0.0
     boosts: dict[str, set[str]] = {}
     for event in events:
@@ -189,12 +188,13 @@ def oracle_prevention(
             continue
         peel_together(group, lambda m, group=group: boosts[m].isdisjoint(group))
         if len(group) >= min_ring_size:
-            return _share_after(events, event.ts)
+            return _share_after([e.ts for e in events], event.ts)
     return 0.0
 
 
-def _share_after(events: Sequence[Event], ts: float) -> float:
-    return sum(1 for e in events if e.ts > ts) / len(events) if events else 0.0
+def _share_after(times: Sequence[float], moment: float) -> float:
+    """The share of ``times`` after ``moment``: what flagging at that moment would have prevented."""
+    return sum(1 for ts in times if ts > moment) / len(times) if times else 0.0
 
 
 def best_f1_threshold(scores: Mapping[str, float], truth: Truth) -> tuple[float, float]:
@@ -345,6 +345,7 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
     scheme_events = {
         s["scheme_id"]: sorted((by_id[i] for i in s["event_ids"]), key=attrgetter("ts")) for s in truth.schemes
     }
+    scheme_times = {scheme_id: [e.ts for e in found] for scheme_id, found in scheme_events.items()}
     oracles = {s["scheme_id"]: oracle_prevention(s, scheme_events[s["scheme_id"]]) for s in truth.schemes}
     out = {}
     for method in methods:
@@ -368,7 +369,7 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
                 s["closest_score"] = about.score if about else None
                 # What flagging the first candidate about the scheme would have prevented: the searches' share. A
                 # scheme flagged earlier through a group not mostly its own was in the searches' view by then.
-                first = _share_after(scheme_events[s["scheme_id"]], about.first_ts) if about else 0.0
+                first = _share_after(scheme_times[s["scheme_id"]], about.first_ts) if about else 0.0
                 s["candidate_prevention"] = max(first, s["prevention"])
         out[method] = {**account_metrics(results, truth), **extra, "schemes": schemes, "seconds": seconds}
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 from detector.core.events import Profile
 
 DAY = 86_400.0
+#: Accounts younger than this are fresh: what bought accounts and fresh ring members are when they act.
+FRESH_DAYS = 30.0
 
 
 class AccountInfo:

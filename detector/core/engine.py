@@ -11,12 +11,12 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from detector.core.accounts import DAY, AccountInfo
+from detector.core.accounts import DAY, FRESH_DAYS, AccountInfo
 from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
 from detector.core.graph import RecentBoostGraph
 from detector.core.growth import MIN_BURST, FollowerLedger, growth_features
-from detector.core.rings import FRESH_DAYS, MIN_RING_SIZE, RingFinder, describe
+from detector.core.rings import MIN_RING_SIZE, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.1"
@@ -276,7 +276,7 @@ class Engine:
             "summary": (
                 f"{len(members)} accounts boosting each other: {features['inflow_closure']:.0%} of their "
                 f"recent boosters and {features['outflow_closure']:.0%} of their recent boost targets are "
-                f"inside the group; {features['fresh_share']:.0%} created in the last 30 days; "
+                f"inside the group; {features['fresh_share']:.0%} created in the last {FRESH_DAYS:g} days; "
                 f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
             ),
             "members": sorted(members),

@@ -16,10 +16,9 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from detector.core.accounts import DAY, AccountInfo
+from detector.core.accounts import DAY, FRESH_DAYS, AccountInfo
 from detector.core.graph import RecentBoostGraph
 
-FRESH_DAYS = 30.0
 #: The fewest new boosters in the window that a burst is scored at (``EngineConfig.min_burst``).
 MIN_BURST = 10
 BATCH_SECONDS = 600.0  # bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from detector.core.accounts import AccountInfo
+from detector.core.accounts import FRESH_DAYS, AccountInfo
 from detector.core.graph import RecentBoostGraph
 
-FRESH_DAYS = 30.0
 #: A member must get at least this share of its recent boosts from inside the group.
 MIN_INFLOW = 0.34
 #: A member must be tied (either direction) to at least this share of the other members.
@@ -164,7 +163,7 @@ class RingFinder:
         # also boost within the session. Any group without them existed before this boost and was searched then.
         if not (graph.any_recent(graph.inn.get(a), since) and graph.any_recent(graph.out.get(b), since)):
             return set()
-        walked: dict[str, tuple[list[str], list[str]]] = {}
+        walked: dict[str, tuple[Collection[str], Collection[str]]] = {}
         group = self._reach(a, b, since, None, walked)
         if len(group) < self.min_members:
             return set()
@@ -203,7 +202,7 @@ class RingFinder:
         b: str,
         since: float,
         expands: Callable[[str], bool] | None,
-        walked: dict[str, tuple[list[str], list[str]]] | None = None,
+        walked: dict[str, tuple[Collection[str], Collection[str]]] | None = None,
     ) -> set[str]:
         """The pair and the accounts reached from it over ties made at or after ``since`` (either direction), up to
         ``max_members``; hubs are not reached, and only accounts passing ``expands`` (all when None) are walked on
