@@ -31,6 +31,8 @@ from detector.core.rings import MIN_RING_SIZE, peel_together
 from detector.simulation import BITCOIN_ALPHA, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
+from models.calibration import Reliability
+from models.labels import SchemeIndex
 
 METHODS = ("ours", "heuristic", "midas")
 MIDAS_BUCKETS = {"hour": 3600.0, "day": 86400.0}
@@ -271,7 +273,12 @@ def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Ma
 
     engine = Engine(EngineConfig(record_candidates=True, keep_forgotten_scores=True))
     results = replay_events(events, engine=engine)
-    return results, {"closest": closest_candidates(truth.schemes, engine.candidates)}
+    index = SchemeIndex(truth.schemes)
+    about = [index.about(cand) for cand in engine.candidates]
+    return results, {
+        "closest": closest_candidates(truth.schemes, engine.candidates, about),
+        "calibration": calibration(engine.candidates, about),
+    }
 
 
 @dataclass(frozen=True)
@@ -282,39 +289,42 @@ class Closest:
     first_ts: float
 
 
-def closest_candidates(schemes: Sequence[Mapping], candidates: Sequence[Mapping]) -> dict[str, Closest]:
-    """Per scheme, the highest score of a candidate that was about it, scored at or after its start, and when the
-    first such candidate was scored: for a ring, a group mostly of its members (the rule that labels training
-    candidates); for a burst, its beneficiary's growth. Schemes that never were a candidate are absent.
+def closest_candidates(
+    schemes: Sequence[Mapping], candidates: Sequence[Mapping], about: Sequence[str | None]
+) -> dict[str, Closest]:
+    """Per scheme, the highest score of a candidate that was about it (``about``, per candidate: the scheme it is
+    about, see :class:`models.labels.SchemeIndex`), scored at or after its start, and when the first such candidate
+    was scored. Schemes that never were a candidate are absent.
 
     >>> ring = {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c"], "start_ts": 10.0}
     >>> cands = [{"scheme": "farming_ring", "accounts": ["a", "b", "x"], "ts": 12.0, "score": 0.3},
     ...          {"scheme": "farming_ring", "accounts": ["a", "b", "c"], "ts": 14.0, "score": 0.2},
     ...          {"scheme": "farming_ring", "accounts": ["a", "x", "y"], "ts": 13.0, "score": 0.9},
     ...          {"scheme": "farming_ring", "accounts": ["a", "b", "c"], "ts": 5.0, "score": 0.8}]
-    >>> closest_candidates([ring], cands)
+    >>> closest_candidates([ring], cands, [SchemeIndex([ring]).about(c) for c in cands])
     {'s0': Closest(score=0.3, first_ts=12.0)}
     """
+    start = {scheme["scheme_id"]: scheme["start_ts"] for scheme in schemes}
     closest: dict[str, Closest] = {}
-    for scheme in schemes:
-        accounts, start, scheme_id = set(scheme["accounts"]), scheme["start_ts"], scheme["scheme_id"]
-        for cand in candidates:
-            if cand["scheme"] != scheme["scheme"] or cand["ts"] < start:
-                continue
-            members = cand["accounts"]
-            about = (
-                2 * len(accounts.intersection(members)) > len(members)
-                if scheme["scheme"] == "farming_ring"
-                else (members[0] in accounts)
-            )
-            if about:
-                seen = closest.get(scheme_id)
-                closest[scheme_id] = (
-                    Closest(cand["score"], cand["ts"])
-                    if seen is None
-                    else Closest(max(seen.score, cand["score"]), min(seen.first_ts, cand["ts"]))
-                )
+    for cand, scheme_id in zip(candidates, about, strict=True):
+        if scheme_id is None or cand["ts"] < start[scheme_id]:
+            continue
+        seen = closest.get(scheme_id)
+        closest[scheme_id] = (
+            Closest(cand["score"], cand["ts"])
+            if seen is None
+            else Closest(max(seen.score, cand["score"]), min(seen.first_ts, cand["ts"]))
+        )
     return closest
+
+
+def calibration(candidates: Sequence[Mapping], about: Sequence[str | None]) -> dict[str, Reliability]:
+    """Per model, every candidate's score against whether it was about an injected scheme."""
+    per_model: dict[str, Reliability] = {}
+    for cand, scheme_id in zip(candidates, about, strict=True):
+        model = cand.get("model", cand["scheme"])
+        per_model.setdefault(model, Reliability()).update(cand["score"], scheme_id is not None)
+    return per_model
 
 
 def _run_heuristic(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
@@ -417,6 +427,22 @@ def _pooled(schemes: Sequence[dict]) -> dict:
     return pooled
 
 
+def _pooled_calibration(runs: Sequence[Mapping[str, Reliability]]) -> dict:
+    pooled: dict[str, Reliability] = {}
+    for run in runs:
+        for model, reliability in run.items():
+            pooled[model] = pooled[model].merge(reliability) if model in pooled else reliability
+    return {
+        model: {
+            "candidates": r.count,
+            "ece": r.ece,
+            "brier": r.brier,
+            "bins": [asdict(row) for row in r.rows()],
+        }
+        for model, r in sorted(pooled.items())
+    }
+
+
 def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
     """Mean and min over seeds of the account metrics (mean and max for false-flag counts), scheme outcomes pooled
     over all seeds, overall and per shape group."""
@@ -435,6 +461,8 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
         entry["seconds_per_seed"] = statistics.fmean(run["seconds"] for run in runs)
         if "threshold" in runs[0]:
             entry["thresholds"] = [run["threshold"] for run in runs]
+        if "calibration" in runs[0]:
+            entry["calibration"] = _pooled_calibration([run["calibration"] for run in runs])
         groups = sorted({g for s in schemes for g in s["groups"]})
         entry["by_shape"] = {g: _pooled([s for s in schemes if g in s["groups"]]) for g in groups}
         summary[method] = entry
@@ -529,6 +557,9 @@ def format_report(report: dict) -> str:
                 f"{_fmt(g['prevention'])} ({_fmt(g['oracle_prevention'])})"
             )
         lines.append(f"{group:<28}" + "".join(f"{c:>32}" for c in cells))
+    for method in methods:
+        if "calibration" in summary[method]:
+            lines += ["", *_calibration_table(method, summary[method]["calibration"])]
     lines += ["", "missed schemes: method, seed, scheme, shape, and how close it came"]
     for method in methods:
         missed = [
@@ -542,6 +573,27 @@ def format_report(report: dict) -> str:
     per_method = ", ".join(f"{m} {summary[m]['seconds_per_seed']:.1f}s" for m in methods)
     lines.append(f"wall time {report['wall_seconds']:.1f}s; replay per seed: {per_method}")
     return "\n".join(lines)
+
+
+def _calibration_table(method: str, calibration: Mapping[str, Mapping]) -> list[str]:
+    """Per score bin and model: candidates, their mean score, and the share of them about an injected scheme."""
+    models = list(calibration)
+    lines = [
+        f"calibration of {method}: every candidate scored, pooled over seeds; per score bin: candidates, "
+        "mean score, share about an injected scheme",
+        f"{'score':<12}" + "".join(f"{m:>30}" for m in models),
+    ]
+    cells: dict[tuple[float, float], dict[str, str]] = {}
+    for model, entry in calibration.items():
+        for row in entry["bins"]:
+            cells.setdefault((row["low"], row["high"]), {})[model] = (
+                f"{row['count']} {row['mean_score']:.3f} {row['observed']:.3f}"
+            )
+    for (low, high), by_model in sorted(cells.items()):
+        lines.append(f"{f'{low:.1f}-{high:.1f}':<12}" + "".join(f"{by_model.get(m, '-'):>30}" for m in models))
+    for key, label in (("ece", "calib. error"), ("brier", "Brier")):
+        lines.append(f"{label:<12}" + "".join(f"{calibration[m][key]:>30.3f}" for m in models))
+    return lines
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------------

@@ -25,32 +25,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from models import WEIGHTS_PATH
+from models.calibration import Reliability
+from models.labels import SchemeIndex
 from models.linear import LogisticScore
 
 
 def label_candidates(candidates: Iterable[dict], truth: dict) -> list[tuple[str, dict, bool]]:
-    """(model, features, label) per candidate: a ring candidate is positive when most of its members belong
-    to one injected ring; a growth candidate when its account is the beneficiary of an injected burst. The model
-    is the weights that scored it (exports without one: its scheme's)."""
-    ring_of: dict[str, str] = {}
-    beneficiaries: set[str] = set()
-    for scheme in truth["schemes"]:
-        if scheme["scheme"] == "farming_ring":
-            for account in scheme["accounts"]:
-                ring_of[account] = scheme["scheme_id"]
-        else:
-            beneficiaries.update(scheme["accounts"])
-    rows = []
-    for cand in candidates:
-        accounts = cand["accounts"]
-        if cand["scheme"] == "farming_ring":
-            rings = [ring_of[a] for a in accounts if a in ring_of]
-            top = max((rings.count(r) for r in set(rings)), default=0)
-            label = top * 2 > len(accounts)
-        else:
-            label = accounts[0] in beneficiaries
-        rows.append((cand.get("model", cand["scheme"]), cand["features"], label))
-    return rows
+    """(model, features, label) per candidate: positive when it is about an injected scheme (the rule of
+    :class:`models.labels.SchemeIndex`). The model is the weights that scored it (exports without one: its
+    scheme's)."""
+    index = SchemeIndex(truth["schemes"])
+    return [(cand.get("model", cand["scheme"]), cand["features"], index.about(cand) is not None) for cand in candidates]
 
 
 def fit_score(
@@ -145,9 +130,13 @@ def _report(model: str, score: LogisticScore, held: Sequence[tuple[dict, bool]],
     auc = roc_auc_score(labels, scores) if 0 < sum(labels) < len(labels) else float("nan")
     tp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and y)
     fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= 0.5 and not y)
+    reliability = Reliability()
+    for s, y in zip(scores, labels, strict=True):
+        reliability.update(s, y)
     print(
         f"{model}: held-out candidates {len(held)} ({sum(labels)} positive) AUC {auc:.3f}, "
-        f"at 0.5: {tp} true and {fp} false candidates",
+        f"at 0.5: {tp} true and {fp} false candidates; calibration error {reliability.ece:.3f}, "
+        f"Brier {reliability.brier:.3f}",
         file=file,
     )
 

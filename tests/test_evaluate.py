@@ -16,6 +16,7 @@ from detector.evaluate import (
     account_metrics,
     aggregate,
     best_f1_threshold,
+    calibration,
     evaluate_stream,
     format_report,
     oracle_prevention,
@@ -23,6 +24,7 @@ from detector.evaluate import (
 )
 from detector.simulation import BurstShape, OrganicConfig, RingShape, generate_organic, inject
 from detector.simulation.clock import HOUR
+from models.labels import SchemeIndex
 
 # Two schemes: ring r1..r3 (events at t = 0, 10, 20, 30, 40) and a burst on b1 by helpers h1, h2 (t = 100..130).
 RING = {
@@ -192,6 +194,43 @@ def test_evaluate_stream_scores_each_method_on_an_injected_stream():
         s["oracle_prevention"] for s in report["midas"]["schemes"]
     ]
     assert all(0.5 < s["oracle_prevention"] < 1.0 for s in report["midas"]["schemes"])
+    # Every candidate ours scored is in its calibration, judged by the training labels' rule.
+    calibration = report["ours"]["calibration"]
+    assert set(calibration) <= {"farming_ring", "farming_ring_early", "follower_growth"}
+    assert sum(r.count for r in calibration.values()) > 0
+    assert sum(sum(r.positives) for r in calibration.values()) > 0
+    assert "calibration" not in report["heuristic"]
+
+
+def test_calibration_pools_every_candidate_per_model_against_the_scheme_it_is_about():
+    ring = {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c", "d"], "start_ts": 0.0}
+    burst = {"scheme_id": "s1", "scheme": "follower_growth", "accounts": ["star"], "start_ts": 0.0}
+    candidates = [
+        {"scheme": "farming_ring", "model": "farming_ring", "accounts": ["a", "b", "c"], "score": 0.95},
+        {"scheme": "farming_ring", "model": "farming_ring", "accounts": ["x", "y", "z"], "score": 0.15},
+        {"scheme": "farming_ring", "model": "farming_ring", "accounts": ["a", "b", "y", "z"], "score": 0.12},
+        {"scheme": "follower_growth", "accounts": ["star"], "score": 0.9},
+    ]
+    index = SchemeIndex([ring, burst])
+    per_model = calibration(candidates, [index.about(c) for c in candidates])
+    rings = per_model["farming_ring"]
+    assert rings.count == 3
+    assert [(row.low, row.count, row.observed) for row in rings.rows()] == [(0.1, 2, 0.0), (0.9, 1, 1.0)]
+    assert per_model["follower_growth"].positives[9] == 1
+
+    def seed(per_model):
+        run = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "average_precision": 1.0, "flagged": 1}
+        run |= {"benign_flagged": 0, "organic_flagged": 0, "schemes": [], "seconds": 1.0, "calibration": per_model}
+        return {"seed": 0, "methods": {"ours": run}}
+
+    pooled = aggregate([seed(per_model), seed(per_model)], ["ours"])["ours"]["calibration"]
+    assert pooled["farming_ring"]["candidates"] == 6
+    assert pooled["farming_ring"]["ece"] == pytest.approx(rings.ece)
+    config = {"seeds": 2, "rings_per_seed": 1, "bursts_per_seed": 1, "methods": ["ours"]}
+    summary = {"ours": {**aggregate([seed(per_model)], ["ours"])["ours"]}}
+    table = format_report({"config": config, "summary": summary, "seeds": [], "wall_seconds": 1.0}).splitlines()
+    header = table.index(next(line for line in table if line.startswith("calibration of ours")))
+    assert table[header + 2].split() == ["0.1-0.2", "2", "0.135", "0.000", "-"]
 
 
 def test_eval_cli_prints_the_table_and_writes_json(tmp_path, capsys):
