@@ -44,6 +44,12 @@ class Settings:
     case_base_url: str = "http://127.0.0.1:8080/cases"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def interactions_group(self) -> str:
+        """The consumer group the worker commits its interactions offsets in. Not the Faust app's group
+        (``app_id``, which reads decisions): a group has one assignment protocol, and Faust's is its own."""
+        return f"{self.app_id}.interactions"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)

@@ -1,1 +1,2 @@
-"""The stream worker: Faust agents that feed the detection engine and write cases, alerts and dead letters."""
+"""The stream worker: a Faust app whose interactions reader feeds the detection engine and writes cases, alerts and
+dead letters, and whose decisions agent turns reviewers' verdicts into alerts."""

@@ -1,4 +1,5 @@
-"""The agents: detection over interactions, lifecycle alerts over reviewer decisions, and the checkpoint timer."""
+"""What runs in the worker's Faust app: the interactions reader (detection, checkpoints, commits) as a task, and the
+agent that turns reviewer decisions into lifecycle alerts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from detector.alerts import Decision, DecisionRejected, decided_event
 from detector.settings import Settings
 from streams.detection import Detection
 from streams.pipeline import Record, Rejection
+from streams.reader import InteractionsReader
 from streams.sinks import DeadLetterSink, KafkaAlertSink
 from streams.topics import Topics
 
@@ -26,18 +28,11 @@ def register(
     dead_letters: DeadLetterSink,
     checkpoint_interval_s: float,
 ) -> None:
-    @app.agent(topics.interactions, name="detect")
-    async def detect(stream: faust.StreamT) -> None:
-        try:
-            async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout_s):
-                await detection.handle(events)
-        except Exception as exc:
-            # Fail-stop: the batch may be half written and must never be checkpointed; a restart redoes it.
-            log.exception("detection failed; stopping the worker so that a restart replays from the checkpoint")
-            await app.crash(exc)
-            raise
-        finally:
-            await detection.checkpoint()
+    @app.task
+    async def read_interactions() -> None:
+        await app.add_runtime_dependency(
+            InteractionsReader(settings, detection, checkpoint_interval_s, on_crash=app.crash, loop=app.loop)
+        )
 
     @app.agent(topics.decisions, name="decided")
     async def decided(stream: faust.StreamT) -> None:
@@ -58,11 +53,6 @@ def register(
             return
         await alerts.publish([decided_event(decision, source=alerts.source, case_base_url=alerts.case_base_url)])
         await detection.learn(decision)
-
-    @app.timer(checkpoint_interval_s, name="checkpoint")
-    async def checkpoint() -> None:
-        await detection.release_if_quiet()
-        await detection.checkpoint()
 
     @app.task
     async def on_start() -> None:

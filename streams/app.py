@@ -26,15 +26,11 @@ def create_app(settings: Settings, *, checkpoint_interval_s: float = DEFAULT_CHE
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         datadir=str(state_dir / "faust"),
         web_enabled=False,
-        # Acks follow checkpoints (streams/detection.py), so waiting for every event to be acked would stall
-        # a rebalance or shutdown until the next checkpoint; uncommitted events are redelivered and skipped.
-        stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
-        # Static membership: a restarted worker takes its partitions back at once instead of waiting out the
-        # session of its dead predecessor, and a second process with the same id fences the first (one owner).
+        # Faust's consumer reads decisions only (streams/reader.py reads interactions, in a group of its own), with
+        # the same static membership: a restarted worker takes its partitions back at once, and a second process
+        # with the same id fences the first (one owner).
         consumer_group_instance_id=f"{settings.app_id}-detector",
-        # How long a dead worker holds its partitions before a standby (another instance id) gets them. Faust
-        # heartbeats from its consumer thread, so a long batch on the event loop does not expire the session.
         broker_session_timeout=10.0,
         topic_disable_leader=True,
     )

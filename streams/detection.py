@@ -1,13 +1,12 @@
-"""The interactions agent's work, between Faust and the pure pipeline: one batch in, every sink written, and
-periodic checkpoints that decide what Faust may commit.
+"""The detection's work, between the reader and the pure pipeline: one batch in, every sink written, and
+checkpoints that decide what may be committed.
 
 Exactly-once effect on state, at-least-once output with stable ids:
 
-1. Events are taken with ``noack_take``: Faust commits an offset only after we ack its event, and we ack only
-   once a checkpoint that covers the event is on disk. So the committed offset never passes the checkpoint.
-2. The checkpoint holds the engine and the next offset per partition. A restarted worker restores it, and
-   Faust redelivers from the committed offset (at or before the checkpoint's): records the state already holds
-   are skipped, the rest are processed again.
+1. The reader (streams/reader.py) commits an offset only once a checkpoint that covers it is on disk, so the
+   committed offset never passes the checkpoint.
+2. The checkpoint holds the engine and the next offset per partition. A restarted worker restores it and reads on
+   from those offsets; records the state already holds (redelivered after a rebalance, say) are skipped.
 3. Reprocessing after a crash re-raises the same findings (the engine is deterministic, case ids are
    stable, revision counters are checkpointed with it), so the case store upserts the same cases and the
    alerts carry the same ids.
@@ -23,8 +22,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from faust.types import EventT, Message
-
 from detector.alerts import Decision
 from detector.core.engine import Engine
 from streams import checkpoint
@@ -35,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 class Detection:
-    """Owns the detector state for the interactions agent (one instance per worker, all partitions)."""
+    """Owns the detector state for the interactions reader (one instance per worker, all partitions)."""
 
     def __init__(
         self,
@@ -50,10 +47,13 @@ class Detection:
         self.checkpoint_path = checkpoint_path
         #: Where the state came from, for the startup log (Faust sets up logging only once the worker starts).
         self.origin = "new state"
+        #: The next offset per partition that the checkpoint on disk covers: what may be committed.
+        self.checkpointed_offsets: dict[tuple[str, int], int] = dict(state.offsets)
         self._lock = asyncio.Lock()
-        self._unacked: list[EventT] = []
+        self._uncheckpointed = 0  # records handled since the last checkpoint
+        self._dirty = False  # the state moved since the last checkpoint (held events released count too)
         self._in_flight = False
-        self._quiet = True  # no batch since the last timer tick
+        self._quiet = True  # no batch since the last checkpoint interval began
 
     @classmethod
     def restore(cls, path: Path, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink) -> Detection:
@@ -67,10 +67,9 @@ class Detection:
         detection.origin = f"resuming from {path} at offsets {saved.offsets}"
         return detection
 
-    async def handle(self, events: Sequence[EventT]) -> None:
+    async def handle(self, records: Sequence[Record]) -> None:
         """Process one batch; returns once cases, alerts and dead letters are all written."""
-        records = [_record(e.message) for e in events]
-        if events:
+        if records:
             self._quiet = False
         async with self._lock:
             self._in_flight = True
@@ -80,10 +79,11 @@ class Detection:
             for sink in self.sinks:
                 revisions = await sink.emit(revisions)
             self._in_flight = False
-            self._unacked.extend(events)
+            self._uncheckpointed += len(records)
+            self._dirty = True
 
     async def release_if_quiet(self) -> None:
-        """Once no batch came for a whole timer interval, release the events held back for merging partitions
+        """Once no batch came for a whole checkpoint interval, release the events held back for merging partitions
         by event time: no partition is delivering anything older."""
         if self._quiet and len(self.state.merger):
             await self.handle([])
@@ -101,24 +101,19 @@ class Detection:
             self.state.engine.learn_decision(decision.scheme, decision.features, decision.label)
 
     async def checkpoint(self) -> None:
-        """Persist the state if it moved, then let Faust commit what it covers (not while a batch is in flight:
-        after a failed batch, never)."""
+        """Persist the state if it moved (not while a batch is in flight: after a failed batch, never); then
+        ``checkpointed_offsets`` says what may be committed."""
         async with self._lock:
-            if self._in_flight or not self._unacked:
+            if self._in_flight or not self._dirty:
                 return
             started = time.perf_counter()
             saved = self.state.checkpoint()
             await asyncio.to_thread(checkpoint.save, self.checkpoint_path, saved)
-            for event in self._unacked:
-                event.ack()
             log.info(
-                "checkpoint: %d events, engine %d bytes, %.3fs",
-                len(self._unacked),
+                "checkpoint: %d records, engine %d bytes, %.3fs",
+                self._uncheckpointed,
                 len(saved.engine),
                 time.perf_counter() - started,
             )
-            self._unacked.clear()
-
-
-def _record(message: Message) -> Record:
-    return Record(message.topic, message.partition, message.offset, message.key, message.value)
+            self._uncheckpointed, self._dirty = 0, False
+            self.checkpointed_offsets = saved.offsets

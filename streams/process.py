@@ -62,7 +62,7 @@ async def committed(settings: Settings) -> int | None:
     # Only reads the group's offsets: without a subscription it never joins (nor rebalances) the worker's group.
     # (The admin client's OffsetFetch is not understood by Tansu; the consumer's is.)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.interactions_group, enable_auto_commit=False
     )
     await consumer.start()
     try:

@@ -22,7 +22,8 @@ MAX_REPLICATION = 3
 
 @dataclass(frozen=True)
 class Topics:
-    interactions: faust.TopicT
+    """The topics Faust reads or writes (``interactions`` is read by streams/reader.py, not by Faust)."""
+
     decisions: faust.TopicT
     alerts: faust.TopicT
     dead_letters: faust.TopicT
@@ -33,7 +34,6 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         return app.topic(name, key_serializer="raw", value_serializer="raw")
 
     return Topics(
-        interactions=raw(settings.interactions_topic),
         decisions=raw(settings.decisions_topic),
         alerts=raw(settings.alerts_topic),
         dead_letters=raw(settings.dlq_topic),

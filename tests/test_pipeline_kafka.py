@@ -14,8 +14,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from test_alerts_contract import validate
 
@@ -215,6 +216,48 @@ async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does
         await asyncio.sleep(3)
         assert "resuming from" in worker.log.read_text()
     assert len(await read_quietly(kafka_bootstrap, settings.alerts_topic)) == 2 * first
+
+
+async def rewind_group(settings: Settings, timeout: float = 60.0) -> None:
+    """Commit offset 0 for the interactions group, as a group lagging its checkpoint would have (a crash between
+    checkpoint and commit, or a new group). Retried until the stopped worker's static membership has expired."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.interactions_group, enable_auto_commit=False
+    )
+    await consumer.start()
+    deadline = time.monotonic() + timeout
+    try:
+        tp = TopicPartition(settings.interactions_topic, 0)
+        consumer.assign([tp])
+        while True:
+            try:
+                await consumer.commit({tp: 0})
+                return
+            except KafkaError:
+                assert time.monotonic() < deadline, "the stopped worker's membership never expired"
+                await asyncio.sleep(1)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_restarted_worker_resumes_at_its_checkpoint_even_where_the_group_committed_less(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
+):
+    settings = deployment(settings)
+    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
+    await create_topic(settings)
+    placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+    async with Worker(settings, tmp_path) as worker:
+        await wait_consumed(settings, worker.process, len(placed), timeout=120)
+    sent = len(await read_quietly(kafka_bootstrap, settings.alerts_topic))
+    await rewind_group(settings)
+    assert await committed(settings) == 0
+
+    # The checkpoint covers every record: nothing is read again, and the group is brought up to the checkpoint.
+    async with Worker(settings, tmp_path) as worker:
+        await wait_consumed(settings, worker.process, len(placed), timeout=60)
+    assert len(await read_quietly(kafka_bootstrap, settings.alerts_topic)) == sent
+    assert "checkpoint:" not in worker.log.read_text()  # no record was processed, so nothing to save
 
 
 async def test_allowlisted_accounts_are_left_out_of_cases_and_alerts(

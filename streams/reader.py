@@ -1,0 +1,140 @@
+"""Reading the interactions topic: aiokafka's ``getmany`` in batches, checkpoints, and commits behind them.
+
+Faust hands every record to an agent through its own per-record callback and stream machinery, about 75 µs a
+record here, several times the engine's cost (docs/architecture.md, *Throughput*); ``take`` batches only after that.
+The detection needs none of it: it takes raw records in batches and decides itself when offsets may be committed.
+So the worker reads ``interactions`` with its own consumer, in the Faust app's event loop, and Faust keeps the rest
+(the decisions agent, the producer the sinks write with, the worker's lifecycle).
+
+One loop does everything in order: read a batch, hand it to the detection, and every ``checkpoint_interval_s``
+checkpoint the state and commit the offsets that checkpoint covers. The committed offset is therefore never ahead of
+the checkpoint; on (re)assignment the consumer seeks to the state's own offsets, so a restart or rebalance resumes
+exactly where the state is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from mode import Service
+
+from detector.settings import Settings
+from streams.detection import Detection
+from streams.pipeline import Record
+
+log = logging.getLogger(__name__)
+
+
+class InteractionsReader(Service):
+    """Feeds the detection from the interactions topic, as a service of the worker's Faust app: added while the
+    app runs, it is stopped before the app's producer, so a stopping worker finishes or abandons its batch while
+    the sinks can still write.
+
+    Joins its group with a static member id (``<app_id>-detector``), so a restarted worker takes its partitions
+    back at once and a second process with the same id fences the first: one worker owns every partition.
+    A failing batch calls ``on_crash`` (fail-stop: the worker exits, a restart redoes the batch).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        detection: Detection,
+        checkpoint_interval_s: float,
+        on_crash: Callable[[BaseException], Awaitable[None]],
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.detection = detection
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.on_crash = on_crash
+        self._committed: dict[TopicPartition, int] = {}  # what this reader committed, per partition
+
+    @Service.task
+    async def _read_until_stopped(self) -> None:
+        try:
+            await self.run()
+        except Exception as exc:
+            log.exception("detection failed; stopping the worker so that a restart replays from the checkpoint")
+            await self.on_crash(exc)
+
+    async def run(self) -> None:
+        """Read until cancelled; on the way out (stop or crash) checkpoint what is complete and commit it."""
+        settings = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            group_id=settings.interactions_group,
+            group_instance_id=f"{settings.app_id}-detector",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # How long a dead worker holds its partitions before a standby (another instance id) gets them.
+            session_timeout_ms=10_000,
+            max_poll_records=settings.batch_size,
+        )
+        consumer.subscribe([settings.interactions_topic], listener=_ResumeFromState(consumer, self.detection))
+        await consumer.start()
+        try:
+            await self._read(consumer)
+        finally:
+            try:
+                await self._checkpoint(consumer)
+            finally:
+                await consumer.stop()
+
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+        timeout_ms = max(1, round(self.settings.batch_timeout_s * 1000))
+        next_checkpoint = time.monotonic() + self.checkpoint_interval_s
+        while True:
+            batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_size)
+            records = [Record(m.topic, m.partition, m.offset, m.key, m.value) for ms in batches.values() for m in ms]
+            if records:
+                await self.detection.handle(records)
+            if time.monotonic() >= next_checkpoint:
+                await self.detection.release_if_quiet()
+                await self._checkpoint(consumer)
+                next_checkpoint = time.monotonic() + self.checkpoint_interval_s
+
+    async def _checkpoint(self, consumer: AIOKafkaConsumer) -> None:
+        """Checkpoint the state if it moved, then commit the offsets the checkpoint on disk covers, if the group
+        has not got them yet (after a restart too: the group's commit may lag the checkpoint)."""
+        await self.detection.checkpoint()
+        assigned = consumer.assignment()
+        due = {
+            tp: offset
+            for (topic, partition), offset in self.detection.checkpointed_offsets.items()
+            if (tp := TopicPartition(topic, partition)) in assigned and self._committed.get(tp) != offset
+        }
+        if not due:
+            return
+        try:
+            await consumer.commit(due)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance took partitions away meanwhile: the next checkpoint commits again, and records redelivered
+            # until then are skipped by offset.
+            log.warning("commit after checkpoint failed (%s); the next checkpoint commits again", exc)
+            return
+        self._committed.update(due)
+
+
+class _ResumeFromState(ConsumerRebalanceListener):
+    """Start each assigned partition at the state's next offset: the checkpoint, not the group, says where the
+    state is (the group's commit is at or behind it)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, detection: Detection):
+        self.consumer = consumer
+        self.detection = detection
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass  # the state covers every partition; nothing to hand over
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        offsets = self.detection.state.offsets
+        for tp in assigned:
+            offset = offsets.get((tp.topic, tp.partition))
+            if offset is not None:
+                self.consumer.seek(tp, offset)
