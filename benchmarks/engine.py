@@ -46,6 +46,7 @@ def replay_rate(raw: list[bytes]) -> float:
             rejects=work / "rejects.jsonl",
             findings=work / "findings.jsonl",
             candidates=None,
+            truth=None,
             no_progress=True,
         )
         started = time.perf_counter()

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from detector.core.engine import AccountResult, Engine, EngineConfig
 from detector.core.events import Event, EventRejected, parse_event
 from detector.core.findings import Finding
+from models.labels import SchemeIndex
 
 T = TypeVar("T")
 #: Items between progress bar updates: updating it per item would cost about as much as parsing the item.
@@ -94,10 +95,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--candidates", type=Path, help="every scored candidate with its features (input for `detector train`)"
     )
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        help="ground truth (`detector simulate --truth` format): label each exported candidate with the scheme it is "
+        "about (`scheme_id`, null when organic) and `label`",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    index = _truth_index(args)
     rejects: list[Rejected] = []
     numbered = load(args.input, rejects, hide_progress=args.no_progress)
     # The loaded events live until the end and hold no cycles: keep the cyclic GC from walking them over and
@@ -121,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
     if args.candidates:
         with args.candidates.open("wb") as out:
             for candidate in engine.candidates:
+                if index is not None:
+                    scheme_id = index.about(candidate)
+                    candidate = {**candidate, "scheme_id": scheme_id, "label": scheme_id is not None}
                 out.write(orjson.dumps(candidate) + b"\n")
     flagged = sum(1 for r in engine.results.values() if r.flagged)
     print(
@@ -129,6 +140,19 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _truth_index(args: argparse.Namespace) -> SchemeIndex | None:
+    """The ground truth's schemes for labelling the candidates export, read before the replay so that a wrong
+    path fails at once."""
+    if args.truth is None:
+        return None
+    if args.candidates is None:
+        raise SystemExit("detector replay: --truth labels the --candidates export; give --candidates too")
+    try:
+        return SchemeIndex(orjson.loads(args.truth.read_bytes())["schemes"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SystemExit(f"detector replay: cannot read the ground truth {args.truth}: {exc!r}") from None
 
 
 def load(path: Path, rejects: list[Rejected], hide_progress: bool = True) -> list[tuple[int, Event]]:

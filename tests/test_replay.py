@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 from test_engine import T0, organic_market, ring
 
 from detector.cli import main
@@ -78,3 +79,29 @@ def test_unflagged_accounts_report_the_highest_score_they_reached(tmp_path):
     assert not any(r["flagged"] for r in rows)
     scored = [r["score"] for r in rows if r["score"] > 0]
     assert scored and max(scored) < 0.5
+
+
+def test_a_ground_truth_labels_the_candidates_export_for_researchers(tmp_path):
+    rng = random.Random(5)
+    members = [f"ring{i}" for i in range(7)]
+    events = ring(members, T0, 3600.0, rng) + organic_market(random.Random(7))
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(e.to_json() for e in events) + b"\n")
+    truth = tmp_path / "truth.json"
+    truth.write_bytes(orjson.dumps({"schemes": [{"scheme_id": "s0", "scheme": "farming_ring", "accounts": members}]}))
+    candidates = tmp_path / "candidates.jsonl"
+    argv = ["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"]
+    assert main([*argv, "--candidates", str(candidates), "--truth", str(truth)]) == 0
+    rows = [orjson.loads(line) for line in candidates.read_bytes().splitlines()]
+    about_ring = [r for r in rows if r["scheme"] == "farming_ring" and set(r["accounts"]) <= set(members)]
+    assert about_ring and all(r["scheme_id"] == "s0" and r["label"] for r in about_ring)
+    organic = [r for r in rows if not set(r["accounts"]) & set(members)]
+    assert organic and all(r["scheme_id"] is None and not r["label"] for r in organic)
+
+
+def test_a_ground_truth_without_a_candidates_export_is_refused_before_replaying(tmp_path):
+    (tmp_path / "in.jsonl").write_bytes(b"")
+    argv = ["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"]
+    with pytest.raises(SystemExit, match="--truth labels the --candidates export"):
+        main([*argv, "--truth", str(tmp_path / "truth.json")])
+    with pytest.raises(SystemExit, match="cannot read the ground truth"):
+        main([*argv, "--candidates", str(tmp_path / "c.jsonl"), "--truth", str(tmp_path / "missing.json")])
