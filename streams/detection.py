@@ -100,6 +100,11 @@ class Detection:
         async with self._lock:
             self.state.engine.learn_decision(decision.scheme, decision.features, decision.label)
 
+    def _save(self) -> checkpoint.Checkpoint:
+        saved = self.state.checkpoint()
+        checkpoint.save(self.checkpoint_path, saved)
+        return saved
+
     async def checkpoint(self) -> None:
         """Persist the state if it moved (not while a batch is in flight: after a failed batch, never); then
         ``checkpointed_offsets`` says what may be committed."""
@@ -107,8 +112,9 @@ class Detection:
             if self._in_flight or not self._dirty:
                 return
             started = time.perf_counter()
-            saved = self.state.checkpoint()
-            await asyncio.to_thread(checkpoint.save, self.checkpoint_path, saved)
+            # Snapshot and write off the event loop, so the reader's heartbeats go on however big the state is;
+            # the lock keeps every batch and decision out meanwhile, so the state holds still.
+            saved = await asyncio.to_thread(self._save)
             log.info(
                 "checkpoint: %d records, engine %d bytes, %.3fs",
                 self._uncheckpointed,
