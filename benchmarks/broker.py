@@ -72,7 +72,8 @@ def faust_read_rate(settings: Settings, count: int, mode: str) -> float:
 
 async def pipeline_rate(settings: Settings, count: int, work: Path) -> float:
     """Events per second through ``detector worker``: validated, scored, cases and alerts written, checkpointed
-    and committed. Timed from the worker holding its partitions to the last record committed."""
+    and committed. Timed from the worker being ready (its reader's group join included) to the last record
+    committed."""
     run = uuid.uuid4().hex[:8]
     settings = replace(
         settings, app_id=f"bench-{run}", alerts_topic=f"bench-{run}.alerts", state_dir=str(work / run / "state")

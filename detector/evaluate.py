@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from operator import attrgetter
@@ -26,6 +26,7 @@ from sklearn.metrics import average_precision_score
 
 from detector.baselines import heuristic, midas
 from detector.core.events import Event
+from detector.core.findings import Finding
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE, peel_together
 from detector.simulation import BITCOIN_ALPHA, SimulationConfig, generate
@@ -272,13 +273,41 @@ def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Ma
     from detector.replay import replay_events
 
     engine = Engine(EngineConfig(record_candidates=True, keep_forgotten_scores=True))
-    results = replay_events(events, engine=engine)
+    findings: list[Finding] = []
+    results = replay_events(events, engine=engine, findings=findings)
     index = SchemeIndex(truth.schemes)
     about = [index.about(cand) for cand in engine.candidates]
     return results, {
         "closest": closest_candidates(truth.schemes, engine.candidates, about),
         "calibration": calibration(engine.candidates, about),
+        **review_volume(findings, index, truth.ignored),
     }
+
+
+def review_volume(findings: Sequence[Finding], index: SchemeIndex, ignored: Collection[str] = ()) -> dict:
+    """What reviewers and platforms would have received: cases (each with every account it ever named), how many
+    were about an injected scheme (the training labels' rule), how many named only ignored accounts (a burst's side
+    targets: popular accounts its bought followers also followed), and alerts (one per finding, revisions included).
+
+    >>> from detector.core.findings import Finding
+    >>> def finding(case, accounts): return Finding(case, "farming_ring", accounts, 0.9, 0.0, 0.0, 0.0, "v")
+    >>> index = SchemeIndex([{"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c"]}])
+    >>> found = [finding("r1", ("a", "b")), finding("r1", ("a", "b", "c", "x")), finding("r2", ("x", "y"))]
+    >>> review_volume(found, index)
+    {'cases': 2, 'true_cases': 1, 'ignored_cases': 0, 'alerts': 3}
+    >>> review_volume(found, index, ignored={"x", "y"})["ignored_cases"]
+    1
+    """
+    cases: dict[str, tuple[str, set[str]]] = {}
+    for finding in findings:
+        cases.setdefault(finding.case_id, (finding.scheme, set()))[1].update(finding.accounts)
+    true_cases = ignored_cases = 0
+    for scheme, accounts in cases.values():
+        if index.about({"scheme": scheme, "accounts": sorted(accounts)}) is not None:
+            true_cases += 1
+        elif accounts.issubset(ignored):
+            ignored_cases += 1
+    return {"cases": len(cases), "true_cases": true_cases, "ignored_cases": ignored_cases, "alerts": len(findings)}
 
 
 @dataclass(frozen=True)
@@ -463,6 +492,16 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
             entry["thresholds"] = [run["threshold"] for run in runs]
         if "calibration" in runs[0]:
             entry["calibration"] = _pooled_calibration([run["calibration"] for run in runs])
+        if "cases" in runs[0]:
+            judged = [run["cases"] - run["ignored_cases"] for run in runs]
+            precisions = [run["true_cases"] / n if n else 0.0 for run, n in zip(runs, judged, strict=True)]
+            entry["cases"] = {
+                "mean": statistics.fmean(run["cases"] for run in runs),
+                "max": max(r["cases"] for r in runs),
+            }
+            entry["case_precision"] = {"mean": statistics.fmean(precisions), "min": min(precisions)}
+            entry["ignored_cases"] = {"mean": statistics.fmean(run["ignored_cases"] for run in runs)}
+            entry["alerts"] = {"mean": statistics.fmean(run["alerts"] for run in runs)}
         groups = sorted({g for s in schemes for g in s["groups"]})
         entry["by_shape"] = {g: _pooled([s for s in schemes if g in s["groups"]]) for g in groups}
         summary[method] = entry
@@ -541,6 +580,15 @@ def format_report(report: dict) -> str:
                 f"{method}: prevention {_fmt(s['prevention'])} against the oracle's {_fmt(s['oracle_prevention'])}: "
                 f"{searches:.2f} net lost before the first candidate about a scheme (the searches), "
                 f"{gap - searches:.2f} to candidates scored below the threshold (the scores)"
+            )
+    for method in methods:
+        s = summary[method]
+        if "cases" in s:
+            lines.append(
+                f"{method}: {s['cases']['mean']:.1f} cases a run (max {s['cases']['max']}), "
+                f"{s['ignored_cases']['mean']:.1f} of them about a burst's side targets only; of the others "
+                f"{s['case_precision']['mean']:.0%} about an injected scheme (min {s['case_precision']['min']:.0%}); "
+                f"{s['alerts']['mean']:.1f} alerts a run, revisions included"
             )
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])

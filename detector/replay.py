@@ -36,19 +36,25 @@ class Rejected:
 
 
 def replay_events(
-    events: Iterable[Event], config: EngineConfig | None = None, engine: Engine | None = None
+    events: Iterable[Event],
+    config: EngineConfig | None = None,
+    engine: Engine | None = None,
+    findings: list[Finding] | None = None,
 ) -> dict[str, AccountResult]:
     """Run the engine over events (sorted here by event time, stably) and return per-account results.
 
     Every account that appears in an event gets a result, flagged or not, with the highest score it reached. A
     given ``engine`` is used as configured: give it ``keep_forgotten_scores`` for the scores of accounts it forgets.
+    ``findings``, when given, receives every finding in the order raised (what the stream would have alerted).
     """
     engine = engine or Engine(replace(config or EngineConfig(), keep_forgotten_scores=True))
     seen: set[str] = set()
     for event in sorted(events, key=_event_time):
         seen.add(event.actor)
         seen.add(event.target)
-        engine.process(event)
+        found = engine.process(event)
+        if findings is not None:
+            findings.extend(found)
     return {account: account_result(engine, account) for account in seen | set(engine.results)}
 
 

@@ -108,6 +108,12 @@ class Detection:
     async def checkpoint(self) -> None:
         """Persist the state if it moved (not while a batch is in flight: after a failed batch, never); then
         ``checkpointed_offsets`` says what may be committed."""
+        # Shielded: a stop that cancels the caller mid-save must not release the lock while the save's thread runs
+        # on (a second save would race it for the same temporary file, and the state could move in between). The
+        # save completes holding the lock; a checkpoint asked for meanwhile waits for it and finds nothing to do.
+        await asyncio.shield(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
         async with self._lock:
             if self._in_flight or not self._dirty:
                 return

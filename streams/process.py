@@ -19,7 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from detector.settings import Settings
 from detector.stack.process import ManagedProcess, StackError
 
-#: What Faust logs once recovery is done and the worker holds its partitions.
+#: What Faust logs once the app and its services, the interactions reader among them, have started (the reader joins
+#: its group right after; records published meanwhile are read from the committed offset or the start).
 READY_LINE = "[^Worker]: Ready"
 
 
@@ -37,7 +38,7 @@ def worker_process(settings: Settings, log_path: Path, *, checkpoint_interval_s:
 
 
 async def wait_ready(worker: ManagedProcess, timeout: float = 60.0) -> None:
-    """Return once the worker holds its partitions (Faust logs "Worker: Ready"); raise if it dies or times out."""
+    """Return once the worker has started (Faust logs "Worker: Ready"); raise if it dies or times out."""
     deadline = time.monotonic() + timeout
     while READY_LINE not in worker.log_tail(400):
         if not worker.running:

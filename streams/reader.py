@@ -77,8 +77,8 @@ class InteractionsReader(Service):
             max_poll_records=settings.batch_size,
         )
         consumer.subscribe([settings.interactions_topic], listener=_ResumeFromState(consumer, self.detection))
-        await consumer.start()
         try:
+            await consumer.start()
             await self._read(consumer)
         finally:
             try:

@@ -200,6 +200,9 @@ def test_evaluate_stream_scores_each_method_on_an_injected_stream():
     assert sum(r.count for r in calibration.values()) > 0
     assert sum(sum(r.positives) for r in calibration.values()) > 0
     assert "calibration" not in report["heuristic"]
+    # Reviewers get a case per ring and per beneficiary (the burst has three); each is about its injected scheme.
+    assert (report["ours"]["cases"], report["ours"]["true_cases"]) == (1 + len(schemes[1]["accounts"]),) * 2
+    assert report["ours"]["alerts"] >= 2
 
 
 def test_calibration_pools_every_candidate_per_model_against_the_scheme_it_is_about():
@@ -224,6 +227,7 @@ def test_calibration_pools_every_candidate_per_model_against_the_scheme_it_is_ab
         return {"seed": 0, "methods": {"ours": run}}
 
     pooled = aggregate([seed(per_model), seed(per_model)], ["ours"])["ours"]["calibration"]
+    assert "cases" not in aggregate([seed(per_model)], ["ours"])["ours"]  # a run without case counts
     assert pooled["farming_ring"]["candidates"] == 6
     assert pooled["farming_ring"]["ece"] == pytest.approx(rings.ece)
     config = {"seeds": 2, "rings_per_seed": 1, "bursts_per_seed": 1, "methods": ["ours"]}
@@ -242,6 +246,24 @@ def test_eval_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     report = orjson.loads(out.read_bytes())
     assert report["summary"]["heuristic"]["total"] == 3
     assert len(report["seeds"][0]["methods"]["heuristic"]["schemes"]) == 3
+
+
+def test_case_precision_leaves_out_cases_naming_only_ignored_accounts():
+    def seed(cases, true_cases, ignored_cases):
+        run = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "average_precision": 1.0, "flagged": 1, "schemes": []}
+        run |= {"benign_flagged": 0, "organic_flagged": 0, "seconds": 1.0}
+        run |= {"cases": cases, "true_cases": true_cases, "ignored_cases": ignored_cases, "alerts": 2 * cases}
+        return {"seed": 0, "methods": {"ours": run}}
+
+    summary = aggregate([seed(10, 8, 2), seed(5, 4, 0)], ["ours"])["ours"]
+    assert summary["cases"] == {"mean": 7.5, "max": 10}
+    assert summary["case_precision"] == {"mean": pytest.approx(0.9), "min": pytest.approx(0.8)}
+    config = {"seeds": 2, "rings_per_seed": 1, "bursts_per_seed": 1, "methods": ["ours"]}
+    lines = format_report({"config": config, "summary": {"ours": summary}, "seeds": [], "wall_seconds": 1.0})
+    assert (
+        "ours: 7.5 cases a run (max 10), 1.0 of them about a burst's side targets only; of the others 90% about an "
+        "injected scheme (min 80%); 15.0 alerts a run, revisions included"
+    ) in lines.splitlines()
 
 
 def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_came():

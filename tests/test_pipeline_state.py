@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import doctest
+import os
+import time
 import zlib
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 from detector.core.engine import Engine
 from detector.core.events import Event
 from streams import checkpoint, pipeline
+from streams.detection import Detection
 from streams.pipeline import DetectorState, Record
 
 TOPIC = "interactions"
@@ -179,3 +183,37 @@ def test_events_held_back_for_merging_survive_a_checkpoint(tmp_path: Path):
     after = DetectorState.from_checkpoint(checkpoint.load(tmp_path / "ckpt"))
     got += [r.finding.case_id for b in batches[1:] + [[]] for r in after.process(b)[0]]
     assert got == expected
+
+
+class _Discard:
+    """A sink and dead-letter sink that keeps nothing: these tests are about the checkpoint, not the outputs."""
+
+    async def emit(self, revisions: list) -> list:
+        return list(revisions)
+
+    async def reject(self, rejections: list) -> None:
+        return None
+
+
+async def test_a_stop_during_a_checkpoint_write_lets_it_finish_and_the_final_checkpoint_find_nothing_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:  # a slow disk: the stop lands while the save's thread is writing
+        time.sleep(0.3)
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", slow_fsync)
+    path = tmp_path / "w.checkpoint"
+    detection = Detection(DetectorState(Engine()), [_Discard()], _Discard(), path)
+    await detection.handle(records([e.to_json() for e in ring_events()], partitions=1))
+    periodic = asyncio.create_task(detection.checkpoint())
+    await asyncio.sleep(0.1)
+    periodic.cancel()  # the worker stopping: the reader's task is cancelled mid-checkpoint
+    with pytest.raises(asyncio.CancelledError):
+        await periodic
+    await detection.checkpoint()  # the reader's way out: waits for the save in progress, then has nothing to save
+    covered = {(TOPIC, 0): len(ring_events())}
+    assert detection.checkpointed_offsets == covered
+    assert checkpoint.load(path).offsets == covered

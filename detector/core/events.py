@@ -85,6 +85,17 @@ class Event:
         return orjson.dumps(self.to_dict())
 
 
+def _keep(value: str) -> str:
+    return value
+
+
+#: Account ids are interned: the engine's state is keyed by them, and a lookup with the very string object it holds
+#: skips comparing characters (about 8 % of the engine's time on parsed input). Interned strings are freed with their
+#: last reference, so hostile ids do not accumulate, except on CPython 3.12.0-3.12.5, which kept every interned
+#: string for good (cpython issue 113993): there ids are not interned.
+_intern = _keep if (3, 12) <= sys.version_info[:3] < (3, 12, 6) else sys.intern
+
+
 def parse_event(raw: bytes | str) -> Event:
     """Parse and validate one serialized event; raise :class:`EventRejected` with the reason otherwise.
 
@@ -161,10 +172,7 @@ def _accept(wire: _WireEvent) -> Event | None:
         ):
             return None
         profile = Profile(created, followers, following, posts)
-    # Account ids interned: the engine's state is keyed by them, and a lookup with the very string object it holds
-    # skips comparing characters (about 8 % of the engine's time on parsed input). Interned strings are freed with
-    # their last reference, so hostile ids do not accumulate.
-    return Event(wire.ts, wire.kind, sys.intern(actor), sys.intern(target), event_id, wire.weight, topic, profile)
+    return Event(wire.ts, wire.kind, _intern(actor), _intern(target), event_id, wire.weight, topic, profile)
 
 
 def event_from_dict(obj: object) -> Event:
@@ -218,7 +226,7 @@ def _account(obj: dict, key: str) -> str:
         raise EventRejected(f"{key}: length must be 1..{MAX_ID_CHARS}")
     if not value.isprintable():
         raise EventRejected(f"{key}: control characters")
-    return sys.intern(value)
+    return _intern(str(value))  # str(): a str subclass becomes a plain str, which is what can be interned
 
 
 def _optional_str(obj: dict, key: str, limit: int) -> str | None:
