@@ -28,8 +28,7 @@ def create_app(settings: Settings, *, checkpoint_interval_s: float = DEFAULT_CHE
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         # Faust's consumer reads decisions only (streams/reader.py reads interactions, in a group of its own), with
-        # the same static membership: a restarted worker takes its partitions back at once, and a second process
-        # with the same id fences the first (one owner).
+        # the same static membership: a restarted worker takes its partitions back at once.
         consumer_group_instance_id=f"{settings.app_id}-detector",
         broker_session_timeout=10.0,
         topic_disable_leader=True,

@@ -36,8 +36,10 @@ class InteractionsReader(Service):
     the sinks can still write.
 
     Joins its group with a static member id (``<app_id>-detector``), so a restarted worker takes its partitions
-    back at once and a second process with the same id fences the first: one worker owns every partition.
-    A failing batch calls ``on_crash`` (fail-stop: the worker exits, a restart redoes the batch).
+    back at once. A failing batch calls ``on_crash`` (fail-stop: the worker exits, a restart redoes the batch), and
+    so does a commit the group refuses: a second process started with the same id makes the group fence one of
+    them, aiokafka rejoins it, and both would read; each stops at its next commit instead, so they overlap at most
+    one checkpoint interval.
     """
 
     def __init__(
@@ -114,11 +116,14 @@ class InteractionsReader(Service):
         try:
             await consumer.commit(due)
         except (CommitFailedError, IllegalStateError) as exc:
-            # A rebalance took partitions away meanwhile: the next checkpoint commits again, and records redelivered
-            # until then are skipped by offset.
-            log.warning("commit after checkpoint failed (%s); the next checkpoint commits again", exc)
-            return
+            # The group's membership changed under us: another process joined with this worker's id, or the session
+            # expired. Both may be reading now; stopping (a restart resumes from the checkpoint) keeps one owner.
+            raise MembershipLost(f"the group refused the commit after a checkpoint ({exc}); stopping") from exc
         self._committed.update(due)
+
+
+class MembershipLost(RuntimeError):
+    """The group no longer counts this worker as the owner of its partitions."""
 
 
 class _ResumeFromState(ConsumerRebalanceListener):

@@ -260,6 +260,28 @@ async def test_a_restarted_worker_resumes_at_its_checkpoint_even_where_the_group
     assert "checkpoint:" not in worker.log.read_text()  # no record was processed, so nothing to save
 
 
+async def test_a_second_worker_with_the_same_id_does_not_share_the_partitions_for_long(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
+):
+    # Two processes with one app_id (a standby started while the active worker still runs, on another machine).
+    settings = deployment(settings)
+    await create_topic(settings)
+    standby = replace(settings, state_dir=str(tmp_path / "standby-state"))
+    async with (
+        Worker(settings, tmp_path, checkpoint_interval_s=0.5) as first,
+        Worker(standby, tmp_path, checkpoint_interval_s=0.5) as second,
+    ):
+        workers = [first.process, second.process]
+        members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
+        await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+        deadline = time.monotonic() + 60
+        while all(w.running for w in workers):
+            assert time.monotonic() < deadline, "both workers kept reading the same partitions"
+            await asyncio.sleep(0.5)
+        stopped = [w for w in workers if not w.running]
+        assert all("the group refused the commit" in w.log_tail(400) for w in stopped)
+
+
 async def test_allowlisted_accounts_are_left_out_of_cases_and_alerts(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
