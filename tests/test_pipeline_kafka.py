@@ -70,6 +70,14 @@ async def create_topic(settings: Settings) -> None:
         await admin.close()
 
 
+async def publish_ring(settings: Settings) -> tuple[list[str], list[tuple[int, int]]]:
+    """A fresh ring's events on the interactions topic (created first if need be): its members, and where each of
+    its records landed."""
+    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
+    await create_topic(settings)
+    return members, await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+
+
 async def read_topic(
     bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord]], bool], timeout: float = 60.0
 ) -> list[ConsumerRecord]:
@@ -185,9 +193,7 @@ async def test_a_crash_redelivers_alerts_with_the_same_ids_and_a_clean_stop_does
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
     settings = deployment(settings)
-    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
-    await create_topic(settings)
-    await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+    members, _ = await publish_ring(settings)
 
     # First run: never checkpoints on its own, and is killed; its alerts are out, its offsets uncommitted.
     async with Worker(settings, tmp_path, checkpoint_interval_s=3600) as worker:
@@ -244,9 +250,7 @@ async def test_a_restarted_worker_resumes_at_its_checkpoint_even_where_the_group
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
     settings = deployment(settings)
-    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
-    await create_topic(settings)
-    placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+    members, placed = await publish_ring(settings)
     async with Worker(settings, tmp_path) as worker:
         await wait_consumed(settings, worker.process, len(placed), timeout=120)
     sent = len(await read_quietly(kafka_bootstrap, settings.alerts_topic))
@@ -265,15 +269,13 @@ async def test_a_second_worker_with_the_same_id_does_not_share_the_partitions_fo
 ):
     # Two processes with one app_id (a standby started while the active worker still runs, on another machine).
     settings = deployment(settings)
-    await create_topic(settings)
     standby = replace(settings, state_dir=str(tmp_path / "standby-state"))
     async with (
         Worker(settings, tmp_path, checkpoint_interval_s=0.5) as first,
         Worker(standby, tmp_path, checkpoint_interval_s=0.5) as second,
     ):
         workers = [first.process, second.process]
-        members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
-        await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+        await publish_ring(settings)
         deadline = time.monotonic() + 60
         while all(w.running for w in workers):
             assert time.monotonic() < deadline, "both workers kept reading the same partitions"
@@ -311,9 +313,7 @@ async def test_a_failing_sink_stops_the_worker_and_loses_nothing(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, settings: Settings
 ):
     settings = deployment(settings)
-    members = [f"ring-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
-    await create_topic(settings)
-    placed = await publish(settings, [(e.actor.encode(), e.to_json()) for e in ring_events(members)])
+    members, placed = await publish_ring(settings)
 
     # Redis is down (nothing listens there): the first case write fails and the worker must stop, uncommitted.
     down = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
