@@ -266,6 +266,23 @@ def test_case_precision_leaves_out_cases_naming_only_ignored_accounts():
     ) in lines.splitlines()
 
 
+def test_eval_cli_pools_explicit_seed_ranges_in_one_report(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--seed-ranges", "9,5", "--rings-per-seed", "1", "--bursts-per-seed", "1", "--methods", "heuristic"]
+    assert main([*argv, "--json", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("2 seeds (5,9) x (1 rings + 1 bursts)")
+    report = orjson.loads(out.read_bytes())
+    assert [seed["seed"] for seed in report["seeds"]] == [9, 5]
+    assert report["summary"]["heuristic"]["total"] == 4
+
+
+@pytest.mark.parametrize("bad", ["", "1-x", "0-3,2", "-"])
+def test_eval_cli_refuses_seed_ranges_that_do_not_name_each_seed_once(bad, capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--seed-ranges", bad])
+    assert "--seed-ranges" in capsys.readouterr().err
+
+
 def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_came():
     def scheme(scheme_id, caught, closest, first_candidate):
         return {
