@@ -498,13 +498,16 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
         if "calibration" in runs[0]:
             entry["calibration"] = _pooled_calibration([run["calibration"] for run in runs])
         if "cases" in runs[0]:
+            # A run without a case to judge has no case precision: it is left out, not counted as 0.
             judged = [run["cases"] - run["ignored_cases"] for run in runs]
-            precisions = [run["true_cases"] / n if n else 0.0 for run, n in zip(runs, judged, strict=True)]
+            precisions = [run["true_cases"] / n for run, n in zip(runs, judged, strict=True) if n]
             entry["cases"] = {
                 "mean": statistics.fmean(run["cases"] for run in runs),
                 "max": max(r["cases"] for r in runs),
             }
-            entry["case_precision"] = {"mean": statistics.fmean(precisions), "min": min(precisions)}
+            entry["case_precision"] = (
+                {"mean": statistics.fmean(precisions), "min": min(precisions)} if precisions else None
+            )
             entry["ignored_cases"] = {"mean": statistics.fmean(run["ignored_cases"] for run in runs)}
             entry["alerts"] = {"mean": statistics.fmean(run["alerts"] for run in runs)}
         groups = sorted({g for s in schemes for g in s["groups"]})
@@ -590,10 +593,15 @@ def format_report(report: dict) -> str:
     for method in methods:
         s = summary[method]
         if "cases" in s:
+            precision = s["case_precision"]
+            judged = (
+                f"of the others {precision['mean']:.0%} about an injected scheme (min {precision['min']:.0%})"
+                if precision
+                else "no other case"
+            )
             lines.append(
                 f"{method}: {s['cases']['mean']:.1f} cases a run (max {s['cases']['max']}), "
-                f"{s['ignored_cases']['mean']:.1f} of them about a burst's side targets only; of the others "
-                f"{s['case_precision']['mean']:.0%} about an injected scheme (min {s['case_precision']['min']:.0%}); "
+                f"{s['ignored_cases']['mean']:.1f} of them about a burst's side targets only; {judged}; "
                 f"{s['alerts']['mean']:.1f} alerts a run, revisions included"
             )
     if "midas" in summary:

@@ -92,13 +92,14 @@ class Detection:
     async def learn(self, decision: Decision) -> None:
         """Teach the engine's online classifier a reviewer's verdict (confirmed or dismissed, with features).
 
-        The learned state is saved with the next checkpoint; a decision learned after the last checkpoint is
-        learned again only if the decisions topic redelivers it.
+        The learned state is saved with the next checkpoint, interactions or not; a decision learned after the last
+        checkpoint is learned again only if the decisions topic redelivers it.
         """
         if decision.label is None or not decision.features:
             return
         async with self._lock:
             self.state.engine.learn_decision(decision.scheme, decision.features, decision.label)
+            self._dirty = True
 
     def _save(self) -> checkpoint.Checkpoint:
         saved = self.state.checkpoint()
@@ -118,8 +119,9 @@ class Detection:
             if self._in_flight or not self._dirty:
                 return
             started = time.perf_counter()
-            # Snapshot and write off the event loop, so the reader's heartbeats go on however big the state is;
-            # the lock keeps every batch and decision out meanwhile, so the state holds still.
+            # Snapshot and write in a thread: pickling holds the GIL for long stretches, but the loop gets turns in
+            # between (its longest stall about half the pickling time, measured), so heartbeats go on. The lock
+            # keeps every batch and decision out meanwhile, so the state holds still.
             saved = await asyncio.to_thread(self._save)
             log.info(
                 "checkpoint: %d records, engine %d bytes, %.3fs",

@@ -14,6 +14,7 @@ exactly where the state is.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,8 @@ from streams.detection import Detection
 from streams.pipeline import Record
 
 log = logging.getLogger(__name__)
+#: How long a stopping worker waits for its last commit.
+FINAL_COMMIT_TIMEOUT_S = 15.0
 
 
 class InteractionsReader(Service):
@@ -84,7 +87,11 @@ class InteractionsReader(Service):
             await self._read(consumer)
         finally:
             try:
-                await self._checkpoint(consumer)
+                # Bounded: with Kafka unreachable aiokafka retries a commit for ever, and a stop must not hang. The
+                # checkpoint is on disk by then; the restart seeks to it whatever the group holds.
+                await asyncio.wait_for(self._checkpoint(consumer), FINAL_COMMIT_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("the final commit timed out after %.0f s; the checkpoint is saved", FINAL_COMMIT_TIMEOUT_S)
             finally:
                 await consumer.stop()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from detector.alerts import Decision
 from detector.core.engine import Engine
 from detector.core.events import Event
 from streams import checkpoint, pipeline
@@ -217,3 +218,28 @@ async def test_a_stop_during_a_checkpoint_write_lets_it_finish_and_the_final_che
     covered = {(TOPIC, 0): len(ring_events())}
     assert detection.checkpointed_offsets == covered
     assert checkpoint.load(path).offsets == covered
+
+
+async def test_a_decision_learned_while_no_interactions_arrive_is_saved_by_the_next_checkpoint(tmp_path: Path):
+    path = tmp_path / "w.checkpoint"
+    detection = Detection(DetectorState(Engine()), [_Discard()], _Discard(), path)
+    decision = Decision.from_json(
+        orjson.dumps(
+            {
+                "decision_id": "d1",
+                "case_id": "ring-1",
+                "scheme": "farming_ring",
+                "accounts": ["a", "b"],
+                "decision": "confirmed",
+                "policy": "spam-network",
+                "reason": "r",
+                "reviewer": "ann",
+                "decided_at": 1700000000,
+                "features": {"tie_density": 1.0, "size": 5.0},
+            }
+        )
+    )
+    await detection.learn(decision)
+    await detection.checkpoint()
+    restored = DetectorState.from_checkpoint(checkpoint.load(path))
+    assert "farming_ring" in restored.engine.scorer.feedback
