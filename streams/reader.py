@@ -127,6 +127,14 @@ class InteractionsReader(Service):
             # expired. Both may be reading now; stopping (a restart resumes from the checkpoint) keeps one owner.
             raise MembershipLost(f"the group refused the commit after a checkpoint ({exc}); stopping") from exc
         self._committed.update(due)
+        # What an operator watches: whether the worker keeps up (records on the topic it has not read yet).
+        offsets = self.detection.state.offsets
+        lag = sum(
+            max(0, end - offsets.get((tp.topic, tp.partition), 0))
+            for tp in assigned
+            if (end := consumer.highwater(tp)) is not None
+        )
+        log.info("committed the checkpoint's offsets; %d records on the topic not read yet", lag)
 
 
 class MembershipLost(RuntimeError):
