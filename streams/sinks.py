@@ -43,7 +43,7 @@ class CaseWriter(Protocol):
 
 
 class FindingSink(Protocol):
-    """One output of the detection agent. Sinks run in order; each writes what it is given and returns what the
+    """One output of the detection. Sinks run in order; each writes what it is given and returns what the
     next one gets, so the case store (the system of record) can hold back what must not be alerted."""
 
     async def emit(self, revisions: Sequence[CaseRevision]) -> Sequence[CaseRevision]: ...
