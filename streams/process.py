@@ -1,7 +1,7 @@
 """Run ``detector worker`` as a child process and tell when it has consumed its input (demo, tests, benchmarks).
 
 "Consumed" means the worker's group has committed as many interactions records as were published. Offsets
-are committed only behind a checkpoint (streams/detection.py), so by then every event is scored, every case
+are committed only behind a checkpoint (streams/reader.py), so by then every event is scored, every case
 and alert written, and the state is on disk.
 """
 
