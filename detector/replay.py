@@ -3,30 +3,41 @@
 Deterministic: the same file and engine version always give the same scores. Rejected lines (malformed,
 out of contract) go to the rejects file with their line number and reason; the run still exits 0. An account's
 score is the highest of any candidate it was in, flagged or not, so a threshold can be swept over the output.
+
+Memory does not grow with the input beyond 32 bytes a line: a first pass reads each line's event time only, and the
+lines are parsed and scored in time order from the memory-mapped file (a pipe is spooled to a temporary file).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import mmap
+import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sized
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import IO, TypeVar
 
+import numpy as np
 import orjson
 from tqdm import tqdm
 
 from detector.core.engine import AccountResult, Engine, EngineConfig
-from detector.core.events import Event, EventRejected, parse_event
+from detector.core.events import Event, EventRejected, event_time, parse_event
 from detector.core.findings import Finding
 from models.labels import SchemeIndex
 
 T = TypeVar("T")
 #: Items between progress bar updates: updating it per item would cost about as much as parsing the item.
 PROGRESS_EVERY = 4096
+#: Positions of the time order turned into Python ints at a time (all at once would be an object per event).
+ORDER_BLOCK = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +75,63 @@ def account_result(engine: Engine, account: str) -> AccountResult:
     return replace(result, score=engine.best_score(account))
 
 
-def read_events(lines: Iterable[bytes], rejects: list[Rejected]) -> Iterator[tuple[int, Event]]:
+@dataclass(frozen=True)
+class LineIndex:
+    """Where each valid event of a file is and when it happened: 32 bytes a line, instead of the parsed events
+    (about 700 bytes each), so a replay's memory does not grow with its input beyond that."""
+
+    times: array  # event time, per valid line, in file order
+    numbers: array  # line number (from 1)
+    offsets: array  # byte offset of the line in the file
+    lengths: array  # its length in bytes
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def in_time_order(self, data: bytes | mmap.mmap, rejects: list[Rejected]) -> Iterator[tuple[int, Event]]:
+        """(line number, event) by event time, stably (events of the same time stay in line order), parsed from
+        ``data``, the file's bytes, only now: holding every parsed event would cost far more memory than parsing
+        costs time. A line that has a time but breaks another rule of the contract goes to ``rejects`` here."""
+        order = np.argsort(np.frombuffer(self.times, dtype=np.float64), kind="stable")
+        numbers, offsets, lengths = self.numbers, self.offsets, self.lengths
+        for block in range(0, len(order), ORDER_BLOCK):
+            for i in order[block : block + ORDER_BLOCK].tolist():
+                start = offsets[i]
+                try:
+                    yield numbers[i], parse_event(data[start : start + lengths[i]].strip())
+                except EventRejected as exc:
+                    rejects.append(Rejected(numbers[i], exc.reason))
+
+
+def index_lines(lines: Iterable[bytes], rejects: list[Rejected]) -> LineIndex:
+    """Index every line that has an event time (blank lines are skipped); the others go to ``rejects`` with the
+    contract's reason. The rest of the contract is checked when the line is parsed, in time order."""
+    index = LineIndex(array("d"), array("q"), array("q"), array("q"))
+    offset = 0
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
-        if not stripped:
-            continue
-        try:
-            yield number, parse_event(stripped)
-        except EventRejected as exc:
-            rejects.append(Rejected(number, exc.reason))
+        if stripped:
+            ts = event_time(stripped)
+            if ts is None:
+                try:
+                    ts = parse_event(stripped).ts  # raises with the reason; returns only if the time was fine after all
+                except EventRejected as exc:
+                    rejects.append(Rejected(number, exc.reason))
+            if ts is not None:
+                index.times.append(ts)
+                index.numbers.append(number)
+                index.offsets.append(offset)
+                index.lengths.append(len(line))
+        offset += len(line)
+    return index
 
 
 def _event_time(event: Event) -> float:
     return event.ts
 
 
-def _item_time(item: tuple[int, Event]) -> float:
-    return item[1].ts
-
-
-def _progress(items: Iterable[T], desc: str, unit: str, hidden: bool) -> Iterator[T]:
+def _progress(items: Iterable[T], desc: str, unit: str, hidden: bool, total: int | None = None) -> Iterator[T]:
     """``items``, with a progress bar on stderr updated every :data:`PROGRESS_EVERY` items."""
-    total = len(items) if isinstance(items, Sized) else None
     iterator = iter(items)
     with tqdm(desc=desc, unit=unit, total=total, disable=hidden, file=sys.stderr) as bar:
         while chunk := list(islice(iterator, PROGRESS_EVERY)):
@@ -113,16 +159,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     index = _truth_index(args)
     rejects: list[Rejected] = []
-    numbered = load(args.input, rejects, hide_progress=args.no_progress)
-    # The loaded events live until the end and hold no cycles: keep the cyclic GC from walking them over and
-    # over while the engine allocates.
-    gc.freeze()
-    try:
-        engine, findings = _replay(numbered, rejects, args)
-    finally:
-        gc.unfreeze()
+    with _seekable(args.input) as handle:
+        lines = index_lines(_progress(handle, "reading", " lines", args.no_progress), rejects)
+        with _mapped(handle) as data:
+            # Each line parsed allocates an event and its strings while the engine's state grows, and none of it
+            # forms cycles worth collecting: collect the young generation every 50,000 allocations instead of 700
+            # (5-8 % faster) and never walk what was loaded before (the models).
+            thresholds = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
+            try:
+                engine, findings, seen = _replay(lines.in_time_order(data, rejects), len(lines), rejects, args)
+            finally:
+                gc.set_threshold(*thresholds)
+                gc.unfreeze()
     with args.out.open("wb") as out:
-        write_scores(engine, {a for _, e in numbered for a in (e.actor, e.target)}, out)
+        write_scores(engine, seen, out)
     if args.rejects:
         with args.rejects.open("wb") as out:
             for item in sorted(rejects, key=lambda r: r.line):
@@ -161,32 +213,44 @@ def _truth_index(args: argparse.Namespace) -> SchemeIndex | None:
         raise SystemExit(f"detector replay: cannot read the ground truth {args.truth}: {exc!r}") from None
 
 
-def load(path: Path, rejects: list[Rejected], hide_progress: bool = True) -> list[tuple[int, Event]]:
-    """The valid events of a JSONL file with their line numbers, sorted by event time (stably, so events of the
-    same time stay in line order); rejected lines go to ``rejects``."""
-    # Loading creates an object or two per line and no cycles: the cyclic GC would only walk the growing list
-    # again and again.
-    gc.disable()
-    try:
+@contextlib.contextmanager
+def _seekable(path: Path) -> Iterator[IO[bytes]]:
+    """The input, opened for reading twice: a pipe or other special file is spooled to a temporary file first."""
+    if path.is_file():
         with path.open("rb") as handle:
-            numbered = list(read_events(_progress(handle, "reading", " lines", hide_progress), rejects))
-        numbered.sort(key=_item_time)
-    finally:
-        gc.enable()
-    return numbered
+            yield handle
+        return
+    with path.open("rb") as source, tempfile.TemporaryFile() as spool:
+        shutil.copyfileobj(source, spool)
+        spool.seek(0)
+        yield spool
+
+
+@contextlib.contextmanager
+def _mapped(handle: IO[bytes]) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes, mapped rather than read (an empty file cannot be mapped, and has nothing to read)."""
+    handle.seek(0, 2)
+    if handle.tell() == 0:
+        yield b""
+        return
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        yield data
 
 
 def _replay(
-    numbered: list[tuple[int, Event]], rejects: list[Rejected], args: argparse.Namespace
-) -> tuple[Engine, list[Finding]]:
+    events: Iterable[tuple[int, Event]], count: int, rejects: list[Rejected], args: argparse.Namespace
+) -> tuple[Engine, list[Finding], set[str]]:
     engine = Engine(EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True))
     findings: list[Finding] = []
-    for number, event in _progress(numbered, "replaying", " events", args.no_progress):
+    seen: set[str] = set()
+    for number, event in _progress(events, "replaying", " events", args.no_progress, total=count):
+        seen.add(event.actor)
+        seen.add(event.target)
         try:
             findings.extend(engine.process(event))
         except EventRejected as exc:  # pragma: no cover - sorted input is never late
             rejects.append(Rejected(number, exc.reason))
-    return engine, findings
+    return engine, findings, seen
 
 
 def write_scores(engine: Engine, seen: set[str], out: IO[bytes]) -> None:

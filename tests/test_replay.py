@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 
 import orjson
 import pytest
@@ -105,3 +107,38 @@ def test_a_ground_truth_without_a_candidates_export_is_refused_before_replaying(
         main([*argv, "--truth", str(tmp_path / "truth.json")])
     with pytest.raises(SystemExit, match="cannot read the ground truth"):
         main([*argv, "--candidates", str(tmp_path / "c.jsonl"), "--truth", str(tmp_path / "missing.json")])
+
+
+def test_replay_reads_a_pipe_as_it_reads_a_file(tmp_path):
+    write_input(tmp_path / "in.jsonl", random.Random(4))
+    fifo = tmp_path / "events.pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes((tmp_path / "in.jsonl").read_bytes()))
+    writer.start()
+    for source, out in ((fifo, "piped"), (tmp_path / "in.jsonl", "file")):
+        argv = ["replay", str(source), "--out", str(tmp_path / f"{out}.jsonl"), "--no-progress"]
+        assert main([*argv, "--rejects", str(tmp_path / f"{out}.rejects.jsonl")]) == 0
+    writer.join()
+    assert (tmp_path / "piped.jsonl").read_bytes() == (tmp_path / "file.jsonl").read_bytes()
+    assert (tmp_path / "piped.rejects.jsonl").read_bytes() == (tmp_path / "file.rejects.jsonl").read_bytes()
+
+
+def test_an_empty_input_replays_to_empty_outputs(tmp_path):
+    (tmp_path / "in.jsonl").write_bytes(b"")
+    argv = ["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"]
+    assert main([*argv, "--rejects", str(tmp_path / "rejects.jsonl")]) == 0
+    assert (tmp_path / "scores.jsonl").read_bytes() == (tmp_path / "rejects.jsonl").read_bytes() == b""
+
+
+def test_a_line_with_a_time_that_breaks_another_rule_is_rejected_with_its_line_number(tmp_path):
+    events = ring([f"r{i}" for i in range(5)], T0, 3600.0, random.Random(5))
+    lines = [e.to_json() for e in reversed(events)]  # out of order: replay sorts
+    lines.insert(2, orjson.dumps({"ts": T0 + 5, "kind": "poke", "actor": "a", "target": "b"}))
+    lines.insert(4, orjson.dumps({"ts": T0 + 6, "kind": "like", "actor": "a", "target": "b", "colour": "red"}))
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines))  # and no final newline
+    argv = ["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"]
+    assert main([*argv, "--rejects", str(tmp_path / "rejects.jsonl")]) == 0
+    rejects = [orjson.loads(line) for line in (tmp_path / "rejects.jsonl").read_bytes().splitlines()]
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects] == [(3, "kind"), (5, "unknown_field")]
+    rows = [orjson.loads(line) for line in (tmp_path / "scores.jsonl").read_bytes().splitlines()]
+    assert {r["account"] for r in rows} == {f"r{i}" for i in range(5)}
