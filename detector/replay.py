@@ -215,8 +215,9 @@ def _truth_index(args: argparse.Namespace) -> SchemeIndex | None:
 
 @contextlib.contextmanager
 def _seekable(path: Path) -> Iterator[IO[bytes]]:
-    """The input, opened for reading twice: a pipe or other special file is spooled to a temporary file first."""
-    if path.is_file():
+    """The input, opened for reading twice (it must not change meanwhile): a pipe, another special file, or a file
+    that reports no size (procfs and the like) is spooled to a temporary file first."""
+    if path.is_file() and path.stat().st_size > 0:
         with path.open("rb") as handle:
             yield handle
         return

@@ -142,3 +142,15 @@ def test_a_line_with_a_time_that_breaks_another_rule_is_rejected_with_its_line_n
     assert [(r["line"], r["reason"].split(":")[0]) for r in rejects] == [(3, "kind"), (5, "unknown_field")]
     rows = [orjson.loads(line) for line in (tmp_path / "scores.jsonl").read_bytes().splitlines()]
     assert {r["account"] for r in rows} == {f"r{i}" for i in range(5)}
+
+
+def test_a_deeply_nested_line_is_rejected_not_a_crash(tmp_path):
+    depth = 1000
+    hostile = b'{"x":' + b"[" * depth + b"]" * depth + b"}"
+    first_boost = ring(["a", "b", "c"], T0, 60.0, random.Random(6))[0]
+    (tmp_path / "in.jsonl").write_bytes(hostile + b"\n" + first_boost.to_json())
+    argv = ["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"]
+    assert main([*argv, "--rejects", str(tmp_path / "rejects.jsonl")]) == 0
+    (reject,) = [orjson.loads(line) for line in (tmp_path / "rejects.jsonl").read_bytes().splitlines()]
+    assert reject["line"] == 1 and reject["reason"].startswith("unknown_field")
+    assert (tmp_path / "scores.jsonl").read_bytes()

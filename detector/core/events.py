@@ -158,9 +158,11 @@ def event_time(raw: bytes) -> float | None:
     >>> event_time(b'{"actor": "a", "ts": 1700000000}'), event_time(b'{"ts": "soon"}'), event_time(b'[1]')
     (1700000000.0, None, None)
     """
+    if len(raw) > MAX_LINE_BYTES:
+        return None  # parse_event rejects it at once; no point decoding it
     try:
         return _decode_ts(raw).ts
-    except (msgspec.DecodeError, UnicodeError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):  # deep nesting in a field it skips over
         return None
 
 
