@@ -45,6 +45,12 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def member_id(self) -> str:
+        """The worker's static member id in both its consumer groups: a restarted worker takes its partitions back
+        at once."""
+        return f"{self.app_id}-detector"
+
+    @property
     def interactions_group(self) -> str:
         """The consumer group the worker commits its interactions offsets in. Not the Faust app's group
         (``app_id``, which reads decisions): a group has one assignment protocol, and Faust's is its own."""

@@ -29,7 +29,7 @@ def create_app(settings: Settings, *, checkpoint_interval_s: float = DEFAULT_CHE
         consumer_auto_offset_reset="earliest",
         # Faust's consumer reads decisions only (streams/reader.py reads interactions, in a group of its own), with
         # the same static membership: a restarted worker takes its partitions back at once.
-        consumer_group_instance_id=f"{settings.app_id}-detector",
+        consumer_group_instance_id=settings.member_id,
         broker_session_timeout=10.0,
         topic_disable_leader=True,
     )

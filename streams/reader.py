@@ -74,7 +74,7 @@ class InteractionsReader(Service):
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap.split(","),
             group_id=settings.interactions_group,
-            group_instance_id=f"{settings.app_id}-detector",
+            group_instance_id=settings.member_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # How long a dead worker holds its partitions before a standby (another instance id) gets them.

@@ -85,15 +85,11 @@ class Event:
         return orjson.dumps(self.to_dict())
 
 
-def _keep(value: str) -> str:
-    return value
-
-
 #: Account ids are interned: the engine's state is keyed by them, and a lookup with the very string object it holds
 #: skips comparing characters (about 8 % of the engine's time on parsed input). Interned strings are freed with their
 #: last reference, so hostile ids do not accumulate, except on CPython 3.12.0-3.12.5, which kept every interned
-#: string for good (cpython issue 113993): there ids are not interned.
-_intern = _keep if (3, 12) <= sys.version_info[:3] < (3, 12, 6) else sys.intern
+#: string for good (cpython issue 113993): there ids are not interned (``str`` returns a str as it is).
+_intern = str if (3, 12) <= sys.version_info[:3] < (3, 12, 6) else sys.intern
 
 
 def parse_event(raw: bytes | str) -> Event:
