@@ -28,7 +28,7 @@ from detector.baselines import heuristic, midas
 from detector.core.events import Event
 from detector.core.findings import Finding
 from detector.core.growth import MIN_BURST
-from detector.core.rings import MIN_RING_SIZE, peel_together
+from detector.core.rings import MIN_RING_SIZE
 from detector.simulation import BITCOIN_ALPHA, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
@@ -194,7 +194,9 @@ def oracle_prevention(
         group = set(boosts)
         if len(group) < min_ring_size:
             continue
-        peel_together(group, lambda m, group=group: boosts[m].isdisjoint(group))
+        # Peel, round by round, the members boosting no one left in the group.
+        while idle := {m for m in group if boosts[m].isdisjoint(group)}:
+            group -= idle
         if len(group) >= min_ring_size:
             return _share_after([e.ts for e in events], event.ts)
     return 0.0

@@ -214,7 +214,12 @@ def test_the_image_gets_every_file_the_package_needs():
     ignore = (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") :].count("*") == 1, "everything is excluded first"
     assert needed <= {line[1:] for line in ignore if line.startswith("!")}
+    assert {"**/target", "**/*.so"} <= set(ignore), "local Rust builds stay out of the image's context"
     dockerfile = (DOCKER / "Dockerfile").read_text()
+    # The compiled engine part is built in the image, with cargo, from sources the context holds.
+    for extension in pyproject["tool"]["setuptools-rust"]["ext-modules"]:
+        assert Path(extension["path"]).parts[0] in packages and (ROOT / extension["path"]).is_file()
+    assert "sh.rustup.rs" in dockerfile and "pip wheel" in dockerfile
     variables = re.findall(r"\b(DETECTOR_\w+)=", dockerfile)
     assert variables and set(variables) <= set(env_variable_names())
     assert re.search(r'^CMD \["detector", "(\w+)"\]', dockerfile, re.M).group(1) in SUBCOMMANDS

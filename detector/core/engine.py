@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from detector.core.accounts import DAY, FRESH_DAYS, AccountInfo
 from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
-from detector.core.graph import RecentBoostGraph
 from detector.core.growth import MIN_BURST, FollowerLedger, growth_features
-from detector.core.rings import MIN_RING_SIZE, RingFinder, describe
+from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, describe
 from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.1"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMAT = 5
 #: The weights (models/weights.json) for rings found young, by the cohort and lockstep searches; rings grown from
 #: a traded pair are scored by the scheme's own weights.
 EARLY_RING_MODEL = "farming_ring_early"
@@ -195,9 +194,7 @@ class Engine:
         graph = self.graph
         # A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         # boosts someone who boosts the target); other boosts cannot change a group around the actor.
-        if graph.boosted(target, actor, ts) or (
-            new_pair and not graph.out[actor].keys().isdisjoint(graph.inn.get(target, {}).keys())
-        ):
+        if graph.boosted(target, actor, ts) or (new_pair and graph.closes_triangle(actor, target)):
             members = self._tie_group(actor, target, ts)
             if members:
                 return members, FARMING_RING
@@ -237,9 +234,9 @@ class Engine:
         if not (self.finder.could_be_member(a) and self.finder.could_be_member(b)):
             return set()
         # The group can only grow past the pair through an account boosting both (see RingFinder.grow).
-        if graph.inn.get(a, {}).keys().isdisjoint(graph.inn.get(b, {}).keys()):
+        if not graph.shares_booster(a, b):
             return set()
-        ties = len(graph.out.get(a, ())) + len(graph.inn.get(a, ()))
+        ties = graph.ties(a)
         last = self._ring_checked.get(a)
         if last is not None:
             last_ties, last_ts, promising, _ = last
@@ -262,8 +259,7 @@ class Engine:
 
     def _ring_finding(self, members: set[str], ts: float, model: str) -> Finding | None:
         """Score a candidate group with the named model's weights; a finding when it crosses the threshold."""
-        graph = self.graph
-        features = describe(members, graph, self.accounts, ts).as_dict()
+        features = describe(members, self.finder, self.accounts, ts).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features, model)
         self._candidate(FARMING_RING, model, members, features, score, ts)
         if score < self.config.threshold:
@@ -294,7 +290,7 @@ class Engine:
         graph = self.graph
         size = len(members)
         for m in members:
-            self._ring_checked[m] = (len(graph.out.get(m, ())) + len(graph.inn.get(m, ())), ts, False, size)
+            self._ring_checked[m] = (graph.ties(m), ts, False, size)
 
     def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
         """Reuse the case of a ring already flagged when most of the smaller of the two groups is shared, so a

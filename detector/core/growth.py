@@ -17,7 +17,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from detector.core.accounts import DAY, FRESH_DAYS, AccountInfo
-from detector.core.graph import RecentBoostGraph
+from detector.core._native import RecentBoostGraph
 
 #: The fewest new boosters in the window that a burst is scored at (``EngineConfig.min_burst``).
 MIN_BURST = 10
@@ -125,17 +125,8 @@ def growth_features(
         for info in infos
         if info is not None and info.created_ts is not None and _bucket_mass(buckets, info.created_ts) >= 5
     )
-    co_targets: Counter[str] = Counter()
-    followers = set(sample)
-    trading = 0
-    horizon = now - graph.window
-    for f in sample:
-        targets = graph.recent(graph.out.get(f), horizon)
-        if not followers.isdisjoint(targets):
-            trading += 1
-        co_targets.update(targets)  # counted in C
-    co_targets.pop(account, None)
-    lockstep = max(co_targets.values(), default=0)
+    # Followers boosting each other (trading) and boosting one other target together (lockstep), on the graph.
+    trading, lockstep = graph.follower_ties(sample, account, now)
     return GrowthFeatures(
         new_followers=n,
         window_days=window_days,

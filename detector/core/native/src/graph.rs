@@ -1,0 +1,323 @@
+//! A bounded, time-windowed view of who boosted whom recently (the engine's `RecentBoostGraph`).
+//!
+//! Only the most recent `max_partners` partners per account and direction are kept, and edges older than the
+//! window are ignored on read, so memory stays bounded however long the stream runs.
+//!
+//! Each account's partners are kept in the order they were last boosted (a boost moves its edge to the end), so
+//! reading only the recent ones can walk back from the end and stop early: events arrive in event-time order up to
+//! a bounded lateness, which the graph measures itself (`lag`), so an edge older than `since - lag` proves that
+//! every edge before it is older than `since` too.
+//!
+//! Accounts are numbered internally (ids are never shown to Python); a number is reused once nothing refers to the
+//! account any more, so the name table stays as bounded as the edges.
+
+use indexmap::IndexMap;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+
+pub type Id = u32;
+/// An account's partners in one direction, with the time of the latest boost, least recently boosted first.
+pub type Row = IndexMap<Id, f64, FxBuildHasher>;
+pub type IdSet = FxHashSet<Id>;
+
+#[derive(Default)]
+pub struct Graph {
+    pub window: f64,
+    pub max_partners: usize,
+    /// The latest boost time added.
+    pub latest: f64,
+    /// How far behind `latest` a boost has been added at most.
+    pub lag: f64,
+    names: Vec<String>,
+    ids: FxHashMap<String, Id>,
+    /// Numbers of forgotten accounts, to reuse.
+    free: Vec<Id>,
+    /// Per account, how many rows (of other accounts) hold it: it can be forgotten only at zero.
+    refs: Vec<u32>,
+    out: Vec<Row>,
+    inn: Vec<Row>,
+}
+
+impl Graph {
+    pub fn new(window: f64, max_partners: usize) -> Self {
+        Graph { window, max_partners, latest: f64::NEG_INFINITY, lag: 0.0, ..Default::default() }
+    }
+
+    pub fn id(&self, name: &str) -> Option<Id> {
+        self.ids.get(name).copied()
+    }
+
+    pub fn name(&self, id: Id) -> &str {
+        &self.names[id as usize]
+    }
+
+    fn intern(&mut self, name: &str) -> Id {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.names[id as usize] = name.to_owned();
+                id
+            }
+            None => {
+                self.names.push(name.to_owned());
+                self.refs.push(0);
+                self.out.push(Row::default());
+                self.inn.push(Row::default());
+                (self.names.len() - 1) as Id
+            }
+        };
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The account's recent-boost targets (every one kept, recent or not).
+    pub fn out_row(&self, id: Id) -> &Row {
+        &self.out[id as usize]
+    }
+
+    /// The account's recent boosters (every one kept, recent or not).
+    pub fn in_row(&self, id: Id) -> &Row {
+        &self.inn[id as usize]
+    }
+
+    /// Record a boost; true when the actor had not boosted the target within the window before it.
+    pub fn add(&mut self, actor: &str, target: &str, ts: f64) -> bool {
+        if ts > self.latest {
+            self.latest = ts;
+        } else if self.latest - ts > self.lag {
+            self.lag = self.latest - ts;
+        }
+        let a = self.intern(actor);
+        let b = self.intern(target);
+        let previous = self.touch(true, a, b, ts);
+        self.touch(false, b, a, ts);
+        previous.is_none_or(|previous| ts - previous > self.window)
+    }
+
+    /// Move the edge to the most recent end with time `ts`; return its previous time, if it had one.
+    fn touch(&mut self, outgoing: bool, key: Id, partner: Id, ts: f64) -> Option<f64> {
+        let row = if outgoing { &mut self.out[key as usize] } else { &mut self.inn[key as usize] };
+        let previous = row.shift_remove(&partner);
+        // Out-of-order events must not move an edge's time backwards.
+        row.insert(partner, previous.map_or(ts, |p| if ts > p { ts } else { p }));
+        let evicted = if row.len() > self.max_partners { row.shift_remove_index(0).map(|(id, _)| id) } else { None };
+        if previous.is_none() {
+            self.refs[partner as usize] += 1;
+        }
+        if let Some(evicted) = evicted {
+            self.release(evicted);
+        }
+        previous
+    }
+
+    /// An unfollow (or a negative rating) withdraws the boost.
+    pub fn remove(&mut self, actor: &str, target: &str) {
+        let (Some(a), Some(b)) = (self.id(actor), self.id(target)) else { return };
+        if self.out[a as usize].shift_remove(&b).is_some() {
+            self.release(b);
+        }
+        if self.inn[b as usize].shift_remove(&a).is_some() {
+            self.release(a);
+        }
+        self.free_if_unused(a);
+        self.free_if_unused(b);
+    }
+
+    pub fn forget(&mut self, account: &str) {
+        let Some(id) = self.id(account) else { return };
+        let outs = std::mem::take(&mut self.out[id as usize]);
+        let ins = std::mem::take(&mut self.inn[id as usize]);
+        for &other in outs.keys() {
+            if self.inn[other as usize].shift_remove(&id).is_some() {
+                self.release(id);
+            }
+            self.release(other);
+        }
+        for &other in ins.keys() {
+            if self.out[other as usize].shift_remove(&id).is_some() {
+                self.release(id);
+            }
+            self.release(other);
+        }
+        self.free_if_unused(id);
+    }
+
+    /// One row entry naming `id` is gone.
+    fn release(&mut self, id: Id) {
+        self.refs[id as usize] -= 1;
+        self.free_if_unused(id);
+    }
+
+    fn free_if_unused(&mut self, id: Id) {
+        let i = id as usize;
+        if self.refs[i] == 0 && self.out[i].is_empty() && self.inn[i].is_empty() && !self.names[i].is_empty() {
+            self.ids.remove(&self.names[i]);
+            self.names[i].clear();
+            self.free.push(id);
+        }
+    }
+
+    pub fn boosted(&self, actor: Id, target: Id, now: f64) -> bool {
+        self.out[actor as usize].get(&target).is_some_and(|&ts| now - ts <= self.window)
+    }
+
+    /// The partners in `row` boosted at or after `since`, in the row's order.
+    pub fn recent(&self, row: &Row, since: f64) -> Vec<Id> {
+        let (Some((_, &first)), Some((_, &last))) = (row.first(), row.last()) else { return Vec::new() };
+        // Every edge before the first one older than `since - lag` is older than `since` (see the module doc).
+        let stop = since - self.lag;
+        if last < stop {
+            return Vec::new();
+        }
+        if first - self.lag >= since {
+            return row.keys().copied().collect();
+        }
+        let mut found = Vec::new();
+        for (&partner, &ts) in row.iter().rev() {
+            if ts >= since {
+                found.push(partner);
+            } else if ts < stop {
+                break;
+            }
+        }
+        found.reverse();
+        found
+    }
+
+    /// Whether [`Graph::recent`] would find anything, without collecting it.
+    pub fn any_recent(&self, row: &Row, since: f64) -> bool {
+        let stop = since - self.lag;
+        for &ts in row.values().rev() {
+            if ts >= since {
+                return true;
+            }
+            if ts < stop {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// The partners in `row` boosted at or after `since` that are in `among`.
+    pub fn recent_among(&self, row: &Row, since: f64, among: &IdSet) -> IdSet {
+        among.iter().copied().filter(|m| row.get(m).is_some_and(|&ts| ts >= since)).collect()
+    }
+
+    /// Every edge between members within the window, sorted by actor then target name.
+    pub fn edges_within(&self, members: &IdSet, now: f64) -> Vec<(Id, Id, f64)> {
+        let horizon = now - self.window;
+        let mut edges: Vec<(Id, Id, f64)> = Vec::new();
+        for &a in members {
+            for (&b, &ts) in &self.out[a as usize] {
+                if members.contains(&b) && ts >= horizon {
+                    edges.push((a, b, ts));
+                }
+            }
+        }
+        edges.sort_by(|x, y| (self.name(x.0), self.name(x.1)).cmp(&(self.name(y.0), self.name(y.1))));
+        edges
+    }
+
+    // ---------------------------------------------------------------- snapshots
+    /// The whole state as bytes (little-endian); [`Graph::from_state`] rebuilds it exactly, row order included.
+    pub fn state(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        buf.push(STATE_FORMAT);
+        put_f64(&mut buf, self.window);
+        put_u64(&mut buf, self.max_partners as u64);
+        put_f64(&mut buf, self.latest);
+        put_f64(&mut buf, self.lag);
+        put_u64(&mut buf, self.names.len() as u64);
+        for i in 0..self.names.len() {
+            put_u64(&mut buf, self.names[i].len() as u64);
+            buf.extend_from_slice(self.names[i].as_bytes());
+            put_u64(&mut buf, self.refs[i] as u64);
+            for row in [&self.out[i], &self.inn[i]] {
+                put_u64(&mut buf, row.len() as u64);
+                for (&partner, &ts) in row {
+                    put_u64(&mut buf, partner as u64);
+                    put_f64(&mut buf, ts);
+                }
+            }
+        }
+        put_u64(&mut buf, self.free.len() as u64);
+        for &id in &self.free {
+            put_u64(&mut buf, id as u64);
+        }
+        buf
+    }
+
+    pub fn from_state(bytes: &[u8]) -> Result<Graph, String> {
+        let mut r = Reader { bytes, at: 0 };
+        let format = r.byte()?;
+        if format != STATE_FORMAT {
+            return Err(format!("graph state of format {format}: this build reads only format {STATE_FORMAT}"));
+        }
+        let mut g = Graph::new(r.f64()?, r.u64()? as usize);
+        g.latest = r.f64()?;
+        g.lag = r.f64()?;
+        let n = r.u64()? as usize;
+        for i in 0..n {
+            let len = r.u64()? as usize;
+            let name = std::str::from_utf8(r.take(len)?).map_err(|e| e.to_string())?.to_owned();
+            g.refs.push(r.u64()? as u32);
+            let mut rows = [Row::default(), Row::default()];
+            for row in &mut rows {
+                for _ in 0..r.u64()? {
+                    row.insert(r.u64()? as Id, r.f64()?);
+                }
+            }
+            let [out, inn] = rows;
+            g.out.push(out);
+            g.inn.push(inn);
+            if !name.is_empty() {
+                g.ids.insert(name.clone(), i as Id);
+            }
+            g.names.push(name);
+        }
+        for _ in 0..r.u64()? {
+            g.free.push(r.u64()? as Id);
+        }
+        if r.at != bytes.len() {
+            return Err("graph state has trailing bytes".into());
+        }
+        Ok(g)
+    }
+}
+
+const STATE_FORMAT: u8 = 1;
+
+fn put_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_f64(buf: &mut Vec<u8>, v: f64) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or("graph state is truncated")?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+
+    fn f64(&mut self) -> Result<f64, String> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+}

@@ -1,0 +1,444 @@
+//! Reciprocal-boost rings: the searches for the dense group around a boost, and the sums that describe a group.
+//!
+//! Why these rules is in docs/detection.md (*Reciprocal-boost rings*). Every search here gives the same group
+//! whatever order sets are walked in: rules relative to the group's size are applied to all members at once
+//! (`peel_together`), and where one account must be chosen, the account's name breaks ties.
+
+use rustc_hash::FxHashMap;
+
+use crate::graph::{Graph, Id, IdSet, Row};
+
+/// A member must get at least this share of its recent boosts from inside the group.
+pub const MIN_INFLOW: f64 = 0.34;
+/// A member must be tied (either direction) to at least this share of the other members.
+pub const MIN_TIE_SHARE: f64 = 0.3;
+/// ... and boost at least this share of them itself.
+pub const MIN_BOOST_SHARE: f64 = 0.2;
+/// Growth stops when the best candidate has fewer than this share of its ties in the group.
+pub const MIN_CANDIDATE_CLOSURE: f64 = 0.1;
+/// The smallest group scored as a ring (`EngineConfig.min_ring_size`).
+pub const MIN_RING_SIZE: usize = 4;
+/// A cohort member has at least this share of its partners inside.
+pub const COHORT_MIN_CLOSURE: f64 = 0.5;
+/// Boosts within this many seconds of each other count as one session (lockstep).
+pub const LOCKSTEP_S: f64 = 3600.0;
+
+pub struct Rules {
+    pub max_members: usize,
+    pub min_members: usize,
+    /// No member of a group of `max_members` can get `MIN_INFLOW` of its boosts from inside with more boosters.
+    pub max_boosters: usize,
+}
+
+impl Rules {
+    pub fn new(max_members: usize, min_members: usize) -> Self {
+        Rules { max_members, min_members, max_boosters: (max_members as f64 / MIN_INFLOW) as usize }
+    }
+}
+
+/// The sums `describe` turns into a group's features (fresh members are counted by the caller, who knows ages).
+pub struct GroupSums {
+    pub size: usize,
+    pub tied: usize,
+    pub mutual: usize,
+    pub edges: usize,
+    pub in_session: usize,
+    pub inflow: f64,
+    pub boosted_members: usize,
+    pub outflow: f64,
+    pub outside: usize,
+}
+
+pub struct Finder<'g> {
+    pub graph: &'g Graph,
+    pub rules: &'g Rules,
+}
+
+impl<'g> Finder<'g> {
+    fn outs(&self, id: Id) -> &'g Row {
+        self.graph.out_row(id)
+    }
+
+    fn ins(&self, id: Id) -> &'g Row {
+        self.graph.in_row(id)
+    }
+
+    /// Cheap pre-check: hubs boosted by more accounts than any ring could supply are never members.
+    pub fn could_be_member(&self, id: Id) -> bool {
+        self.ins(id).len() <= self.rules.max_boosters
+    }
+
+    /// The account's number of partners, or None for a hub (never a candidate).
+    fn degree(&self, id: Id) -> Option<usize> {
+        let boosters = self.ins(id).len();
+        (boosters <= self.rules.max_boosters).then(|| boosters + self.outs(id).len())
+    }
+
+    /// Grow the group around a traded pair: add, best first, the outside account that boosts at least
+    /// `max(2, MIN_TIE_SHARE·|group|)` members and is boosted by one, preferring accounts whose ties mostly point
+    /// into the group; then peel.
+    pub fn grow(&self, a: Id, b: Id, now: f64) -> IdSet {
+        // Most pairs have no account to grow with, and a pair alone is always peeled away: skip their neighbourhoods.
+        if !self.has_first_candidate(a, b, now) && !self.outs(a).contains_key(&a) && !self.outs(b).contains_key(&b) {
+            return IdSet::default();
+        }
+        let mut group: IdSet = [a, b].into_iter().collect();
+        let mut ties = Ties::default();
+        let mut boosters: FxHashMap<Id, usize> = FxHashMap::default();
+        for member in [a, b] {
+            boosters.insert(member, self.count_ties(member, &group, &mut ties, now));
+        }
+        while group.len() < self.rules.max_members && !ties.eligible.is_empty() {
+            let needed = 2usize.max((MIN_TIE_SHARE * group.len() as f64).ceil() as usize);
+            let mut best: Option<(f64, Id)> = None;
+            for (&cand, &degree) in &ties.eligible {
+                let n_out = ties.count_out(cand);
+                if n_out < needed {
+                    continue;
+                }
+                let closure = (n_out + ties.count_in(cand)) as f64 / degree as f64;
+                // The name breaks ties deterministically.
+                let better = match best {
+                    None => true,
+                    Some((c, id)) => closure > c || (closure == c && self.graph.name(cand) > self.graph.name(id)),
+                };
+                if better {
+                    best = Some((closure, cand));
+                }
+            }
+            let Some((closure, chosen)) = best else { break };
+            if closure < MIN_CANDIDATE_CLOSURE {
+                break;
+            }
+            group.insert(chosen);
+            ties.eligible.remove(&chosen);
+            let n = self.count_ties(chosen, &group, &mut ties, now);
+            boosters.insert(chosen, n);
+        }
+        self.peel(group, &boosters, now)
+    }
+
+    /// Whether `grow` adds anyone to the pair: an outside account recently boosting both, boosted by one of them,
+    /// not a hub, and with enough of its ties on the pair (the same rule as in the growth loop).
+    fn has_first_candidate(&self, a: Id, b: Id, now: f64) -> bool {
+        let horizon = now - self.graph.window;
+        let (ins_a, ins_b, outs_a, outs_b) = (self.ins(a), self.ins(b), self.outs(a), self.outs(b));
+        let (small, large) = if ins_a.len() <= ins_b.len() { (ins_a, ins_b) } else { (ins_b, ins_a) };
+        for (&cand, &ts) in small {
+            let Some(&other_ts) = large.get(&cand) else { continue };
+            if cand == a || cand == b || ts < horizon || other_ts < horizon {
+                continue;
+            }
+            let n_in = outs_a.get(&cand).is_some_and(|&t| t >= horizon) as usize
+                + outs_b.get(&cand).is_some_and(|&t| t >= horizon) as usize;
+            if n_in == 0 {
+                continue;
+            }
+            if let Some(degree) = self.degree(cand) {
+                if (2 + n_in) as f64 / degree as f64 >= MIN_CANDIDATE_CLOSURE {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Count the new member's ties to outside accounts; return how many accounts recently boosted it.
+    fn count_ties(&self, member: Id, group: &IdSet, ties: &mut Ties, now: f64) -> usize {
+        let horizon = now - self.graph.window;
+        let boosters = self.graph.recent(self.ins(member), horizon);
+        let targets = self.graph.recent(self.outs(member), horizon);
+        // Eligibility is decided once, when a candidate first boosts two members and is boosted by one.
+        for &other in &boosters {
+            if !group.contains(&other) {
+                let n_out = ties.out.entry(other).or_insert(0);
+                *n_out += 1;
+                if *n_out == 2 && ties.inn.contains_key(&other) {
+                    self.consider(other, ties);
+                }
+            }
+        }
+        for &other in &targets {
+            if !group.contains(&other) {
+                let n_in = ties.inn.entry(other).or_insert(0);
+                *n_in += 1;
+                if *n_in == 1 && ties.count_out(other) >= 2 {
+                    self.consider(other, ties);
+                }
+            }
+        }
+        boosters.len()
+    }
+
+    fn consider(&self, account: Id, ties: &mut Ties) {
+        if let Some(degree) = self.degree(account) {
+            ties.eligible.insert(account, degree);
+        }
+    }
+
+    /// Drop members that do not trade inside the group (repeat until stable); `boosters` is each member's number of
+    /// recent boosters. A ring is not a star; a camouflage target is boosted by many members but boosts few back;
+    /// and an organic partner of a hijacked member gets most of its boosts from outside the group.
+    pub fn peel(&self, mut group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64) -> IdSet {
+        let horizon = now - self.graph.window;
+        let inside: FxHashMap<Id, (IdSet, IdSet)> = group
+            .iter()
+            .map(|&m| {
+                let boosts = self.graph.recent_among(self.outs(m), horizon, &group);
+                let boosted_by = self.graph.recent_among(self.ins(m), horizon, &group);
+                (m, (boosts, boosted_by))
+            })
+            .collect();
+        peel_together(&mut group, |m, group| {
+            let (boosts, boosted_by) = &inside[&m];
+            let others = (group.len() - 1) as f64;
+            let n_boosts = count_in(boosts, group);
+            let n_boosted_by = count_in(boosted_by, group);
+            let n_tied = n_boosts + n_boosted_by - boosts.iter().filter(|x| boosted_by.contains(x) && group.contains(x)).count();
+            let n_boosters = boosters[&m];
+            (n_tied as f64) < (MIN_TIE_SHARE * others).max(2.0)
+                || (n_boosts as f64) < (MIN_BOOST_SHARE * others).max(1.0)
+                || (n_boosters > 0 && (n_boosted_by as f64) < MIN_INFLOW * n_boosters as f64)
+        });
+        group
+    }
+
+    /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
+    /// accounts (either direction), then keep those with two ties inside and at least half of their partners inside.
+    pub fn cohort(&self, a: Id, b: Id, now: f64, is_fresh: &mut dyn FnMut(Id) -> bool) -> IdSet {
+        let horizon = now - self.graph.window;
+        let mut fresh: FxHashMap<Id, bool> = FxHashMap::default();
+        let mut group = {
+            let mut expands = |m: Id| *fresh.entry(m).or_insert_with(|| is_fresh(m));
+            self.reach(a, b, horizon, Some(&mut expands), None)
+        };
+        let mut partners: FxHashMap<Id, (IdSet, IdSet)> = FxHashMap::default();
+        for &m in &group {
+            let boosts: IdSet = self.graph.recent(self.outs(m), horizon).into_iter().collect();
+            let mut all = boosts.clone();
+            all.extend(self.graph.recent(self.ins(m), horizon));
+            partners.insert(m, (boosts, all));
+            fresh.entry(m).or_insert_with(|| is_fresh(m));
+        }
+        peel_together(&mut group, |m, group| {
+            let (boosts, all) = &partners[&m];
+            let inside = count_in(all, group);
+            // An older account joins a cohort only by trading like a member, not as a camouflage target.
+            let min_boosts = if fresh[&m] { 1.0 } else { (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0) };
+            inside < 2 || (inside as f64) < COHORT_MIN_CLOSURE * all.len() as f64 || (count_in(boosts, group) as f64) < min_boosts
+        });
+        // Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
+        let n_fresh = group.iter().filter(|m| fresh[m]).count();
+        if 2 * n_fresh > group.len() {
+            group
+        } else {
+            IdSet::default()
+        }
+    }
+
+    /// Accounts trading with each other within the last hour, however old they are: a ring trading in sessions
+    /// shows as a group where every member boosts, and is boosted by, another member within the session (and, over
+    /// the ring window, boosts back at least half as many members as boost it).
+    pub fn lockstep(&self, a: Id, b: Id, now: f64) -> IdSet {
+        let graph = self.graph;
+        let since = now - LOCKSTEP_S;
+        // The new boost a -> b matters only if both keep their place in a group: a must also be boosted and b must
+        // also boost within the session. Any group without them existed before this boost and was searched then.
+        if !(graph.any_recent(self.ins(a), since) && graph.any_recent(self.outs(b), since)) {
+            return IdSet::default();
+        }
+        let mut walked: FxHashMap<Id, (Vec<Id>, Vec<Id>)> = FxHashMap::default();
+        let mut group = self.reach(a, b, since, None, Some(&mut walked));
+        if group.len() < self.rules.min_members {
+            return IdSet::default();
+        }
+        let horizon = now - graph.window;
+        // Per member: boosts and boosters in the session; boosts and boosters inside the group over the ring window.
+        let mut session: FxHashMap<Id, (IdSet, IdSet)> = FxHashMap::default();
+        let mut inside: FxHashMap<Id, (IdSet, IdSet)> = FxHashMap::default();
+        for &m in &group {
+            let (outs, ins) = match walked.remove(&m) {
+                Some(pair) => pair,
+                None => (graph.recent(self.outs(m), since), graph.recent(self.ins(m), since)),
+            };
+            session.insert(m, (outs.into_iter().collect(), ins.into_iter().collect()));
+            let boosts = graph.recent_among(self.outs(m), horizon, &group);
+            let boosted = graph.recent_among(self.ins(m), horizon, &group);
+            inside.insert(m, (boosts, boosted));
+        }
+        loop {
+            peel_together(&mut group, |m, group| {
+                let (boosts, boosters) = &session[&m];
+                let n_tied = group.iter().filter(|x| boosts.contains(x) || boosters.contains(x)).count();
+                count_in(boosts, group) == 0 || count_in(boosters, group) == 0 || n_tied < 2
+            });
+            // The boost-back rule gets easier as members leave (fewer boost a member), so it drops one account at a
+            // time, the one boosting back least, and the session rules run again: not the accounts' names but their
+            // trading decides who stays.
+            let mut worst: Option<(i64, Id)> = None;
+            for &m in &group {
+                let (boosts, boosted) = &inside[&m];
+                let shortfall = count_in(boosted, &group) as i64 - 2 * count_in(boosts, &group) as i64;
+                let worse = match worst {
+                    None => true,
+                    Some((s, id)) => shortfall > s || (shortfall == s && graph.name(m) > graph.name(id)),
+                };
+                if worse {
+                    worst = Some((shortfall, m));
+                }
+            }
+            match worst {
+                Some((shortfall, m)) if shortfall > 0 => {
+                    group.remove(&m);
+                }
+                _ => return group,
+            }
+        }
+    }
+
+    /// The pair and the accounts reached from it over ties made at or after `since` (either direction), up to
+    /// `max_members`; hubs are not reached, and only accounts passing `expands` (all when None) are walked on
+    /// from. `walked` receives the recent boost targets and boosters of each account walked from.
+    fn reach(
+        &self,
+        a: Id,
+        b: Id,
+        since: f64,
+        mut expands: Option<&mut dyn FnMut(Id) -> bool>,
+        mut walked: Option<&mut FxHashMap<Id, (Vec<Id>, Vec<Id>)>>,
+    ) -> IdSet {
+        let max_members = self.rules.max_members;
+        let mut group: IdSet = [a, b].into_iter().collect();
+        let mut frontier = vec![a, b];
+        while group.len() < max_members {
+            let Some(m) = frontier.pop() else { break };
+            let outs = self.graph.recent(self.outs(m), since);
+            let ins = self.graph.recent(self.ins(m), since);
+            for recent in [&outs, &ins] {
+                for &other in recent {
+                    if group.len() >= max_members {
+                        break;
+                    }
+                    if !group.contains(&other) && self.could_be_member(other) {
+                        group.insert(other);
+                        if expands.as_mut().is_none_or(|expands| expands(other)) {
+                            frontier.push(other);
+                        }
+                    }
+                }
+            }
+            if let Some(walked) = walked.as_mut() {
+                walked.insert(m, (outs, ins));
+            }
+        }
+        group
+    }
+
+    /// The sums behind a candidate group's features; members are visited in name order, so float sums do not
+    /// depend on how sets are walked.
+    pub fn describe(&self, members: &IdSet, now: f64) -> GroupSums {
+        let graph = self.graph;
+        let since = now - LOCKSTEP_S;
+        let horizon = now - graph.window;
+        let mut sorted: Vec<Id> = members.iter().copied().collect();
+        sorted.sort_by(|x, y| graph.name(*x).cmp(graph.name(*y)));
+        let mut s = GroupSums {
+            size: members.len(),
+            tied: 0,
+            mutual: 0,
+            edges: 0,
+            in_session: 0,
+            inflow: 0.0,
+            boosted_members: 0,
+            outflow: 0.0,
+            outside: 0,
+        };
+        for m in sorted {
+            let (out_row, in_row) = (self.outs(m), self.ins(m));
+            let outs = graph.recent(out_row, horizon);
+            let ins = graph.recent(in_row, horizon);
+            let out_in_group: IdSet = outs.iter().copied().filter(|x| members.contains(x)).collect();
+            let in_in_group: IdSet = ins.iter().copied().filter(|x| members.contains(x)).collect();
+            let mutual = out_in_group.iter().filter(|x| in_in_group.contains(x)).count();
+            let tied_m = out_in_group.len() + in_in_group.len() - mutual;
+            s.tied += tied_m;
+            s.edges += out_in_group.len();
+            s.in_session += out_in_group.iter().filter(|o| out_row[*o] >= since).count();
+            s.mutual += mutual;
+            // A member nobody boosted yet (a ring just starting) says nothing about inflow.
+            if !ins.is_empty() {
+                s.inflow += in_in_group.len() as f64 / ins.len() as f64;
+                s.boosted_members += 1;
+            }
+            s.outflow += if outs.is_empty() { 0.0 } else { out_in_group.len() as f64 / outs.len() as f64 };
+            let mut partners: IdSet = outs.iter().copied().collect();
+            partners.extend(ins.iter().copied());
+            s.outside += partners.len() - tied_m;
+        }
+        s
+    }
+}
+
+#[derive(Default)]
+struct Ties {
+    /// For each outside account: members it boosts.
+    out: FxHashMap<Id, usize>,
+    /// ... and members boosting it.
+    inn: FxHashMap<Id, usize>,
+    /// Candidates and their degree (hubs are never eligible).
+    eligible: FxHashMap<Id, usize>,
+}
+
+impl Ties {
+    fn count_out(&self, id: Id) -> usize {
+        self.out.get(&id).copied().unwrap_or(0)
+    }
+
+    fn count_in(&self, id: Id) -> usize {
+        self.inn.get(&id).copied().unwrap_or(0)
+    }
+}
+
+fn count_in(set: &IdSet, group: &IdSet) -> usize {
+    if set.len() <= group.len() {
+        set.iter().filter(|x| group.contains(x)).count()
+    } else {
+        group.iter().filter(|x| set.contains(x)).count()
+    }
+}
+
+/// Remove, round by round, every member that `leaves` the current group, all at once: thresholds relative to the
+/// group's size get easier as it shrinks, so removing one at a time would let the accounts' names decide.
+fn peel_together(group: &mut IdSet, leaves: impl Fn(Id, &IdSet) -> bool) {
+    loop {
+        let leaving: Vec<Id> = group.iter().copied().filter(|&m| leaves(m, group)).collect();
+        if leaving.is_empty() {
+            return;
+        }
+        for m in leaving {
+            group.remove(&m);
+        }
+    }
+}
+
+/// Per follower sample of a growing account: how many of them boost another follower in the sample (trading),
+/// and how many boost the most shared other target (lockstep).
+pub fn follower_ties(graph: &Graph, sample: &[Option<Id>], account: Option<Id>, now: f64) -> (usize, usize) {
+    let horizon = now - graph.window;
+    let followers: IdSet = sample.iter().flatten().copied().collect();
+    let mut co_targets: FxHashMap<Id, usize> = FxHashMap::default();
+    let mut trading = 0;
+    for f in sample.iter().flatten() {
+        let targets = graph.recent(graph.out_row(*f), horizon);
+        if targets.iter().any(|t| followers.contains(t)) {
+            trading += 1;
+        }
+        for t in targets {
+            *co_targets.entry(t).or_insert(0) += 1;
+        }
+    }
+    if let Some(account) = account {
+        co_targets.remove(&account);
+    }
+    (trading, co_targets.values().copied().max().unwrap_or(0))
+}

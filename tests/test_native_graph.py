@@ -1,0 +1,142 @@
+"""The compiled recent-boost graph (detector/core/native): what it remembers, forgets and restores."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+
+from detector.core.rings import RecentBoostGraph, RingFinder
+
+WINDOW = 100.0
+
+
+class ModelGraph:
+    """The graph's contract in plain Python: per account and direction, partners in the order last boosted, each
+    with its latest boost time, the least recently boosted dropped beyond ``cap``."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.out: dict[str, dict[str, float]] = {}
+        self.inn: dict[str, dict[str, float]] = {}
+
+    def add(self, actor: str, target: str, ts: float) -> bool:
+        previous = self._touch(self.out, actor, target, ts)
+        self._touch(self.inn, target, actor, ts)
+        return previous is None or ts - previous > WINDOW
+
+    def _touch(self, table: dict[str, dict[str, float]], key: str, partner: str, ts: float) -> float | None:
+        row = table.setdefault(key, {})
+        previous = row.pop(partner, None)
+        row[partner] = ts if previous is None else max(ts, previous)
+        if len(row) > self.cap:
+            del row[next(iter(row))]
+        return previous
+
+    def remove(self, actor: str, target: str) -> None:
+        self.out.get(actor, {}).pop(target, None)
+        self.inn.get(target, {}).pop(actor, None)
+
+    def forget(self, account: str) -> None:
+        for other in self.out.pop(account, {}):
+            self.inn.get(other, {}).pop(account, None)
+        for other in self.inn.pop(account, {}):
+            self.out.get(other, {}).pop(account, None)
+
+    def recent(self, table: dict[str, dict[str, float]], account: str, now: float) -> set[str]:
+        return {p for p, ts in table.get(account, {}).items() if ts >= now - WINDOW}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_graph_keeps_exactly_the_recent_edges_through_boosts_withdrawals_and_forgetting(seed):
+    # Late events, a small partner cap, and accounts forgotten and coming back (their internal numbers reused).
+    rng = random.Random(seed)
+    names = [f"u{i}" for i in range(12)]
+    graph, model = RecentBoostGraph(WINDOW, max_partners=4), ModelGraph(cap=4)
+    now = 0.0
+    for _ in range(600):
+        now += rng.uniform(0, 5)
+        op = rng.random()
+        if op < 0.75:
+            actor, target = rng.sample(names, 2)
+            ts = now - rng.uniform(0, 20) * (rng.random() < 0.2)
+            assert graph.add(actor, target, ts) == model.add(actor, target, ts)
+        elif op < 0.9:
+            actor, target = rng.sample(names, 2)
+            graph.remove(actor, target)
+            model.remove(actor, target)
+        else:
+            account = rng.choice(names)
+            graph.forget(account)
+            model.forget(account)
+        for account in names:
+            assert graph.out_partners(account, now) == model.recent(model.out, account, now)
+            assert graph.in_partners(account, now) == model.recent(model.inn, account, now)
+            kept_out, kept_in = len(model.out.get(account, {})), len(model.inn.get(account, {}))
+            assert graph.booster_count(account) == kept_in and graph.ties(account) == kept_out + kept_in
+            held = kept_out + kept_in > 0 or any(account in row for row in [*model.out.values(), *model.inn.values()])
+            assert (account in graph) == held, "an account nothing refers to is not kept"
+
+
+def test_a_late_boost_never_moves_an_edge_back_in_time():
+    graph = RecentBoostGraph(WINDOW)
+    assert graph.add("a", "b", 50.0)
+    assert not graph.add("a", "b", 10.0)  # late, and within the window of the first
+    assert graph.lag == 40.0
+    assert graph.boosted("a", "b", now=140.0)  # still timed 50, not 10
+
+
+def test_a_snapshot_restores_the_order_partners_are_dropped_in():
+    graph = RecentBoostGraph(WINDOW, max_partners=3)
+    for i, fan in enumerate(["f1", "f2", "f3"]):
+        graph.add(fan, "star", float(i))
+    graph.add("f1", "star", 5.0)  # f1 is now the most recent, f2 the next to go
+    restored = pickle.loads(pickle.dumps(graph))
+    for g in (graph, restored):
+        g.add("f4", "star", 6.0)
+        assert g.in_partners("star", now=6.0) == {"f1", "f3", "f4"}
+    assert pickle.dumps(restored) == pickle.dumps(graph)
+
+
+def test_a_finder_pickled_with_its_graph_still_searches_that_graph():
+    graph = RecentBoostGraph(1e6)
+    ring = ["r1", "r2", "r3", "r4"]
+    for a in ring:
+        for b in ring:
+            if a != b:
+                graph.add(a, b, 10.0)
+    finder, restored_graph = pickle.loads(pickle.dumps((RingFinder(graph, max_members=10), graph)))
+    assert finder.grow("r1", "r2", now=20.0) == set(ring)
+    restored_graph.forget("r3")
+    assert finder.grow("r1", "r2", now=20.0) == {"r1", "r2", "r4"}, "the finder reads the graph it was pickled with"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "trailing", "format"])
+def test_a_damaged_graph_state_is_refused(damage):
+    graph = RecentBoostGraph(WINDOW)
+    graph.add("a", "b", 1.0)
+    state = graph.__getstate__()
+    broken = {"truncated": state[:-3], "trailing": state + b"\0", "format": b"\x09" + state[1:]}[damage]
+    with pytest.raises(ValueError):
+        RecentBoostGraph().__setstate__(broken)
+
+
+def test_searches_from_unknown_accounts_find_nothing():
+    graph = RecentBoostGraph(WINDOW)
+    finder = RingFinder(graph)
+    assert finder.grow("x", "y", 1.0) == set() and finder.lockstep("x", "y", 1.0) == set()
+    assert finder.cohort("x", "y", 1.0, lambda account: True) == set()
+    assert finder.could_be_member("x") and not graph.boosted("x", "y", 1.0)
+
+
+def test_an_error_in_the_freshness_callback_reaches_the_caller():
+    graph = RecentBoostGraph(WINDOW)
+    for a, b in [("a", "b"), ("b", "c"), ("c", "a")]:
+        graph.add(a, b, 1.0)
+
+    def broken(account: str) -> bool:
+        raise RuntimeError(f"no age for {account}")
+
+    with pytest.raises(RuntimeError, match="no age"):
+        RingFinder(graph).cohort("a", "b", 2.0, broken)
