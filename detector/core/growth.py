@@ -16,8 +16,8 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from detector.core.accounts import DAY, FRESH_DAYS, AccountInfo
 from detector.core._native import RecentBoostGraph
+from detector.core.accounts import DAY, FRESH_DAYS, AccountInfo
 
 #: The fewest new boosters in the window that a burst is scored at (``EngineConfig.min_burst``).
 MIN_BURST = 10

@@ -39,7 +39,13 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(window: f64, max_partners: usize) -> Self {
-        Graph { window, max_partners, latest: f64::NEG_INFINITY, lag: 0.0, ..Default::default() }
+        Graph {
+            window,
+            max_partners,
+            latest: f64::NEG_INFINITY,
+            lag: 0.0,
+            ..Default::default()
+        }
     }
 
     pub fn id(&self, name: &str) -> Option<Id> {
@@ -97,11 +103,19 @@ impl Graph {
 
     /// Move the edge to the most recent end with time `ts`; return its previous time, if it had one.
     fn touch(&mut self, outgoing: bool, key: Id, partner: Id, ts: f64) -> Option<f64> {
-        let row = if outgoing { &mut self.out[key as usize] } else { &mut self.inn[key as usize] };
+        let row = if outgoing {
+            &mut self.out[key as usize]
+        } else {
+            &mut self.inn[key as usize]
+        };
         let previous = row.shift_remove(&partner);
         // Out-of-order events must not move an edge's time backwards.
         row.insert(partner, previous.map_or(ts, |p| if ts > p { ts } else { p }));
-        let evicted = if row.len() > self.max_partners { row.shift_remove_index(0).map(|(id, _)| id) } else { None };
+        let evicted = if row.len() > self.max_partners {
+            row.shift_remove_index(0).map(|(id, _)| id)
+        } else {
+            None
+        };
         if previous.is_none() {
             self.refs[partner as usize] += 1;
         }
@@ -113,7 +127,9 @@ impl Graph {
 
     /// An unfollow (or a negative rating) withdraws the boost.
     pub fn remove(&mut self, actor: &str, target: &str) {
-        let (Some(a), Some(b)) = (self.id(actor), self.id(target)) else { return };
+        let (Some(a), Some(b)) = (self.id(actor), self.id(target)) else {
+            return;
+        };
         if self.out[a as usize].shift_remove(&b).is_some() {
             self.release(b);
         }
@@ -159,12 +175,16 @@ impl Graph {
     }
 
     pub fn boosted(&self, actor: Id, target: Id, now: f64) -> bool {
-        self.out[actor as usize].get(&target).is_some_and(|&ts| now - ts <= self.window)
+        self.out[actor as usize]
+            .get(&target)
+            .is_some_and(|&ts| now - ts <= self.window)
     }
 
     /// The partners in `row` boosted at or after `since`, in the row's order.
     pub fn recent(&self, row: &Row, since: f64) -> Vec<Id> {
-        let (Some((_, &first)), Some((_, &last))) = (row.first(), row.last()) else { return Vec::new() };
+        let (Some((_, &first)), Some((_, &last))) = (row.first(), row.last()) else {
+            return Vec::new();
+        };
         // Every edge before the first one older than `since - lag` is older than `since` (see the module doc).
         let stop = since - self.lag;
         if last < stop {
@@ -201,7 +221,11 @@ impl Graph {
 
     /// The partners in `row` boosted at or after `since` that are in `among`.
     pub fn recent_among(&self, row: &Row, since: f64, among: &IdSet) -> IdSet {
-        among.iter().copied().filter(|m| row.get(m).is_some_and(|&ts| ts >= since)).collect()
+        among
+            .iter()
+            .copied()
+            .filter(|m| row.get(m).is_some_and(|&ts| ts >= since))
+            .collect()
     }
 
     /// Every edge between members within the window, sorted by actor then target name.
@@ -252,7 +276,9 @@ impl Graph {
         let mut r = Reader { bytes, at: 0 };
         let format = r.byte()?;
         if format != STATE_FORMAT {
-            return Err(format!("graph state of format {format}: this build reads only format {STATE_FORMAT}"));
+            return Err(format!(
+                "graph state of format {format}: this build reads only format {STATE_FORMAT}"
+            ));
         }
         let mut g = Graph::new(r.f64()?, r.u64()? as usize);
         g.latest = r.f64()?;
@@ -303,7 +329,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or("graph state is truncated")?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or("graph state is truncated")?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)

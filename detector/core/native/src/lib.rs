@@ -32,7 +32,9 @@ impl BoostGraph {
     #[new]
     #[pyo3(signature = (window = 0.0, max_partners = 256))]
     fn new(window: f64, max_partners: usize) -> Self {
-        BoostGraph { g: Graph::new(window, max_partners) }
+        BoostGraph {
+            g: Graph::new(window, max_partners),
+        }
     }
 
     #[getter]
@@ -81,19 +83,27 @@ impl BoostGraph {
 
     /// The accounts the account boosted within the window before ``now``.
     fn out_partners<'py>(&self, py: Python<'py>, account: &str, now: f64) -> PyResult<Bound<'py, PySet>> {
-        let found = self.g.id(account).map(|id| self.g.recent(self.g.out_row(id), now - self.g.window));
+        let found = self
+            .g
+            .id(account)
+            .map(|id| self.g.recent(self.g.out_row(id), now - self.g.window));
         names(py, &self.g, found.unwrap_or_default())
     }
 
     /// The accounts that boosted the account within the window before ``now``.
     fn in_partners<'py>(&self, py: Python<'py>, account: &str, now: f64) -> PyResult<Bound<'py, PySet>> {
-        let found = self.g.id(account).map(|id| self.g.recent(self.g.in_row(id), now - self.g.window));
+        let found = self
+            .g
+            .id(account)
+            .map(|id| self.g.recent(self.g.in_row(id), now - self.g.window));
         names(py, &self.g, found.unwrap_or_default())
     }
 
     /// The partners kept for the account, both directions, recent or not.
     fn ties(&self, account: &str) -> usize {
-        self.g.id(account).map_or(0, |id| self.g.out_row(id).len() + self.g.in_row(id).len())
+        self.g
+            .id(account)
+            .map_or(0, |id| self.g.out_row(id).len() + self.g.in_row(id).len())
     }
 
     /// The boosters kept for the account, recent or not.
@@ -161,7 +171,10 @@ impl RingFinder {
     #[new]
     #[pyo3(signature = (graph, max_members = 40, min_members = rings::MIN_RING_SIZE))]
     fn new(graph: Py<BoostGraph>, max_members: usize, min_members: usize) -> Self {
-        RingFinder { graph, rules: Rules::new(max_members, min_members) }
+        RingFinder {
+            graph,
+            rules: Rules::new(max_members, min_members),
+        }
     }
 
     #[getter]
@@ -177,7 +190,10 @@ impl RingFinder {
     /// Hubs boosted by more accounts than any ring could supply are never members.
     fn could_be_member(&self, py: Python<'_>, account: &str) -> bool {
         let graph = self.graph.borrow(py);
-        graph.g.id(account).is_none_or(|id| self.finder(&graph.g).could_be_member(id))
+        graph
+            .g
+            .id(account)
+            .is_none_or(|id| self.finder(&graph.g).could_be_member(id))
     }
 
     /// The ring grown from the traded pair (a, b) and peeled, or an empty set.
@@ -225,8 +241,10 @@ impl RingFinder {
         let graph = self.graph.borrow(py);
         let g = &graph.g;
         let group = ids(g, group)?;
-        let boosters: FxHashMap<Id, usize> =
-            group.iter().map(|&m| (m, g.recent(g.in_row(m), now - g.window).len())).collect();
+        let boosters: FxHashMap<Id, usize> = group
+            .iter()
+            .map(|&m| (m, g.recent(g.in_row(m), now - g.window).len()))
+            .collect();
         names(py, g, self.finder(g).peel(group, &boosters, now))
     }
 
@@ -236,7 +254,17 @@ impl RingFinder {
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
-        (s.size, s.tied, s.mutual, s.edges, s.in_session, s.inflow, s.boosted_members, s.outflow, s.outside)
+        (
+            s.size,
+            s.tied,
+            s.mutual,
+            s.edges,
+            s.in_session,
+            s.inflow,
+            s.boosted_members,
+            s.outflow,
+            s.outside,
+        )
             .into_pyobject(py)
     }
 
@@ -247,7 +275,10 @@ impl RingFinder {
 
 impl RingFinder {
     fn finder<'g>(&'g self, graph: &'g Graph) -> Finder<'g> {
-        Finder { graph, rules: &self.rules }
+        Finder {
+            graph,
+            rules: &self.rules,
+        }
     }
 }
 

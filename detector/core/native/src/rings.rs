@@ -23,6 +23,9 @@ pub const COHORT_MIN_CLOSURE: f64 = 0.5;
 /// Boosts within this many seconds of each other count as one session (lockstep).
 pub const LOCKSTEP_S: f64 = 3600.0;
 
+/// Per account walked from: its recent boost targets and boosters, as read during the walk.
+type Walked = FxHashMap<Id, (Vec<Id>, Vec<Id>)>;
+
 pub struct Rules {
     pub max_members: usize,
     pub min_members: usize,
@@ -32,7 +35,11 @@ pub struct Rules {
 
 impl Rules {
     pub fn new(max_members: usize, min_members: usize) -> Self {
-        Rules { max_members, min_members, max_boosters: (max_members as f64 / MIN_INFLOW) as usize }
+        Rules {
+            max_members,
+            min_members,
+            max_boosters: (max_members as f64 / MIN_INFLOW) as usize,
+        }
     }
 }
 
@@ -123,9 +130,15 @@ impl<'g> Finder<'g> {
     fn has_first_candidate(&self, a: Id, b: Id, now: f64) -> bool {
         let horizon = now - self.graph.window;
         let (ins_a, ins_b, outs_a, outs_b) = (self.ins(a), self.ins(b), self.outs(a), self.outs(b));
-        let (small, large) = if ins_a.len() <= ins_b.len() { (ins_a, ins_b) } else { (ins_b, ins_a) };
+        let (small, large) = if ins_a.len() <= ins_b.len() {
+            (ins_a, ins_b)
+        } else {
+            (ins_b, ins_a)
+        };
         for (&cand, &ts) in small {
-            let Some(&other_ts) = large.get(&cand) else { continue };
+            let Some(&other_ts) = large.get(&cand) else {
+                continue;
+            };
             if cand == a || cand == b || ts < horizon || other_ts < horizon {
                 continue;
             }
@@ -194,7 +207,11 @@ impl<'g> Finder<'g> {
             let others = (group.len() - 1) as f64;
             let n_boosts = count_in(boosts, group);
             let n_boosted_by = count_in(boosted_by, group);
-            let n_tied = n_boosts + n_boosted_by - boosts.iter().filter(|x| boosted_by.contains(x) && group.contains(x)).count();
+            let n_tied = n_boosts + n_boosted_by
+                - boosts
+                    .iter()
+                    .filter(|x| boosted_by.contains(x) && group.contains(x))
+                    .count();
             let n_boosters = boosters[&m];
             (n_tied as f64) < (MIN_TIE_SHARE * others).max(2.0)
                 || (n_boosts as f64) < (MIN_BOOST_SHARE * others).max(1.0)
@@ -224,8 +241,14 @@ impl<'g> Finder<'g> {
             let (boosts, all) = &partners[&m];
             let inside = count_in(all, group);
             // An older account joins a cohort only by trading like a member, not as a camouflage target.
-            let min_boosts = if fresh[&m] { 1.0 } else { (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0) };
-            inside < 2 || (inside as f64) < COHORT_MIN_CLOSURE * all.len() as f64 || (count_in(boosts, group) as f64) < min_boosts
+            let min_boosts = if fresh[&m] {
+                1.0
+            } else {
+                (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0)
+            };
+            inside < 2
+                || (inside as f64) < COHORT_MIN_CLOSURE * all.len() as f64
+                || (count_in(boosts, group) as f64) < min_boosts
         });
         // Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         let n_fresh = group.iter().filter(|m| fresh[m]).count();
@@ -247,7 +270,7 @@ impl<'g> Finder<'g> {
         if !(graph.any_recent(self.ins(a), since) && graph.any_recent(self.outs(b), since)) {
             return IdSet::default();
         }
-        let mut walked: FxHashMap<Id, (Vec<Id>, Vec<Id>)> = FxHashMap::default();
+        let mut walked = Walked::default();
         let mut group = self.reach(a, b, since, None, Some(&mut walked));
         if group.len() < self.rules.min_members {
             return IdSet::default();
@@ -269,7 +292,10 @@ impl<'g> Finder<'g> {
         loop {
             peel_together(&mut group, |m, group| {
                 let (boosts, boosters) = &session[&m];
-                let n_tied = group.iter().filter(|x| boosts.contains(x) || boosters.contains(x)).count();
+                let n_tied = group
+                    .iter()
+                    .filter(|x| boosts.contains(x) || boosters.contains(x))
+                    .count();
                 count_in(boosts, group) == 0 || count_in(boosters, group) == 0 || n_tied < 2
             });
             // The boost-back rule gets easier as members leave (fewer boost a member), so it drops one account at a
@@ -305,7 +331,7 @@ impl<'g> Finder<'g> {
         b: Id,
         since: f64,
         mut expands: Option<&mut dyn FnMut(Id) -> bool>,
-        mut walked: Option<&mut FxHashMap<Id, (Vec<Id>, Vec<Id>)>>,
+        mut walked: Option<&mut Walked>,
     ) -> IdSet {
         let max_members = self.rules.max_members;
         let mut group: IdSet = [a, b].into_iter().collect();
@@ -370,7 +396,11 @@ impl<'g> Finder<'g> {
                 s.inflow += in_in_group.len() as f64 / ins.len() as f64;
                 s.boosted_members += 1;
             }
-            s.outflow += if outs.is_empty() { 0.0 } else { out_in_group.len() as f64 / outs.len() as f64 };
+            s.outflow += if outs.is_empty() {
+                0.0
+            } else {
+                out_in_group.len() as f64 / outs.len() as f64
+            };
             let mut partners: IdSet = outs.iter().copied().collect();
             partners.extend(ins.iter().copied());
             s.outside += partners.len() - tied_m;
