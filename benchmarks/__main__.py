@@ -54,7 +54,7 @@ def main() -> None:
         snapshot, peak = engine_footprint(stream)
         print(
             f"engine memory, {name} ({len(stream)} events): snapshot {snapshot / 1e6:.1f} MB, "
-            f"peak allocated while scoring {peak / 1e6:.1f} MB"
+            f"peak resident memory added while scoring {peak / 1e6:.1f} MB"
         )
     if not args.engine_only:
         rows = asyncio.run(broker_rows(args, raw)) + rows
