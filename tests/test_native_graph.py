@@ -140,3 +140,12 @@ def test_an_error_in_the_freshness_callback_reaches_the_caller():
 
     with pytest.raises(RuntimeError, match="no age"):
         RingFinder(graph).cohort("a", "b", 2.0, broken)
+
+
+def test_an_empty_account_name_is_kept_forgotten_and_restored_like_any_other():
+    graph = RecentBoostGraph(WINDOW)
+    graph.add("", "b", 1.0)
+    restored = pickle.loads(pickle.dumps(graph))
+    assert "" in restored and restored.out_partners("", now=2.0) == {"b"}
+    restored.forget("")
+    assert "" not in restored and "b" not in restored

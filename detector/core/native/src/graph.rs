@@ -167,7 +167,9 @@ impl Graph {
 
     fn free_if_unused(&mut self, id: Id) {
         let i = id as usize;
-        if self.refs[i] == 0 && self.out[i].is_empty() && self.inn[i].is_empty() && !self.names[i].is_empty() {
+        // The name table, not the name, says whether the number is in use: an empty name is a name too.
+        let live = self.ids.get(&self.names[i]) == Some(&id);
+        if live && self.refs[i] == 0 && self.out[i].is_empty() && self.inn[i].is_empty() {
             self.ids.remove(&self.names[i]);
             self.names[i].clear();
             self.free.push(id);
@@ -284,7 +286,7 @@ impl Graph {
         g.latest = r.f64()?;
         g.lag = r.f64()?;
         let n = r.u64()? as usize;
-        for i in 0..n {
+        for _ in 0..n {
             let len = r.u64()? as usize;
             let name = std::str::from_utf8(r.take(len)?).map_err(|e| e.to_string())?.to_owned();
             g.refs.push(r.u64()? as u32);
@@ -297,13 +299,16 @@ impl Graph {
             let [out, inn] = rows;
             g.out.push(out);
             g.inn.push(inn);
-            if !name.is_empty() {
-                g.ids.insert(name.clone(), i as Id);
-            }
             g.names.push(name);
         }
         for _ in 0..r.u64()? {
             g.free.push(r.u64()? as Id);
+        }
+        let free: IdSet = g.free.iter().copied().collect();
+        for (i, name) in g.names.iter().enumerate() {
+            if !free.contains(&(i as Id)) {
+                g.ids.insert(name.clone(), i as Id);
+            }
         }
         if r.at != bytes.len() {
             return Err("graph state has trailing bytes".into());
