@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     flagged = sum(1 for r in engine.results.values() if r.flagged)
     print(
         f"replayed {engine.stats.events} events ({engine.stats.duplicates} duplicates, {len(rejects)} rejected); "
-        f"{len(engine.accounts)} accounts in memory, {flagged} flagged in {len({f.case_id for f in findings})} cases",
+        f"{len(engine.state)} accounts in memory, {flagged} flagged in {len({f.case_id for f in findings})} cases",
         file=sys.stderr,
     )
     return 0

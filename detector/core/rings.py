@@ -6,9 +6,9 @@ flag honest traders. What organic groups lack is *closure*: an honest trader's r
 whole market, while a ring's members mostly boost, and are boosted by, each other. Camouflage (boosting popular
 accounts) lowers a member's out-flow share but not its in-flow share, because popular accounts do not boost back.
 
-The searches themselves (grow, peel, fresh cohorts, lockstep sessions) and the recent-boost graph they walk are
-compiled (``detector/core/native``, Rust): they are most of the engine's work. This module gives their results
-features.
+The searches themselves (grow, peel, fresh cohorts, lockstep sessions), the recent-boost graph they walk and the
+rules that decide when to search are compiled (``detector/core/native``, Rust): they are most of the engine's work.
+This module gives their results features.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from detector.core._native import MIN_RING_SIZE, RecentBoostGraph, RingFinder
-from detector.core.accounts import FRESH_DAYS, AccountInfo
 
 # The compiled searches' rules (MIN_INFLOW, MIN_TIE_SHARE, ...) are constants in native/src/rings.rs.
 __all__ = ["MIN_RING_SIZE", "RecentBoostGraph", "RingFeatures", "RingFinder", "describe"]
@@ -29,7 +28,7 @@ class RingFeatures:
     mutual_density: float  # share of member pairs boosting each other
     inflow_closure: float  # mean share of a member's recent boosters that are members
     outflow_closure: float  # mean share of a member's recent boost targets that are members
-    fresh_share: float  # members younger than FRESH_DAYS
+    fresh_share: float  # members younger than FRESH_DAYS (30)
     mean_partners_outside: float  # recent partners outside the group, per member
     lockstep_share: float  # share of the boosts inside the group made in the last LOCKSTEP_S
 
@@ -37,8 +36,9 @@ class RingFeatures:
         return {name: float(getattr(self, name)) for name in self.__slots__}
 
 
-def describe(members: set[str], finder: RingFinder, accounts: dict[str, AccountInfo], now: float) -> RingFeatures:
-    """Group-level features of a candidate ring (all in [0, 1] except size and partners outside).
+def describe(members: set[str], finder: RingFinder, now: float, fresh: int) -> RingFeatures:
+    """Group-level features of a candidate ring (all in [0, 1] except size and partners outside); ``fresh`` is how
+    many members are younger than 30 days (``EngineState.fresh_members``: the graph knows no ages).
 
     Examples
     --------
@@ -54,12 +54,11 @@ def describe(members: set[str], finder: RingFinder, accounts: dict[str, AccountI
     >>> found = finder.grow("r1", "r2", now=20.0)
     >>> sorted(found)
     ['r1', 'r2', 'r3', 'r4', 'r5']
-    >>> features = describe(found, finder, {}, now=20.0)
+    >>> features = describe(found, finder, now=20.0, fresh=0)
     >>> features.tie_density, features.inflow_closure, round(features.outflow_closure, 2)
     (1.0, 1.0, 0.8)
     """
     k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside = finder.describe(members, now)
-    fresh = sum(1 for m in members if (info := accounts.get(m)) is not None and info.age_days(now) < FRESH_DAYS)
     pairs = k * (k - 1)  # ordered: every tie and mutual tie was counted from both ends
     return RingFeatures(
         size=k,

@@ -14,6 +14,8 @@
 use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
+use crate::codec::{Reader, Writer};
+
 pub type Id = u32;
 /// An account's partners in one direction, with the time of the latest boost, least recently boosted first.
 pub type Row = IndexMap<Id, f64, FxBuildHasher>;
@@ -182,6 +184,21 @@ impl Graph {
             .is_some_and(|&ts| now - ts <= self.window)
     }
 
+    /// The partners kept for the account, both directions, recent or not.
+    pub fn ties(&self, id: Id) -> usize {
+        self.out_row(id).len() + self.in_row(id).len()
+    }
+
+    /// Whether some account kept as a booster of `a` is kept as a booster of `b` too.
+    pub fn shares_booster(&self, a: Id, b: Id) -> bool {
+        shares_key(self.in_row(a), self.in_row(b))
+    }
+
+    /// Whether the actor boosts someone kept as a booster of the target (a boost actor -> target closes a triangle).
+    pub fn closes_triangle(&self, actor: Id, target: Id) -> bool {
+        shares_key(self.out_row(actor), self.in_row(target))
+    }
+
     /// The partners in `row` boosted at or after `since`, in the row's order.
     pub fn recent(&self, row: &Row, since: f64) -> Vec<Id> {
         let (Some((_, &first)), Some((_, &last))) = (row.first(), row.last()) else {
@@ -248,51 +265,41 @@ impl Graph {
     // ---------------------------------------------------------------- snapshots
     /// The whole state as bytes (little-endian); [`Graph::from_state`] rebuilds it exactly, row order included.
     pub fn state(&self) -> Vec<u8> {
-        let mut buf = Vec::new();
-        buf.push(STATE_FORMAT);
-        put_f64(&mut buf, self.window);
-        put_u64(&mut buf, self.max_partners as u64);
-        put_f64(&mut buf, self.latest);
-        put_f64(&mut buf, self.lag);
-        put_u64(&mut buf, self.names.len() as u64);
+        let mut w = Writer::new(STATE_FORMAT);
+        w.f64(self.window);
+        w.u64(self.max_partners as u64);
+        w.f64(self.latest);
+        w.f64(self.lag);
+        w.u64(self.names.len() as u64);
         for i in 0..self.names.len() {
-            put_u64(&mut buf, self.names[i].len() as u64);
-            buf.extend_from_slice(self.names[i].as_bytes());
-            put_u64(&mut buf, self.refs[i] as u64);
+            w.str(&self.names[i]);
+            w.u64(self.refs[i] as u64);
             for row in [&self.out[i], &self.inn[i]] {
-                put_u64(&mut buf, row.len() as u64);
+                w.u64(row.len() as u64);
                 for (&partner, &ts) in row {
-                    put_u64(&mut buf, partner as u64);
-                    put_f64(&mut buf, ts);
+                    w.u64(partner as u64);
+                    w.f64(ts);
                 }
             }
         }
-        put_u64(&mut buf, self.free.len() as u64);
+        w.u64(self.free.len() as u64);
         for &id in &self.free {
-            put_u64(&mut buf, id as u64);
+            w.u64(id as u64);
         }
-        buf
+        w.buf
     }
 
     pub fn from_state(bytes: &[u8]) -> Result<Graph, String> {
-        let mut r = Reader { bytes, at: 0 };
-        let format = r.byte()?;
-        if format != STATE_FORMAT {
-            return Err(format!(
-                "graph state of format {format}: this build reads only format {STATE_FORMAT}"
-            ));
-        }
+        let mut r = Reader::new(bytes, "graph", STATE_FORMAT)?;
         let mut g = Graph::new(r.f64()?, r.u64()? as usize);
         g.latest = r.f64()?;
         g.lag = r.f64()?;
-        let n = r.u64()? as usize;
-        for _ in 0..n {
-            let len = r.u64()? as usize;
-            let name = std::str::from_utf8(r.take(len)?).map_err(|e| e.to_string())?.to_owned();
+        for _ in 0..r.len()? {
+            let name = r.str()?.to_owned();
             g.refs.push(r.u64()? as u32);
             let mut rows = [Row::default(), Row::default()];
             for row in &mut rows {
-                for _ in 0..r.u64()? {
+                for _ in 0..r.len()? {
                     row.insert(r.u64()? as Id, r.f64()?);
                 }
             }
@@ -301,8 +308,13 @@ impl Graph {
             g.inn.push(inn);
             g.names.push(name);
         }
-        for _ in 0..r.u64()? {
+        for _ in 0..r.len()? {
             g.free.push(r.u64()? as Id);
+        }
+        let n = g.names.len() as Id;
+        let rows = g.out.iter().chain(&g.inn);
+        if g.free.iter().any(|&id| id >= n) || rows.flat_map(|row| row.keys()).any(|&id| id >= n) {
+            return Err("graph state names an account it does not hold".into());
         }
         let free: IdSet = g.free.iter().copied().collect();
         for (i, name) in g.names.iter().enumerate() {
@@ -310,49 +322,14 @@ impl Graph {
                 g.ids.insert(name.clone(), i as Id);
             }
         }
-        if r.at != bytes.len() {
-            return Err("graph state has trailing bytes".into());
-        }
+        r.finish()?;
         Ok(g)
     }
 }
 
 const STATE_FORMAT: u8 = 1;
 
-fn put_u64(buf: &mut Vec<u8>, v: u64) {
-    buf.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_f64(buf: &mut Vec<u8>, v: f64) {
-    buf.extend_from_slice(&v.to_le_bytes());
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or("graph state is truncated")?;
-        let slice = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(slice)
-    }
-
-    fn byte(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-
-    fn f64(&mut self) -> Result<f64, String> {
-        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
+fn shares_key(x: &Row, y: &Row) -> bool {
+    let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+    small.keys().any(|k| large.contains_key(k))
 }

@@ -3,16 +3,28 @@
 //! Python sees accounts by name; the graph numbers them internally. Everything here is pure and deterministic
 //! (no I/O, no clock, no dependence on hash order), like the rest of `detector.core`.
 
+mod codec;
 mod graph;
 mod rings;
+mod state;
 
+use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PySet, PyString, PyTuple};
-use rustc_hash::FxHashMap;
+use pyo3::types::{PyBytes, PyDict, PySet, PyString, PyTuple};
+use pyo3::intern;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use graph::{Graph, Id, IdSet};
 use rings::{Finder, Rules};
+use state::{Config, Profile, State};
+
+create_exception!(
+    _native,
+    LateEvent,
+    PyValueError,
+    "An event older than the watermark minus the allowed lateness; the argument is how many seconds behind it is."
+);
 
 /// Directed boost edges with the event time of their latest occurrence.
 ///
@@ -101,9 +113,7 @@ impl BoostGraph {
 
     /// The partners kept for the account, both directions, recent or not.
     fn ties(&self, account: &str) -> usize {
-        self.g
-            .id(account)
-            .map_or(0, |id| self.g.out_row(id).len() + self.g.in_row(id).len())
+        self.g.id(account).map_or(0, |id| self.g.ties(id))
     }
 
     /// The boosters kept for the account, recent or not.
@@ -114,7 +124,7 @@ impl BoostGraph {
     /// Whether some account kept as a booster of ``a`` is kept as a booster of ``b`` too.
     fn shares_booster(&self, a: &str, b: &str) -> bool {
         match (self.g.id(a), self.g.id(b)) {
-            (Some(a), Some(b)) => shares_key(self.g.in_row(a), self.g.in_row(b)),
+            (Some(a), Some(b)) => self.g.shares_booster(a, b),
             _ => false,
         }
     }
@@ -122,7 +132,7 @@ impl BoostGraph {
     /// Whether the actor boosts someone kept as a booster of the target (a boost actor -> target closes a triangle).
     fn closes_triangle(&self, actor: &str, target: &str) -> bool {
         match (self.g.id(actor), self.g.id(target)) {
-            (Some(a), Some(b)) => shares_key(self.g.out_row(a), self.g.in_row(b)),
+            (Some(a), Some(b)) => self.g.closes_triangle(a, b),
             _ => false,
         }
     }
@@ -282,13 +292,208 @@ impl RingFinder {
     }
 }
 
-fn pair(g: &Graph, a: &str, b: &str) -> Option<(Id, Id)> {
-    Some((g.id(a)?, g.id(b)?))
+/// The engine's per-account state, and the per-event rules that decide what to score (docs/detection.md).
+///
+/// Holds the accounts (first and last seen, latest profile, best candidate score), the event ids seen lately,
+/// each boosted account's follower ledger, each actor's latest event ids, and when each account was last searched
+/// from; updates them and the :class:`RecentBoostGraph` per event, and runs the ring searches the event triggers.
+#[pyclass(module = "detector.core._native")]
+struct EngineState {
+    graph: Py<BoostGraph>,
+    finder: Py<RingFinder>,
+    s: State,
 }
 
-fn shares_key(x: &graph::Row, y: &graph::Row) -> bool {
-    let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };
-    small.keys().any(|k| large.contains_key(k))
+#[pymethods]
+impl EngineState {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (
+        graph, finder, growth_window, half_life, min_burst, allowed_lateness, dedup_horizon, dedup_max_ids,
+        idle_eviction, keep_forgotten_scores
+    ))]
+    fn new(
+        graph: Py<BoostGraph>,
+        finder: Py<RingFinder>,
+        growth_window: f64,
+        half_life: f64,
+        min_burst: usize,
+        allowed_lateness: f64,
+        dedup_horizon: f64,
+        dedup_max_ids: usize,
+        idle_eviction: f64,
+        keep_forgotten_scores: bool,
+    ) -> Self {
+        let config = Config {
+            growth_window,
+            half_life,
+            min_burst,
+            allowed_lateness,
+            dedup_horizon,
+            dedup_max_ids,
+            idle_eviction,
+            keep_forgotten_scores,
+        };
+        EngineState {
+            graph,
+            finder,
+            s: State::new(config),
+        }
+    }
+
+    /// Update the state with one event. None when there is nothing to score (also for a duplicate ``event_id``),
+    /// else ``(growth, members, early)``: whether the target's follower growth is due for scoring, and the
+    /// candidate ring (a set, or None) with whether a young-ring search found it. Raises :class:`LateEvent`.
+    #[allow(clippy::too_many_arguments)]
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        ts: f64,
+        boost: bool,
+        actor: &str,
+        target: &str,
+        event_id: Option<&str>,
+        profile: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let profile = profile.map(read_profile).transpose()?;
+        let mut graph = self.graph.borrow_mut(py);
+        let finder = self.finder.borrow(py);
+        let outcome = self
+            .s
+            .process(&mut graph.g, &finder.rules, ts, boost, actor, target, event_id, profile)
+            .map_err(LateEvent::new_err)?;
+        let Some(outcome) = outcome else {
+            return Ok(None);
+        };
+        let (members, early) = match outcome.ring {
+            Some((members, early)) => (Some(names(py, &graph.g, members)?), early),
+            None => (None, false),
+        };
+        Ok(Some((outcome.growth, members, early).into_pyobject(py)?))
+    }
+
+    /// The account's follower-growth features now, in ``GrowthFeatures``' field order (None without new boosters).
+    fn growth(
+        &mut self,
+        py: Python<'_>,
+        account: &str,
+        now: f64,
+    ) -> Option<(usize, f64, f64, f64, f64, f64, f64, f64, f64)> {
+        self.s.growth(&self.graph.borrow(py).g, account, now)
+    }
+
+    /// The account's new boosters in the growth window, oldest first, as (time, booster, event id or None).
+    fn burst_window(&self, account: &str) -> Vec<(f64, String, Option<String>)> {
+        let window = self.s.burst_window(account);
+        window.into_iter().map(|(ts, f, id)| (ts, f.to_owned(), id.map(str::to_owned))).collect()
+    }
+
+    /// How many of the members are younger than 30 days (by creation time, else first seen).
+    fn fresh_members(&self, members: &Bound<'_, PyAny>, now: f64) -> PyResult<usize> {
+        let members = strs(members)?;
+        Ok(self.s.fresh_members(members.iter().map(|m| m.to_str().unwrap_or_default()), now))
+    }
+
+    /// Event ids of the members' latest boosts to other members, members in name order.
+    fn sample_ids(&self, members: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let members = strs(members)?;
+        let members: FxHashSet<&str> = members.iter().map(|m| m.to_str()).collect::<PyResult<_>>()?;
+        Ok(self.s.sample_ids(&members).into_iter().map(str::to_owned).collect())
+    }
+
+    /// Raise each account's best candidate score to ``score``.
+    fn raise_best(&mut self, accounts: &Bound<'_, PyAny>, score: f64) -> PyResult<()> {
+        for account in strs(accounts)? {
+            self.s.raise_best(account.to_str()?, score);
+        }
+        Ok(())
+    }
+
+    /// The highest score of any candidate the account was in (0 when none).
+    fn best_score(&self, account: &str) -> f64 {
+        self.s.best_score(account)
+    }
+
+    /// The account is part of a flagged case: never forgotten.
+    fn pin(&mut self, account: &str) {
+        self.s.pin(account)
+    }
+
+    /// Whether the account is remembered (seen, and not forgotten as idle).
+    fn __contains__(&self, account: &str) -> bool {
+        self.s.holds(account)
+    }
+
+    /// Accounts remembered.
+    fn __len__(&self) -> usize {
+        self.s.account_count()
+    }
+
+    /// The latest event time processed.
+    #[getter]
+    fn watermark(&self) -> f64 {
+        self.s.watermark
+    }
+
+    /// Events processed, duplicates, late events, candidate rings and growth evaluations, accounts forgotten.
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.s.counters;
+        let counts = PyDict::new(py);
+        counts.set_item("events", c.events)?;
+        counts.set_item("duplicates", c.duplicates)?;
+        counts.set_item("late", c.late)?;
+        counts.set_item("ring_evaluations", c.ring_evaluations)?;
+        counts.set_item("growth_evaluations", c.growth_evaluations)?;
+        counts.set_item("evicted_accounts", c.evicted_accounts)?;
+        Ok(counts)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn __getnewargs__(
+        &self,
+        py: Python<'_>,
+    ) -> (Py<BoostGraph>, Py<RingFinder>, f64, f64, usize, f64, f64, usize, f64, bool) {
+        let c = &self.s.config;
+        (
+            self.graph.clone_ref(py),
+            self.finder.clone_ref(py),
+            c.growth_window,
+            c.half_life,
+            c.min_burst,
+            c.allowed_lateness,
+            c.dedup_horizon,
+            c.dedup_max_ids,
+            c.idle_eviction,
+            c.keep_forgotten_scores,
+        )
+    }
+
+    fn __getstate__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.s.state())
+    }
+
+    fn __setstate__(&mut self, state: &[u8]) -> PyResult<()> {
+        self.s.restore(state).map_err(PyValueError::new_err)
+    }
+}
+
+fn read_profile(profile: &Bound<'_, PyAny>) -> PyResult<Profile> {
+    let py = profile.py();
+    Ok(Profile {
+        created_ts: profile.getattr(intern!(py, "created_ts"))?.extract()?,
+        followers: profile.getattr(intern!(py, "followers"))?.extract()?,
+        following: profile.getattr(intern!(py, "following"))?.extract()?,
+        posts: profile.getattr(intern!(py, "posts"))?.extract()?,
+    })
+}
+
+/// The strings of a Python collection (a TypeError for anything else in it).
+fn strs<'py>(items: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
+    items.try_iter()?.map(|item| Ok(item?.cast_into::<PyString>()?)).collect()
+}
+
+fn pair(g: &Graph, a: &str, b: &str) -> Option<(Id, Id)> {
+    Some((g.id(a)?, g.id(b)?))
 }
 
 /// The accounts of a Python collection of names that the graph holds (the others have no edges to search).
@@ -310,6 +515,11 @@ fn names<'py>(py: Python<'py>, g: &Graph, ids: impl IntoIterator<Item = Id>) -> 
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BoostGraph>()?;
     m.add_class::<RingFinder>()?;
+    m.add_class::<EngineState>()?;
+    m.add("LateEvent", m.py().get_type::<LateEvent>())?;
+    m.add("DAY", state::DAY)?;
+    m.add("FRESH_DAYS", state::FRESH_DAYS)?;
+    m.add("BATCH_SECONDS", state::BATCH_SECONDS)?;
     m.add("MIN_INFLOW", rings::MIN_INFLOW)?;
     m.add("MIN_TIE_SHARE", rings::MIN_TIE_SHARE)?;
     m.add("MIN_BOOST_SHARE", rings::MIN_BOOST_SHARE)?;

@@ -1,0 +1,782 @@
+//! The engine's per-account state and the per-event rules deciding what to score (the engine's `EngineState`).
+//!
+//! Per event: deduplication, the account records, the recent-boost graph, the follower ledger of a newly boosted
+//! account, and which ring search (if any) the boost triggers, with its re-search throttle. Most events end here;
+//! the engine (Python) scores only the candidates this returns. Why each rule is in docs/detection.md; the code
+//! here must give exactly what the rules say, the evaluation checks it byte for byte.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::codec::{Reader, Writer};
+use crate::graph::{Graph, IdSet};
+use crate::rings::{follower_ties, Finder, Rules};
+
+pub const DAY: f64 = 86_400.0;
+const WEEK: f64 = 7.0 * DAY;
+/// Accounts younger than this are fresh: what bought accounts and fresh ring members are when they act.
+pub const FRESH_DAYS: f64 = 30.0;
+/// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
+pub const BATCH_SECONDS: f64 = 600.0;
+/// Per actor, the latest (target, event id) pairs kept as evidence.
+const RECENT_IDS: usize = 32;
+/// Follower quality is judged on the latest followers only, to bound the cost on huge accounts.
+const MAX_SAMPLED: usize = 400;
+/// Per boosted account, the new boosters kept in detail inside the growth window.
+const MAX_RECENT_BOOSTERS: usize = 4096;
+const STATE_FORMAT: u8 = 1;
+
+pub struct Config {
+    pub growth_window: f64,
+    pub half_life: f64,
+    pub min_burst: usize,
+    pub allowed_lateness: f64,
+    pub dedup_horizon: f64,
+    pub dedup_max_ids: usize,
+    pub idle_eviction: f64,
+    pub keep_forgotten_scores: bool,
+}
+
+/// The actor's profile as the event carried it (every field optional).
+#[derive(Clone, Copy, Default)]
+pub struct Profile {
+    pub created_ts: Option<f64>,
+    pub followers: Option<i64>,
+    pub following: Option<i64>,
+    pub posts: Option<i64>,
+}
+
+/// When an account was last searched from: its ties then, when, whether to look again eagerly, the group found.
+#[derive(Clone, Copy)]
+struct Checked {
+    ties: usize,
+    at: f64,
+    promising: bool,
+    size: usize,
+}
+
+#[derive(Default)]
+pub struct Account {
+    first_seen: f64,
+    last_seen: f64,
+    profile: Profile,
+    /// The highest score of any candidate the account was in.
+    best_score: f64,
+    /// Part of a flagged case: never forgotten.
+    flagged: bool,
+    checked: Option<Checked>,
+    /// New boosters at which its growth is evaluated next.
+    growth_next: usize,
+    ledger: Option<Box<Ledger>>,
+    /// Its latest boosts with an event id, as (target, id).
+    recent_ids: VecDeque<(Box<str>, Box<str>)>,
+}
+
+impl Account {
+    fn new(first_seen: f64) -> Self {
+        Account {
+            first_seen,
+            last_seen: first_seen,
+            ..Default::default()
+        }
+    }
+
+    /// Account age: from the platform's creation time when known, else from the first event seen.
+    fn age_days(&self, now: f64) -> f64 {
+        let born = self.profile.created_ts.unwrap_or(self.first_seen);
+        ((now - born) / DAY).max(0.0)
+    }
+
+    /// Young by its known creation time (an account seen merely as a target has no age to speak of).
+    fn fresh(&self, now: f64) -> bool {
+        self.profile.created_ts.is_some() && self.age_days(now) < FRESH_DAYS
+    }
+
+    /// Follows far more than it is followed, or has barely posted: the profile shape of bought followers
+    /// (calibrated on Cresci et al. 2015, docs/detection.md).
+    fn low_quality(&self) -> bool {
+        let (Some(followers), Some(following)) = (self.profile.followers, self.profile.following) else {
+            return false;
+        };
+        let ratio_bad = following >= 10 * followers.max(1) && following >= 50;
+        ratio_bad || self.profile.posts.is_some_and(|posts| posts < 20)
+    }
+}
+
+/// Per boosted account: the new boosters of the growth window in detail, the past as a decayed count.
+#[derive(Default)]
+pub struct Ledger {
+    /// (time, booster, event id), oldest first.
+    recent: VecDeque<(f64, Box<str>, Option<Box<str>>)>,
+    /// New boosters that left the window, exponentially decayed.
+    decayed: f64,
+    decayed_at: Option<f64>,
+    started: Option<f64>,
+}
+
+impl Ledger {
+    fn add(&mut self, config: &Config, booster: &str, ts: f64, event_id: Option<&str>) {
+        self.started.get_or_insert(ts);
+        self.recent.push_back((ts, booster.into(), event_id.map(Into::into)));
+        self.expire(config, ts);
+        if self.recent.len() > MAX_RECENT_BOOSTERS {
+            self.recent.pop_front();
+            self.retire(config, ts);
+        }
+    }
+
+    fn expire(&mut self, config: &Config, now: f64) {
+        let horizon = now - config.growth_window;
+        while self.recent.front().is_some_and(|first| first.0 < horizon) {
+            self.recent.pop_front();
+            self.retire(config, now);
+        }
+    }
+
+    /// A new booster leaves the detailed window and joins the decayed baseline.
+    fn retire(&mut self, config: &Config, now: f64) {
+        self.decay_to(config, now);
+        self.decayed += 1.0;
+    }
+
+    fn decay_to(&mut self, config: &Config, now: f64) {
+        if let Some(at) = self.decayed_at {
+            if now > at {
+                self.decayed *= 0.5f64.powf((now - at) / config.half_life);
+            }
+        }
+        self.decayed_at = Some(self.decayed_at.map_or(now, |at| at.max(now)));
+    }
+
+    /// Baseline new boosters per day before the window (the decayed count over the decay's effective span).
+    fn rate_per_day(&mut self, config: &Config, now: f64) -> f64 {
+        self.decay_to(config, now);
+        let history = (now - config.growth_window - self.started.unwrap_or(now)).max(0.0);
+        // An exponential decay with half-life h integrates to h/ln2; young accounts have a shorter history.
+        let span_days = (history.min(config.half_life / std::f64::consts::LN_2) / DAY).max(1.0);
+        self.decayed / span_days
+    }
+}
+
+/// What one event asks the engine to score.
+pub struct Outcome {
+    /// The boosted account's growth reached its next evaluation.
+    pub growth: bool,
+    /// A candidate ring, and whether a young-ring search (cohort, lockstep) found it.
+    pub ring: Option<(IdSet, bool)>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub events: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub ring_evaluations: u64,
+    pub growth_evaluations: u64,
+    pub evicted_accounts: u64,
+}
+
+/// The raw follower-growth features, in `GrowthFeatures`' field order.
+pub type Growth = (usize, f64, f64, f64, f64, f64, f64, f64, f64);
+
+pub struct State {
+    pub config: Config,
+    accounts: FxHashMap<Box<str>, Account>,
+    /// Best scores of forgotten accounts (kept only with `keep_forgotten_scores`).
+    forgotten_scores: FxHashMap<Box<str>, f64>,
+    pub watermark: f64,
+    last_sweep: f64,
+    seen_ids: FxHashSet<Arc<str>>,
+    /// The ids of `seen_ids` in the order first seen, with their event time.
+    seen_order: VecDeque<(Arc<str>, f64)>,
+    /// Accounts to look at in the idle sweep, by the week they were last seen in when filed (they may have been
+    /// seen since): the sweep visits only the weeks old enough, not every account.
+    idle_by_week: FxHashMap<i64, Vec<Box<str>>>,
+    pub counters: Counters,
+}
+
+impl State {
+    pub fn new(config: Config) -> Self {
+        State {
+            config,
+            accounts: FxHashMap::default(),
+            forgotten_scores: FxHashMap::default(),
+            watermark: f64::NEG_INFINITY,
+            last_sweep: f64::NEG_INFINITY,
+            seen_ids: FxHashSet::default(),
+            seen_order: VecDeque::new(),
+            idle_by_week: FxHashMap::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Update state with one event. `Err` carries how far behind the watermark a too-late event is; `Ok(None)` is
+    /// an event with nothing to score (a duplicate id too).
+    #[allow(clippy::too_many_arguments)]
+    pub fn process(
+        &mut self,
+        g: &mut Graph,
+        rules: &Rules,
+        ts: f64,
+        boost: bool,
+        actor: &str,
+        target: &str,
+        event_id: Option<&str>,
+        profile: Option<Profile>,
+    ) -> Result<Option<Outcome>, f64> {
+        if ts < self.watermark - self.config.allowed_lateness {
+            self.counters.late += 1;
+            return Err(self.watermark - ts);
+        }
+        if let Some(id) = event_id {
+            if self.is_duplicate(id, ts) {
+                self.counters.duplicates += 1;
+                return Ok(None);
+            }
+        }
+        self.counters.events += 1;
+        if ts > self.watermark {
+            self.watermark = ts;
+            if ts - self.last_sweep > WEEK {
+                self.sweep(g, ts); // idle means months; a weekly sweep is plenty
+            }
+        }
+        let info = self.observe(actor, ts);
+        if ts < info.first_seen {
+            info.first_seen = ts;
+        }
+        if let Some(p) = profile {
+            let known = &mut info.profile;
+            known.created_ts = p.created_ts.or(known.created_ts);
+            known.followers = p.followers.or(known.followers);
+            known.following = p.following.or(known.following);
+            known.posts = p.posts.or(known.posts);
+        }
+        if let Some(id) = event_id.filter(|_| boost) {
+            if info.recent_ids.len() == RECENT_IDS {
+                info.recent_ids.pop_front();
+            }
+            info.recent_ids.push_back((target.into(), id.into()));
+        }
+        self.observe(target, ts);
+        if !boost {
+            g.remove(actor, target);
+            return Ok(None);
+        }
+        let new_pair = g.add(actor, target, ts);
+        let growth = new_pair && self.on_new_booster(target, actor, ts, event_id);
+        let ring = self.ring_candidate(g, rules, actor, target, ts, new_pair);
+        Ok((growth || ring.is_some()).then_some(Outcome { growth, ring }))
+    }
+
+    fn is_duplicate(&mut self, event_id: &str, ts: f64) -> bool {
+        if self.seen_ids.contains(event_id) {
+            return true;
+        }
+        let id: Arc<str> = event_id.into();
+        self.seen_ids.insert(id.clone());
+        self.seen_order.push_back((id, ts));
+        let horizon = self.watermark - self.config.dedup_horizon;
+        while let Some((oldest, oldest_ts)) = self.seen_order.front() {
+            if self.seen_order.len() <= self.config.dedup_max_ids && *oldest_ts >= horizon {
+                break;
+            }
+            self.seen_ids.remove(oldest);
+            self.seen_order.pop_front();
+        }
+        false
+    }
+
+    /// The account's record, created when it is new; its last-seen time moved forward.
+    fn observe(&mut self, account: &str, ts: f64) -> &mut Account {
+        if !self.accounts.contains_key(account) {
+            file_for_sweep(&mut self.idle_by_week, account, ts);
+            self.accounts.insert(account.into(), Account::new(ts));
+        }
+        let info = self.accounts.get_mut(account).expect("just inserted");
+        if ts > info.last_seen {
+            info.last_seen = ts;
+        }
+        info
+    }
+
+    /// Forget accounts idle for longer than every window, unless they are part of a flagged case.
+    fn sweep(&mut self, g: &mut Graph, now: f64) {
+        self.last_sweep = now;
+        let horizon = now - self.config.idle_eviction;
+        // Last-seen times only grow, so an account idle since before the horizon is filed under a week up to the
+        // horizon's; accounts seen since are filed again under their current week.
+        let last_due = py_floordiv(horizon, WEEK);
+        let due: Vec<i64> = self
+            .idle_by_week
+            .keys()
+            .copied()
+            .filter(|&week| week as f64 <= last_due)
+            .collect();
+        let mut idle = Vec::new();
+        for week in due {
+            for account in self.idle_by_week.remove(&week).unwrap_or_default() {
+                match self.accounts.get(&account) {
+                    None => {}
+                    Some(info) if info.flagged => {}
+                    Some(info) if info.last_seen < horizon => idle.push(account),
+                    Some(info) => file_for_sweep(&mut self.idle_by_week, &account, info.last_seen),
+                }
+            }
+        }
+        for account in &idle {
+            let info = self.accounts.remove(account).expect("idle accounts are held");
+            g.forget(account);
+            if self.config.keep_forgotten_scores && info.best_score > 0.0 {
+                let kept = self.forgotten_scores.entry(account.clone()).or_insert(0.0);
+                *kept = kept.max(info.best_score);
+            }
+        }
+        self.counters.evicted_accounts += idle.len() as u64;
+    }
+
+    // ------------------------------------------------------------------ growth
+    /// Record a new booster; true when the account's growth is due for evaluation.
+    fn on_new_booster(&mut self, target: &str, booster: &str, ts: f64, event_id: Option<&str>) -> bool {
+        let config = &self.config;
+        let info = self.accounts.get_mut(target).expect("targets are observed first");
+        let ledger = info.ledger.get_or_insert_with(Default::default);
+        ledger.add(config, booster, ts, event_id);
+        let n = ledger.recent.len();
+        // Evaluate at geometrically spaced sizes: cheap on huge accounts, still early on a starting burst.
+        if n < config.min_burst.max(info.growth_next) {
+            return false;
+        }
+        info.growth_next = n + 5.max(n / 4);
+        self.counters.growth_evaluations += 1;
+        true
+    }
+
+    /// The follower-growth features of an account at `now` (see growth.py's `GrowthFeatures`).
+    pub fn growth(&mut self, g: &Graph, account: &str, now: f64) -> Option<Growth> {
+        let config = &self.config;
+        let baseline = self.accounts.get_mut(account)?.ledger.as_mut()?.rate_per_day(config, now);
+        let ledger = self.accounts[account].ledger.as_ref()?;
+        let n = ledger.recent.len();
+        let window_days = config.growth_window / DAY;
+        let expected = baseline * window_days;
+        let excess_z = (n as f64 - expected) / (expected + 1.0).sqrt();
+        let sample: Vec<&str> = ledger.recent.range(n.saturating_sub(MAX_SAMPLED)..).map(|r| &*r.1).collect();
+        let m = sample.len().max(1) as f64;
+        let infos: Vec<&Account> = sample.iter().filter_map(|f| self.accounts.get(*f)).collect();
+        let fresh = infos.iter().filter(|i| i.age_days(now) < FRESH_DAYS).count();
+        let low = infos.iter().filter(|i| i.low_quality()).count();
+        let mut buckets: FxHashMap<i64, usize> = FxHashMap::default();
+        for created in infos.iter().filter_map(|i| i.profile.created_ts) {
+            *buckets.entry(batch_bucket(created)).or_insert(0) += 1;
+        }
+        let mass = |b: i64| (b - 1..=b + 1).map(|x| buckets.get(&x).copied().unwrap_or(0)).sum::<usize>();
+        // Neighbouring buckets too: a batch straddling a bucket edge is still one batch.
+        let batch = infos
+            .iter()
+            .filter_map(|i| i.profile.created_ts)
+            .filter(|&created| mass(batch_bucket(created)) >= 5)
+            .count();
+        let ids: Vec<_> = sample.iter().map(|f| g.id(f)).collect();
+        let (trading, lockstep) = follower_ties(g, &ids, g.id(account), now);
+        let share = |count: usize| count as f64 / m;
+        Some((
+            n,
+            window_days,
+            baseline,
+            excess_z,
+            share(fresh),
+            share(low),
+            share(batch),
+            share(lockstep),
+            share(trading),
+        ))
+    }
+
+    /// The account's new boosters in the growth window, oldest first, as (time, booster, event id).
+    pub fn burst_window(&self, account: &str) -> Vec<(f64, &str, Option<&str>)> {
+        let Some(ledger) = self.accounts.get(account).and_then(|i| i.ledger.as_ref()) else {
+            return Vec::new();
+        };
+        ledger.recent.iter().map(|(ts, f, id)| (*ts, &**f, id.as_deref())).collect()
+    }
+
+    // ------------------------------------------------------------------ rings
+    /// The group this boost may reveal, and whether a young-ring search found it. Three searches, from mature to
+    /// young; the first that yields a group wins. Which one runs depends only on the graph, never on a score, so
+    /// the recorded candidates do not depend on the weights.
+    fn ring_candidate(
+        &mut self,
+        g: &Graph,
+        rules: &Rules,
+        actor: &str,
+        target: &str,
+        ts: f64,
+        new_pair: bool,
+    ) -> Option<(IdSet, bool)> {
+        let (a, b) = (g.id(actor)?, g.id(target)?);
+        let finder = Finder { graph: g, rules };
+        // A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
+        // boosts someone who boosts the target); other boosts cannot change a group around the actor.
+        if g.boosted(b, a, ts) || (new_pair && g.closes_triangle(a, b)) {
+            let members = self.tie_group(&finder, actor, ts, (a, b));
+            if !members.is_empty() {
+                return Some((members, false));
+            }
+        }
+        if !new_pair {
+            return None;
+        }
+        // A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
+        // boosts stay among themselves.
+        if self.is_fresh(actor, ts) && self.is_fresh(target, ts) {
+            let mut fresh = |id| self.is_fresh(g.name(id), ts);
+            let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
+            if !members.is_empty() {
+                return Some((members, true));
+            }
+        }
+        // Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
+        if finder.could_be_member(a) && finder.could_be_member(b) {
+            let members = self.candidate_group(finder.lockstep(a, b, ts), rules);
+            return (!members.is_empty()).then_some((members, true));
+        }
+        None
+    }
+
+    fn is_fresh(&self, account: &str, now: f64) -> bool {
+        self.accounts.get(account).is_some_and(|info| info.fresh(now))
+    }
+
+    /// The group if it is big enough to be scored, else nothing.
+    fn candidate_group(&mut self, members: IdSet, rules: &Rules) -> IdSet {
+        if members.len() < rules.min_members {
+            return IdSet::default();
+        }
+        self.counters.ring_evaluations += 1;
+        members
+    }
+
+    /// The group grown from a traded pair, throttled: organic traders interact constantly, and a search per tie
+    /// would cost a neighbourhood search per event. Re-search when the account's partners grew by a quarter (so a
+    /// ring is seen early and then at geometrically spaced sizes), when they changed and a day passed, or weekly.
+    /// After a search that found no group of `min_members`, or a group no bigger than last time, back off: wait
+    /// for the partners to grow by half, or three days.
+    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (u32, u32)) -> IdSet {
+        let g = finder.graph;
+        if !(finder.could_be_member(a) && finder.could_be_member(b)) {
+            return IdSet::default();
+        }
+        // The group can only grow past the pair through an account boosting both (see `Finder::grow`).
+        if !g.shares_booster(a, b) {
+            return IdSet::default();
+        }
+        let ties = g.ties(a);
+        let Some(info) = self.accounts.get_mut(actor) else {
+            return IdSet::default();
+        };
+        let last = info.checked;
+        if let Some(last) = last {
+            let step = if last.promising {
+                1.max(last.ties / 4)
+            } else {
+                2.max(last.ties / 2)
+            };
+            let grew = ties >= last.ties + step;
+            let pause = if last.promising { DAY } else { 3.0 * DAY };
+            let changed_a_while_ago = ties != last.ties && ts - last.at >= pause;
+            if !(grew || changed_a_while_ago || ts - last.at >= 7.0 * DAY) {
+                return IdSet::default();
+            }
+        }
+        info.checked = Some(Checked {
+            ties,
+            at: ts,
+            promising: false,
+            size: 0,
+        });
+        let members = finder.grow(a, b, ts);
+        if members.len() < finder.rules.min_members {
+            self.back_off(g, &members, ts);
+            return IdSet::default();
+        }
+        // Eager while the group keeps growing (a ring being assembled), back off once it stops (an organic
+        // community, or a ring already complete): a rule on the graph, not on the score.
+        let grown = members.len() > last.map_or(0, |last| last.size);
+        if !grown {
+            self.back_off(g, &members, ts); // the whole group was examined again and has not changed
+        }
+        if let Some(info) = self.accounts.get_mut(actor) {
+            info.checked = Some(Checked {
+                ties,
+                at: ts,
+                promising: grown,
+                size: members.len(),
+            });
+        }
+        self.candidate_group(members, finder.rules)
+    }
+
+    /// The whole group was just examined and is too small, or no bigger than before: its members back off as if
+    /// searched from, remembering the group's size.
+    fn back_off(&mut self, g: &Graph, members: &IdSet, ts: f64) {
+        for &m in members {
+            if let Some(info) = self.accounts.get_mut(g.name(m)) {
+                info.checked = Some(Checked {
+                    ties: g.ties(m),
+                    at: ts,
+                    promising: false,
+                    size: members.len(),
+                });
+            }
+        }
+    }
+
+    /// How many of the members are younger than `FRESH_DAYS` (by creation time, else first seen).
+    pub fn fresh_members<'a>(&self, members: impl IntoIterator<Item = &'a str>, now: f64) -> usize {
+        members
+            .into_iter()
+            .filter(|m| self.accounts.get(*m).is_some_and(|i| i.age_days(now) < FRESH_DAYS))
+            .count()
+    }
+
+    /// Event ids of the members' latest boosts to other members, members in name order.
+    pub fn sample_ids(&self, members: &FxHashSet<&str>) -> Vec<&str> {
+        let mut sorted: Vec<&str> = members.iter().copied().collect();
+        sorted.sort_unstable();
+        let mut ids = Vec::new();
+        for m in sorted {
+            if let Some(info) = self.accounts.get(m) {
+                let inside = info.recent_ids.iter().filter(|(t, _)| members.contains(&**t));
+                ids.extend(inside.map(|(_, id)| &**id));
+            }
+        }
+        ids
+    }
+
+    // ------------------------------------------------------------------ scores and cases
+    /// Raise the accounts' best candidate scores to `score`.
+    pub fn raise_best(&mut self, account: &str, score: f64) {
+        match self.accounts.get_mut(account) {
+            Some(info) => info.best_score = info.best_score.max(score),
+            None => {
+                let kept = self.forgotten_scores.entry(account.into()).or_insert(0.0);
+                *kept = kept.max(score);
+            }
+        }
+    }
+
+    pub fn best_score(&self, account: &str) -> f64 {
+        let live = self.accounts.get(account).map_or(0.0, |i| i.best_score);
+        live.max(self.forgotten_scores.get(account).copied().unwrap_or(0.0))
+    }
+
+    /// The account is part of a flagged case: it is kept for good.
+    pub fn pin(&mut self, account: &str) {
+        if let Some(info) = self.accounts.get_mut(account) {
+            info.flagged = true;
+        }
+    }
+
+    pub fn holds(&self, account: &str) -> bool {
+        self.accounts.contains_key(account)
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    // ------------------------------------------------------------------ snapshots
+    /// Everything but the configuration, as bytes; [`State::restore`] continues exactly where this left off.
+    pub fn state(&self) -> Vec<u8> {
+        let mut w = Writer::new(STATE_FORMAT);
+        w.f64(self.watermark);
+        w.f64(self.last_sweep);
+        let c = &self.counters;
+        for n in [c.events, c.duplicates, c.late, c.ring_evaluations, c.growth_evaluations, c.evicted_accounts] {
+            w.u64(n);
+        }
+        w.u64(self.accounts.len() as u64);
+        for (name, info) in &self.accounts {
+            w.str(name);
+            write_account(&mut w, info);
+        }
+        w.u64(self.forgotten_scores.len() as u64);
+        for (name, score) in &self.forgotten_scores {
+            w.str(name);
+            w.f64(*score);
+        }
+        w.u64(self.seen_order.len() as u64);
+        for (id, ts) in &self.seen_order {
+            w.str(id);
+            w.f64(*ts);
+        }
+        w.u64(self.idle_by_week.len() as u64);
+        for (week, accounts) in &self.idle_by_week {
+            w.u64(*week as u64);
+            w.u64(accounts.len() as u64);
+            for account in accounts {
+                w.str(account);
+            }
+        }
+        w.buf
+    }
+
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut r = Reader::new(bytes, "engine", STATE_FORMAT)?;
+        let mut s = State::new(std::mem::replace(&mut self.config, empty_config()));
+        s.watermark = r.f64()?;
+        s.last_sweep = r.f64()?;
+        let c = &mut s.counters;
+        for n in [
+            &mut c.events,
+            &mut c.duplicates,
+            &mut c.late,
+            &mut c.ring_evaluations,
+            &mut c.growth_evaluations,
+            &mut c.evicted_accounts,
+        ] {
+            *n = r.u64()?;
+        }
+        for _ in 0..r.len()? {
+            let name = r.str()?.into();
+            s.accounts.insert(name, read_account(&mut r)?);
+        }
+        for _ in 0..r.len()? {
+            let name = r.str()?.into();
+            s.forgotten_scores.insert(name, r.f64()?);
+        }
+        for _ in 0..r.len()? {
+            let id: Arc<str> = r.str()?.into();
+            s.seen_ids.insert(id.clone());
+            s.seen_order.push_back((id, r.f64()?));
+        }
+        for _ in 0..r.len()? {
+            let week = r.u64()? as i64;
+            let accounts = (0..r.len()?).map(|_| r.str().map(Into::into)).collect::<Result<_, _>>()?;
+            s.idle_by_week.insert(week, accounts);
+        }
+        r.finish()?;
+        *self = s;
+        Ok(())
+    }
+}
+
+fn file_for_sweep(idle_by_week: &mut FxHashMap<i64, Vec<Box<str>>>, account: &str, last_seen: f64) {
+    let week = py_floordiv(last_seen, WEEK) as i64;
+    idle_by_week.entry(week).or_default().push(account.into());
+}
+
+fn batch_bucket(created_ts: f64) -> i64 {
+    py_floordiv(created_ts, BATCH_SECONDS) as i64
+}
+
+/// Python's float floor division (`a // b`), which is not always `(a / b).floor()`: the quotient's rounding can
+/// reach the next integer. The same buckets as the Python engine gave, to the last bit.
+fn py_floordiv(a: f64, b: f64) -> f64 {
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != 0.0 && (b < 0.0) != (m < 0.0) {
+        div -= 1.0;
+    }
+    if div == 0.0 {
+        return 0.0f64.copysign(a / b);
+    }
+    let floor = div.floor();
+    if div - floor > 0.5 {
+        floor + 1.0
+    } else {
+        floor
+    }
+}
+
+fn empty_config() -> Config {
+    Config {
+        growth_window: 0.0,
+        half_life: 0.0,
+        min_burst: 0,
+        allowed_lateness: 0.0,
+        dedup_horizon: 0.0,
+        dedup_max_ids: 0,
+        idle_eviction: 0.0,
+        keep_forgotten_scores: false,
+    }
+}
+
+fn write_account(w: &mut Writer, info: &Account) {
+    w.f64(info.first_seen);
+    w.f64(info.last_seen);
+    let p = &info.profile;
+    w.opt_f64(p.created_ts);
+    for count in [p.followers, p.following, p.posts] {
+        w.opt_i64(count);
+    }
+    w.f64(info.best_score);
+    w.bool(info.flagged);
+    w.bool(info.checked.is_some());
+    if let Some(c) = info.checked {
+        w.u64(c.ties as u64);
+        w.f64(c.at);
+        w.bool(c.promising);
+        w.u64(c.size as u64);
+    }
+    w.u64(info.growth_next as u64);
+    w.bool(info.ledger.is_some());
+    if let Some(ledger) = &info.ledger {
+        w.f64(ledger.decayed);
+        w.opt_f64(ledger.decayed_at);
+        w.opt_f64(ledger.started);
+        w.u64(ledger.recent.len() as u64);
+        for (ts, booster, id) in &ledger.recent {
+            w.f64(*ts);
+            w.str(booster);
+            w.opt_str(id.as_deref());
+        }
+    }
+    w.u64(info.recent_ids.len() as u64);
+    for (target, id) in &info.recent_ids {
+        w.str(target);
+        w.str(id);
+    }
+}
+
+fn read_account(r: &mut Reader) -> Result<Account, String> {
+    let mut info = Account::new(r.f64()?);
+    info.last_seen = r.f64()?;
+    info.profile = Profile {
+        created_ts: r.opt_f64()?,
+        followers: r.opt_i64()?,
+        following: r.opt_i64()?,
+        posts: r.opt_i64()?,
+    };
+    info.best_score = r.f64()?;
+    info.flagged = r.bool()?;
+    if r.bool()? {
+        info.checked = Some(Checked {
+            ties: r.u64()? as usize,
+            at: r.f64()?,
+            promising: r.bool()?,
+            size: r.u64()? as usize,
+        });
+    }
+    info.growth_next = r.u64()? as usize;
+    if r.bool()? {
+        let mut ledger = Ledger {
+            decayed: r.f64()?,
+            decayed_at: r.opt_f64()?,
+            started: r.opt_f64()?,
+            ..Default::default()
+        };
+        for _ in 0..r.len()? {
+            let (ts, booster, id) = (r.f64()?, r.str()?.into(), r.opt_str()?.map(Into::into));
+            ledger.recent.push_back((ts, booster, id));
+        }
+        info.ledger = Some(Box::new(ledger));
+    }
+    for _ in 0..r.len()? {
+        info.recent_ids.push_back((r.str()?.into(), r.str()?.into()));
+    }
+    Ok(info)
+}
