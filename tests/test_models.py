@@ -9,6 +9,7 @@ import pickle
 import random
 
 import pytest
+from river import anomaly, compose, preprocessing
 
 from detector.core.engine import Engine, EngineConfig
 from detector.core.growth import GrowthFeatures
@@ -84,6 +85,22 @@ def test_every_online_model_handles_a_missing_feature(name):
     learn(model, stream(random.Random(4)))
     value = predict(model, {"closure": 0.9})
     assert value is None or 0.0 <= value <= 1.0
+
+
+def test_novelty_scores_exactly_as_rivers_own_half_space_trees():
+    # The novelty model copies fresh trees instead of building them per model: it must not change a score, whichever
+    # model built the trees first.
+    rows = [x for x, _ in stream(random.Random(2), n=700)]
+    for _ in range(2):
+        ours = CandidateNovelty(seed=5, window_size=100)
+        river_own = compose.Pipeline(
+            preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(n_trees=15, height=8, window_size=100, seed=5)
+        )
+        for x in rows:
+            ours.learn_one(x)
+            river_own.learn_one(x)
+            if ours.seen >= 100:
+                assert ours.score_one(x) == river_own.score_one(x)
 
 
 def test_the_shipped_weights_use_only_features_the_engine_produces():

@@ -2,17 +2,14 @@
 
 Validation is hand-written rather than done through ``jsonschema`` because it sits on the hot path of both the
 stream and replay (the schema file is kept in sync by a test). Valid events, the common case, take a fast path: a
-``msgspec`` decoder checks the shape and types in C and a few comparisons check the rest; anything it does not
-accept goes through the hand-written validator, which alone names the reason of a rejection.
+``msgspec`` decoder checks the shape and types in C and builds the event itself (events are ``msgspec`` structs, not
+dataclasses, for that), and a few comparisons check the rest; anything it does not accept goes through the
+hand-written validator, which alone names the reason of a rejection.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import sys
-import typing
-from dataclasses import dataclass
 
 import msgspec
 import orjson
@@ -42,8 +39,7 @@ class EventRejected(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
+class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """The actor's profile as the platform knew it at event time (every field optional)."""
 
     created_ts: float | None = None
@@ -52,8 +48,10 @@ class Profile:
     posts: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """One interaction (docs/events.md). Decoded by msgspec, which refuses unknown fields, booleans as numbers and
+    floats as integers, as the contract does; the value rules are :func:`parse_event`'s."""
+
     ts: float
     kind: str
     actor: str
@@ -85,13 +83,6 @@ class Event:
         return orjson.dumps(self.to_dict())
 
 
-#: Account ids are interned: the engine's state is keyed by them, and a lookup with the very string object it holds
-#: skips comparing characters (about 8 % of the engine's time on parsed input). Interned strings are freed with their
-#: last reference, so hostile ids do not accumulate, except on CPython 3.12.0-3.12.5, which kept every interned
-#: string for good (cpython issue 113993): there ids are not interned (``str`` returns a str as it is).
-_intern = str if (3, 12) <= sys.version_info[:3] < (3, 12, 6) else sys.intern
-
-
 def parse_event(raw: bytes | str) -> Event:
     """Parse and validate one serialized event; raise :class:`EventRejected` with the reason otherwise.
 
@@ -107,7 +98,7 @@ def parse_event(raw: bytes | str) -> Event:
     if len(raw) > MAX_LINE_BYTES:
         raise EventRejected(f"too_large: {len(raw)} bytes > {MAX_LINE_BYTES}")
     try:
-        event = _accept(_decode_wire(raw))
+        event = _accept(_decode(raw))
     except (msgspec.DecodeError, UnicodeError):  # msgspec encodes a str argument to UTF-8 first
         event = None
     if event is not None:
@@ -120,24 +111,7 @@ def parse_event(raw: bytes | str) -> Event:
     return event_from_dict(obj)
 
 
-def _wire_struct(cls: type, name: str, **retyped: object) -> type[msgspec.Struct]:
-    """A msgspec Struct with the dataclass ``cls``'s fields, types and defaults (``retyped`` overrides types), so
-    the wire shape cannot drift from the contract's. A Struct, not the dataclass itself, because msgspec refuses
-    unknown fields only on Structs, and the contract rejects them. msgspec also refuses booleans as numbers and
-    floats as integers, as the contract does; value rules are checked by :func:`_accept`."""
-    hints = typing.get_type_hints(cls)
-
-    def field(f: dataclasses.Field) -> tuple:
-        kind = retyped.get(f.name, hints[f.name])
-        return (f.name, kind) if f.default is dataclasses.MISSING else (f.name, kind, f.default)
-
-    fields = [field(f) for f in dataclasses.fields(cls)]
-    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, gc=False)
-
-
-_WireProfile = _wire_struct(Profile, "_WireProfile")
-_WireEvent = _wire_struct(Event, "_WireEvent", actor_profile=_WireProfile | None)
-_decode_wire = msgspec.json.Decoder(_WireEvent).decode
+_decode = msgspec.json.Decoder(Event).decode
 
 
 class _Timestamp(msgspec.Struct, gc=False):
@@ -162,24 +136,24 @@ def event_time(raw: bytes) -> float | None:
         return None
 
 
-def _accept(wire: _WireEvent) -> Event | None:
-    """The event when ``wire`` satisfies every rule of :func:`event_from_dict`, else None (never a rejection: the
-    reason is the hand-written validator's to give). Must accept nothing that validator rejects."""
-    actor, target, event_id, topic = wire.actor, wire.target, wire.id, wire.topic
+def _accept(event: Event) -> Event | None:
+    """The event when it satisfies every rule of :func:`event_from_dict`, else None (never a rejection: the reason is
+    the hand-written validator's to give). Must accept nothing that validator rejects."""
+    actor, target, event_id, topic = event.actor, event.target, event.id, event.topic
     if not (
-        MIN_TS <= wire.ts <= MAX_TS
-        and wire.kind in _KIND_SET
+        MIN_TS <= event.ts <= MAX_TS
+        and event.kind in _KIND_SET
         and 0 < len(actor) <= MAX_ID_CHARS
         and actor.isprintable()
         and 0 < len(target) <= MAX_ID_CHARS
         and target.isprintable()
         and actor != target
         and (event_id is None or (0 < len(event_id) <= MAX_ID_CHARS and event_id.isprintable()))
-        and abs(wire.weight) <= MAX_ABS_WEIGHT
+        and abs(event.weight) <= MAX_ABS_WEIGHT
         and (topic is None or (0 < len(topic) <= MAX_TOPIC_CHARS and topic.isprintable()))
     ):
         return None
-    profile = wire.actor_profile
+    profile = event.actor_profile
     if profile is not None:
         created, followers, following, posts = profile.created_ts, profile.followers, profile.following, profile.posts
         if not (
@@ -189,8 +163,7 @@ def _accept(wire: _WireEvent) -> Event | None:
             and (posts is None or 0 <= posts <= MAX_PROFILE_COUNT)
         ):
             return None
-        profile = Profile(created, followers, following, posts)
-    return Event(wire.ts, wire.kind, _intern(actor), _intern(target), event_id, wire.weight, topic, profile)
+    return event
 
 
 def event_from_dict(obj: object) -> Event:
@@ -244,7 +217,7 @@ def _account(obj: dict, key: str) -> str:
         raise EventRejected(f"{key}: length must be 1..{MAX_ID_CHARS}")
     if not value.isprintable():
         raise EventRejected(f"{key}: control characters")
-    return _intern(str(value))  # str(): a str subclass becomes a plain str, which is what can be interned
+    return str(value)  # a str subclass becomes a plain str
 
 
 def _optional_str(obj: dict, key: str, limit: int) -> str | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from detector.core.events import Event, Profile
 from detector.simulation.clock import HOUR, WEEK, log_uniform

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+
+from msgspec.structs import replace
 
 from detector.core.events import BOOST_KINDS, Event, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
