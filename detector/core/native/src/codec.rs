@@ -59,7 +59,9 @@ impl<'a> Reader<'a> {
         let mut r = Reader { bytes, at: 0, what };
         let found = r.byte()?;
         if found != format {
-            return Err(format!("{what} state of format {found}: this build reads only format {format}"));
+            return Err(format!(
+                "{what} state of format {found}: this build reads only format {format}"
+            ));
         }
         Ok(r)
     }

@@ -10,9 +10,9 @@ mod state;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PySet, PyString, PyTuple};
-use pyo3::intern;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use graph::{Graph, Id, IdSet};
@@ -373,25 +373,25 @@ impl EngineState {
     }
 
     /// The account's follower-growth features now, in ``GrowthFeatures``' field order (None without new boosters).
-    fn growth(
-        &mut self,
-        py: Python<'_>,
-        account: &str,
-        now: f64,
-    ) -> Option<(usize, f64, f64, f64, f64, f64, f64, f64, f64)> {
+    fn growth(&mut self, py: Python<'_>, account: &str, now: f64) -> Option<state::Growth> {
         self.s.growth(&self.graph.borrow(py).g, account, now)
     }
 
     /// The account's new boosters in the growth window, oldest first, as (time, booster, event id or None).
     fn burst_window(&self, account: &str) -> Vec<(f64, String, Option<String>)> {
         let window = self.s.burst_window(account);
-        window.into_iter().map(|(ts, f, id)| (ts, f.to_owned(), id.map(str::to_owned))).collect()
+        window
+            .into_iter()
+            .map(|(ts, f, id)| (ts, f.to_owned(), id.map(str::to_owned)))
+            .collect()
     }
 
     /// How many of the members are younger than 30 days (by creation time, else first seen).
     fn fresh_members(&self, members: &Bound<'_, PyAny>, now: f64) -> PyResult<usize> {
         let members = strs(members)?;
-        Ok(self.s.fresh_members(members.iter().map(|m| m.to_str().unwrap_or_default()), now))
+        Ok(self
+            .s
+            .fresh_members(members.iter().map(|m| m.to_str().unwrap_or_default()), now))
     }
 
     /// Event ids of the members' latest boosts to other members, members in name order.
@@ -452,7 +452,18 @@ impl EngineState {
     fn __getnewargs__(
         &self,
         py: Python<'_>,
-    ) -> (Py<BoostGraph>, Py<RingFinder>, f64, f64, usize, f64, f64, usize, f64, bool) {
+    ) -> (
+        Py<BoostGraph>,
+        Py<RingFinder>,
+        f64,
+        f64,
+        usize,
+        f64,
+        f64,
+        usize,
+        f64,
+        bool,
+    ) {
         let c = &self.s.config;
         (
             self.graph.clone_ref(py),
@@ -489,7 +500,10 @@ fn read_profile(profile: &Bound<'_, PyAny>) -> PyResult<Profile> {
 
 /// The strings of a Python collection (a TypeError for anything else in it).
 fn strs<'py>(items: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
-    items.try_iter()?.map(|item| Ok(item?.cast_into::<PyString>()?)).collect()
+    items
+        .try_iter()?
+        .map(|item| Ok(item?.cast_into::<PyString>()?))
+        .collect()
 }
 
 fn pair(g: &Graph, a: &str, b: &str) -> Option<(Id, Id)> {

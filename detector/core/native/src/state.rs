@@ -357,13 +357,22 @@ impl State {
     /// The follower-growth features of an account at `now` (see growth.py's `GrowthFeatures`).
     pub fn growth(&mut self, g: &Graph, account: &str, now: f64) -> Option<Growth> {
         let config = &self.config;
-        let baseline = self.accounts.get_mut(account)?.ledger.as_mut()?.rate_per_day(config, now);
+        let baseline = self
+            .accounts
+            .get_mut(account)?
+            .ledger
+            .as_mut()?
+            .rate_per_day(config, now);
         let ledger = self.accounts[account].ledger.as_ref()?;
         let n = ledger.recent.len();
         let window_days = config.growth_window / DAY;
         let expected = baseline * window_days;
         let excess_z = (n as f64 - expected) / (expected + 1.0).sqrt();
-        let sample: Vec<&str> = ledger.recent.range(n.saturating_sub(MAX_SAMPLED)..).map(|r| &*r.1).collect();
+        let sample: Vec<&str> = ledger
+            .recent
+            .range(n.saturating_sub(MAX_SAMPLED)..)
+            .map(|r| &*r.1)
+            .collect();
         let m = sample.len().max(1) as f64;
         let infos: Vec<&Account> = sample.iter().filter_map(|f| self.accounts.get(*f)).collect();
         let fresh = infos.iter().filter(|i| i.age_days(now) < FRESH_DAYS).count();
@@ -372,7 +381,11 @@ impl State {
         for created in infos.iter().filter_map(|i| i.profile.created_ts) {
             *buckets.entry(batch_bucket(created)).or_insert(0) += 1;
         }
-        let mass = |b: i64| (b - 1..=b + 1).map(|x| buckets.get(&x).copied().unwrap_or(0)).sum::<usize>();
+        let mass = |b: i64| {
+            (b - 1..=b + 1)
+                .map(|x| buckets.get(&x).copied().unwrap_or(0))
+                .sum::<usize>()
+        };
         // Neighbouring buckets too: a batch straddling a bucket edge is still one batch.
         let batch = infos
             .iter()
@@ -400,7 +413,11 @@ impl State {
         let Some(ledger) = self.accounts.get(account).and_then(|i| i.ledger.as_ref()) else {
             return Vec::new();
         };
-        ledger.recent.iter().map(|(ts, f, id)| (*ts, &**f, id.as_deref())).collect()
+        ledger
+            .recent
+            .iter()
+            .map(|(ts, f, id)| (*ts, &**f, id.as_deref()))
+            .collect()
     }
 
     // ------------------------------------------------------------------ rings
@@ -595,7 +612,14 @@ impl State {
         w.f64(self.watermark);
         w.f64(self.last_sweep);
         let c = &self.counters;
-        for n in [c.events, c.duplicates, c.late, c.ring_evaluations, c.growth_evaluations, c.evicted_accounts] {
+        for n in [
+            c.events,
+            c.duplicates,
+            c.late,
+            c.ring_evaluations,
+            c.growth_evaluations,
+            c.evicted_accounts,
+        ] {
             w.u64(n);
         }
         w.u64(self.accounts.len() as u64);
@@ -655,7 +679,9 @@ impl State {
         }
         for _ in 0..r.len()? {
             let week = r.u64()? as i64;
-            let accounts = (0..r.len()?).map(|_| r.str().map(Into::into)).collect::<Result<_, _>>()?;
+            let accounts = (0..r.len()?)
+                .map(|_| r.str().map(Into::into))
+                .collect::<Result<_, _>>()?;
             s.idle_by_week.insert(week, accounts);
         }
         r.finish()?;
