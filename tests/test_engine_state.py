@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from detector.core._native import DAY, EngineState
 from msgspec.structs import replace
 
+from detector.core._native import DAY, EngineState
 from detector.core.engine import Engine, EngineConfig
 from detector.core.events import Event, EventRejected
 from detector.simulation import SimulationConfig, generate
