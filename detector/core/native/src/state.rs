@@ -100,7 +100,7 @@ impl Account {
         let (Some(followers), Some(following)) = (self.profile.followers, self.profile.following) else {
             return false;
         };
-        let ratio_bad = following >= 10 * followers.max(1) && following >= 50;
+        let ratio_bad = following >= followers.max(1).saturating_mul(10) && following >= 50;
         ratio_bad || self.profile.posts.is_some_and(|posts| posts < 20)
     }
 }
