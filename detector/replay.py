@@ -5,7 +5,9 @@ out of contract) go to the rejects file with their line number and reason; the r
 score is the highest of any candidate it was in, flagged or not, so a threshold can be swept over the output.
 
 Memory does not grow with the input beyond 32 bytes a line: a first pass reads each line's event time only, and the
-lines are parsed and scored in time order from the memory-mapped file (a pipe is spooled to a temporary file).
+lines are parsed and scored in time order from the memory-mapped file (a pipe is spooled to a temporary file). The
+file must not change between the two passes; a change that shows (another size, a line with another event time) stops
+the replay with an error instead of scoring the wrong lines.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class Rejected:
     reason: str
 
 
+class InputChanged(Exception):
+    """The input is not what the first pass read: it changed while it was replayed."""
+
+
 def replay_events(
     events: Iterable[Event],
     config: EngineConfig | None = None,
@@ -75,7 +81,7 @@ def account_result(engine: Engine, account: str) -> AccountResult:
     return replace(result, score=engine.best_score(account))
 
 
-@dataclass(frozen=True)
+@dataclass
 class LineIndex:
     """Where each valid event of a file is and when it happened: 32 bytes a line, instead of the parsed events
     (about 700 bytes each), so a replay's memory does not grow with its input beyond that."""
@@ -84,6 +90,7 @@ class LineIndex:
     numbers: array  # line number (from 1)
     offsets: array  # byte offset of the line in the file
     lengths: array  # its length in bytes
+    size: int = 0  # bytes read
 
     def __len__(self) -> int:
         return len(self.times)
@@ -92,15 +99,21 @@ class LineIndex:
         """(line number, event) by event time, stably (events of the same time stay in line order), parsed from
         ``data``, the file's bytes, only now: holding every parsed event would cost far more memory than parsing
         costs time. A line that has a time but breaks another rule of the contract goes to ``rejects`` here."""
+        if len(data) != self.size:
+            raise InputChanged(f"{self.size} bytes read, {len(data)} now")
         order = np.argsort(np.frombuffer(self.times, dtype=np.float64), kind="stable")
-        numbers, offsets, lengths = self.numbers, self.offsets, self.lengths
+        times, numbers, offsets, lengths = self.times, self.numbers, self.offsets, self.lengths
         for block in range(0, len(order), ORDER_BLOCK):
             for i in order[block : block + ORDER_BLOCK].tolist():
                 start = offsets[i]
                 try:
-                    yield numbers[i], parse_event(data[start : start + lengths[i]].strip())
+                    event = parse_event(data[start : start + lengths[i]].strip())
                 except EventRejected as exc:
                     rejects.append(Rejected(numbers[i], exc.reason))
+                    continue
+                if event.ts != times[i]:
+                    raise InputChanged(f"line {numbers[i]} has another event time than when it was first read")
+                yield numbers[i], event
 
 
 def index_lines(lines: Iterable[bytes], rejects: list[Rejected]) -> LineIndex:
@@ -123,6 +136,7 @@ def index_lines(lines: Iterable[bytes], rejects: list[Rejected]) -> LineIndex:
                 index.offsets.append(offset)
                 index.lengths.append(len(line))
         offset += len(line)
+    index.size = offset
     return index
 
 
@@ -170,6 +184,10 @@ def run(args: argparse.Namespace) -> int:
             gc.set_threshold(50_000, 50, 100)
             try:
                 engine, findings, seen = _replay(lines.in_time_order(data, rejects), len(lines), rejects, args)
+            except InputChanged as exc:
+                raise SystemExit(
+                    f"detector replay: {args.input} changed while it was replayed ({exc}); replay a copy"
+                ) from None
             finally:
                 gc.set_threshold(*thresholds)
                 gc.unfreeze()

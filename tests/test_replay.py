@@ -10,6 +10,7 @@ import orjson
 import pytest
 from test_engine import T0, organic_market, ring
 
+from detector import replay
 from detector.cli import main
 from detector.core.events import Event
 from detector.core.findings import Finding
@@ -154,3 +155,24 @@ def test_a_deeply_nested_line_is_rejected_not_a_crash(tmp_path):
     (reject,) = [orjson.loads(line) for line in (tmp_path / "rejects.jsonl").read_bytes().splitlines()]
     assert reject["line"] == 1 and reject["reason"].startswith("unknown_field")
     assert (tmp_path / "scores.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("change", ["appended", "rewritten"])
+def test_an_input_that_changes_between_the_two_passes_stops_the_replay(tmp_path, monkeypatch, change):
+    path = tmp_path / "in.jsonl"
+    write_input(path, random.Random(6))
+    index_lines = replay.index_lines
+
+    def index_then_change(lines, rejects):
+        index = index_lines(lines, rejects)
+        if change == "appended":
+            with path.open("ab") as more:
+                more.write(Event(T0, "like", "late", "writer").to_json() + b"\n")
+        else:  # the same length, another time: only the event times can tell
+            data = path.read_bytes()
+            path.write_bytes(data.replace(str(int(T0 + 10)).encode(), str(int(T0 + 11)).encode(), 1))
+        return index
+
+    monkeypatch.setattr(replay, "index_lines", index_then_change)
+    with pytest.raises(SystemExit, match="changed while it was replayed"):
+        main(["replay", str(path), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"])
