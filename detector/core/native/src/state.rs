@@ -295,7 +295,7 @@ impl State {
             file_for_sweep(&mut self.idle_by_week, account, ts);
             self.accounts.insert(account.into(), Account::new(ts));
         }
-        let info = self.accounts.get_mut(account).expect("just inserted");
+        let info = self.accounts.get_mut(account).expect("held or inserted above");
         if ts > info.last_seen {
             info.last_seen = ts;
         }
@@ -326,22 +326,28 @@ impl State {
                 }
             }
         }
+        let mut evicted = 0;
         for account in &idle {
-            let info = self.accounts.remove(account).expect("idle accounts are held");
+            let Some(info) = self.accounts.remove(account) else {
+                continue; // filed twice: forgotten already
+            };
+            evicted += 1;
             g.forget(account);
             if self.config.keep_forgotten_scores && info.best_score > 0.0 {
                 let kept = self.forgotten_scores.entry(account.clone()).or_insert(0.0);
                 *kept = kept.max(info.best_score);
             }
         }
-        self.counters.evicted_accounts += idle.len() as u64;
+        self.counters.evicted_accounts += evicted;
     }
 
     // ------------------------------------------------------------------ growth
     /// Record a new booster; true when the account's growth is due for evaluation.
     fn on_new_booster(&mut self, target: &str, booster: &str, ts: f64, event_id: Option<&str>) -> bool {
         let config = &self.config;
-        let info = self.accounts.get_mut(target).expect("targets are observed first");
+        let Some(info) = self.accounts.get_mut(target) else {
+            return false; // targets are observed first: never reached
+        };
         let ledger = info.ledger.get_or_insert_with(Default::default);
         ledger.add(config, booster, ts, event_id);
         let n = ledger.recent.len();
@@ -363,7 +369,7 @@ impl State {
             .ledger
             .as_mut()?
             .rate_per_day(config, now);
-        let ledger = self.accounts[account].ledger.as_ref()?;
+        let ledger = self.accounts.get(account)?.ledger.as_ref()?;
         let n = ledger.recent.len();
         let window_days = config.growth_window / DAY;
         let expected = baseline * window_days;
