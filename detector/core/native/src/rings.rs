@@ -192,32 +192,39 @@ impl<'g> Finder<'g> {
     /// Drop members that do not trade inside the group (repeat until stable); `boosters` is each member's number of
     /// recent boosters. A ring is not a star; a camouflage target is boosted by many members but boosts few back;
     /// and an organic partner of a hijacked member gets most of its boosts from outside the group.
-    pub fn peel(&self, mut group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64) -> IdSet {
+    pub fn peel(&self, group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64) -> IdSet {
         let horizon = now - self.graph.window;
-        let inside: FxHashMap<Id, (IdSet, IdSet)> = group
-            .iter()
-            .map(|&m| {
-                let boosts = self.graph.recent_among(self.outs(m), horizon, &group);
-                let boosted_by = self.graph.recent_among(self.ins(m), horizon, &group);
-                (m, (boosts, boosted_by))
-            })
-            .collect();
-        peel_together(&mut group, |m, group| {
-            let (boosts, boosted_by) = &inside[&m];
-            let others = (group.len() - 1) as f64;
-            let n_boosts = count_in(boosts, group);
-            let n_boosted_by = count_in(boosted_by, group);
-            let n_tied = n_boosts + n_boosted_by
-                - boosts
-                    .iter()
-                    .filter(|x| boosted_by.contains(x) && group.contains(x))
-                    .count();
-            let n_boosters = boosters[&m];
-            (n_tied as f64) < (MIN_TIE_SHARE * others).max(2.0)
-                || (n_boosts as f64) < (MIN_BOOST_SHARE * others).max(1.0)
-                || (n_boosters > 0 && (n_boosted_by as f64) < MIN_INFLOW * n_boosters as f64)
+        // Members as bits: who boosts whom inside is read once, and each round counts with popcounts.
+        let members: Vec<Id> = group.into_iter().collect();
+        let boosts = Bits::rows(&members, |m, other| {
+            self.outs(m).get(&other).is_some_and(|&ts| ts >= horizon)
         });
-        group
+        let boosted_by = Bits::rows(&members, |m, other| {
+            self.ins(m).get(&other).is_some_and(|&ts| ts >= horizon)
+        });
+        let mut alive = Bits::full(members.len());
+        loop {
+            let others = alive.count().saturating_sub(1) as f64;
+            let leaving: Vec<usize> = alive
+                .ones()
+                .filter(|&i| {
+                    let (out, inn) = (boosts.row(i), boosted_by.row(i));
+                    let n_boosts = alive.count_and(out);
+                    let n_boosted_by = alive.count_and(inn);
+                    let n_tied = n_boosts + n_boosted_by - alive.count_and_and(out, inn);
+                    let n_boosters = boosters[&members[i]];
+                    (n_tied as f64) < (MIN_TIE_SHARE * others).max(2.0)
+                        || (n_boosts as f64) < (MIN_BOOST_SHARE * others).max(1.0)
+                        || (n_boosters > 0 && (n_boosted_by as f64) < MIN_INFLOW * n_boosters as f64)
+                })
+                .collect();
+            if leaving.is_empty() {
+                return alive.ones().map(|i| members[i]).collect();
+            }
+            for i in leaving {
+                alive.clear(i);
+            }
+        }
     }
 
     /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
@@ -406,6 +413,83 @@ impl<'g> Finder<'g> {
             s.outside += partners.len() - tied_m;
         }
         s
+    }
+}
+
+/// Sets of a group's members as bit rows: member `i` is bit `i`; row `i` of a table is member `i`'s set.
+struct Bits {
+    words: usize,
+    data: Vec<u64>,
+}
+
+impl Bits {
+    /// One row per member: bit `j` of row `i` when `has(members[i], members[j])`.
+    fn rows(members: &[Id], has: impl Fn(Id, Id) -> bool) -> Bits {
+        let words = members.len().div_ceil(64).max(1);
+        let mut data = vec![0u64; words * members.len()];
+        for (i, &m) in members.iter().enumerate() {
+            for (j, &other) in members.iter().enumerate() {
+                if has(m, other) {
+                    data[i * words + j / 64] |= 1 << (j % 64);
+                }
+            }
+        }
+        Bits { words, data }
+    }
+
+    /// One row holding all `n` members.
+    fn full(n: usize) -> Bits {
+        let words = n.div_ceil(64).max(1);
+        let word = |w: usize| match n.saturating_sub(w * 64).min(64) {
+            64 => u64::MAX,
+            bits => (1u64 << bits) - 1,
+        };
+        Bits {
+            words,
+            data: (0..words).map(word).collect(),
+        }
+    }
+
+    fn row(&self, i: usize) -> &[u64] {
+        &self.data[i * self.words..(i + 1) * self.words]
+    }
+
+    fn count(&self) -> usize {
+        self.data.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Members of this (single-row) set that are also in `row`.
+    fn count_and(&self, row: &[u64]) -> usize {
+        self.data
+            .iter()
+            .zip(row)
+            .map(|(a, b)| (a & b).count_ones() as usize)
+            .sum()
+    }
+
+    /// Members of this (single-row) set that are in both rows.
+    fn count_and_and(&self, x: &[u64], y: &[u64]) -> usize {
+        (0..self.words)
+            .map(|w| (self.data[w] & x[w] & y[w]).count_ones() as usize)
+            .sum()
+    }
+
+    /// The members of this (single-row) set, in bit order.
+    fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.data.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+
+    fn clear(&mut self, i: usize) {
+        self.data[i / 64] &= !(1 << (i % 64));
     }
 }
 
