@@ -149,3 +149,49 @@ def test_an_empty_account_name_is_kept_forgotten_and_restored_like_any_other():
     assert "" in restored and restored.out_partners("", now=2.0) == {"b"}
     restored.forget("")
     assert "" not in restored and "b" not in restored
+
+
+def model_peel(model: ModelGraph, group: set[str], now: float) -> set[str]:
+    """The peel's rules (docs/detection.md, *Peel*) in plain Python: round by round, all at once, drop the members
+    tied to fewer than max(2, 0.3 (k-1)) others, boosting fewer than max(1, 0.2 (k-1)), or getting less than 34 %
+    of their recent boosts from inside."""
+    boosters = {m: len(model.recent(model.inn, m, now)) for m in group}
+    while True:
+        others = len(group) - 1
+        leaving = set()
+        for m in group:
+            boosts = model.recent(model.out, m, now) & group
+            boosted_by = model.recent(model.inn, m, now) & group
+            if (
+                len(boosts | boosted_by) < max(0.3 * others, 2)
+                or len(boosts) < max(0.2 * others, 1)
+                or (boosters[m] > 0 and len(boosted_by) < 0.34 * boosters[m])
+            ):
+                leaving.add(m)
+        if not leaving:
+            return group
+        group = group - leaving
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_peel_keeps_exactly_the_members_its_rules_keep(seed):
+    # A trading core with outsiders around it, in groups of up to 150 members: wider than one 64-bit word of the
+    # compiled peel's member rows.
+    rng = random.Random(seed)
+    size = [5, 30, 64, 65, 150][seed % 5]
+    core = [f"m{i}" for i in range(size)]
+    outsiders = [f"x{i}" for i in range(size // 2 + 2)]
+    graph, model = RecentBoostGraph(WINDOW, max_partners=256), ModelGraph(cap=256)
+    density = rng.uniform(0.5, 0.9)
+    pairs = [(a, b) for a in core for b in core if a != b and rng.random() < density]
+    pairs += [(x, rng.choice(core)) for x in outsiders for _ in range(rng.randint(1, 3))]
+    pairs += [(rng.choice(core), x) for x in outsiders for _ in range(rng.randint(0, 2))]
+    for a, b in pairs:
+        ts = rng.uniform(0.6 * WINDOW, 2 * WINDOW)  # some are older than the window by then
+        graph.add(a, b, ts)
+        model.add(a, b, ts)
+    now = 2 * WINDOW
+    group = set(core) | set(rng.sample(outsiders, len(outsiders) // 2))
+    expected = model_peel(model, set(group), now)
+    assert RingFinder(graph, max_members=200).peel(group, now) == expected
+    assert expected  # a core is kept (and in most seeds outsiders and weak members are dropped)
