@@ -89,8 +89,9 @@ impl Graph {
         &self.inn[id as usize]
     }
 
-    /// Record a boost; true when the actor had not boosted the target within the window before it.
-    pub fn add(&mut self, actor: &str, target: &str, ts: f64) -> bool {
+    /// Record a boost; true when the actor had not boosted the target within the window before it, with the
+    /// numbers of the actor and the target.
+    pub fn add(&mut self, actor: &str, target: &str, ts: f64) -> (bool, Id, Id) {
         if ts > self.latest {
             self.latest = ts;
         } else if self.latest - ts > self.lag {
@@ -100,7 +101,7 @@ impl Graph {
         let b = self.intern(target);
         let previous = self.touch(true, a, b, ts);
         self.touch(false, b, a, ts);
-        previous.is_none_or(|previous| ts - previous > self.window)
+        (previous.is_none_or(|previous| ts - previous > self.window), a, b)
     }
 
     /// Move the edge to the most recent end with time `ts`; return its previous time, if it had one.

@@ -67,7 +67,7 @@ impl BoostGraph {
 
     /// Record a boost; True when the actor had not boosted the target within the window before it.
     fn add(&mut self, actor: &str, target: &str, ts: f64) -> bool {
-        self.g.add(actor, target, ts)
+        self.g.add(actor, target, ts).0
     }
 
     /// An unfollow (or a negative rating) withdraws the boost.
@@ -389,9 +389,8 @@ impl EngineState {
     /// How many of the members are younger than 30 days (by creation time, else first seen).
     fn fresh_members(&self, members: &Bound<'_, PyAny>, now: f64) -> PyResult<usize> {
         let members = strs(members)?;
-        Ok(self
-            .s
-            .fresh_members(members.iter().map(|m| m.to_str().unwrap_or_default()), now))
+        let members: Vec<&str> = members.iter().map(|m| m.to_str()).collect::<PyResult<_>>()?;
+        Ok(self.s.fresh_members(members, now))
     }
 
     /// Event ids of the members' latest boosts to other members, members in name order.
@@ -513,10 +512,8 @@ fn pair(g: &Graph, a: &str, b: &str) -> Option<(Id, Id)> {
 /// The accounts of a Python collection of names that the graph holds (the others have no edges to search).
 fn ids(g: &Graph, names: &Bound<'_, PyAny>) -> PyResult<IdSet> {
     let mut found = IdSet::default();
-    for name in names.try_iter()? {
-        if let Some(id) = g.id(name?.cast::<PyString>()?.to_str()?) {
-            found.insert(id);
-        }
+    for name in strs(names)? {
+        found.extend(g.id(name.to_str()?));
     }
     Ok(found)
 }

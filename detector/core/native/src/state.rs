@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
-use crate::graph::{Graph, IdSet};
+use crate::graph::{Graph, Id, IdSet};
 use crate::rings::{follower_ties, Finder, Rules};
 
 pub const DAY: f64 = 86_400.0;
@@ -28,6 +28,7 @@ const MAX_SAMPLED: usize = 400;
 const MAX_RECENT_BOOSTERS: usize = 4096;
 const STATE_FORMAT: u8 = 1;
 
+#[derive(Clone, Copy)]
 pub struct Config {
     pub growth_window: f64,
     pub half_life: f64,
@@ -265,9 +266,9 @@ impl State {
             g.remove(actor, target);
             return Ok(None);
         }
-        let new_pair = g.add(actor, target, ts);
+        let (new_pair, a, b) = g.add(actor, target, ts);
         let growth = new_pair && self.on_new_booster(target, actor, ts, event_id);
-        let ring = self.ring_candidate(g, rules, actor, target, ts, new_pair);
+        let ring = self.ring_candidate(g, rules, (actor, target), (a, b), ts, new_pair);
         Ok((growth || ring.is_some()).then_some(Outcome { growth, ring }))
     }
 
@@ -434,12 +435,11 @@ impl State {
         &mut self,
         g: &Graph,
         rules: &Rules,
-        actor: &str,
-        target: &str,
+        (actor, target): (&str, &str),
+        (a, b): (Id, Id),
         ts: f64,
         new_pair: bool,
     ) -> Option<(IdSet, bool)> {
-        let (a, b) = (g.id(actor)?, g.id(target)?);
         let finder = Finder { graph: g, rules };
         // A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         // boosts someone who boosts the target); other boosts cannot change a group around the actor.
@@ -487,7 +487,7 @@ impl State {
     /// ring is seen early and then at geometrically spaced sizes), when they changed and a day passed, or weekly.
     /// After a search that found no group of `min_members`, or a group no bigger than last time, back off: wait
     /// for the partners to grow by half, or three days.
-    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (u32, u32)) -> IdSet {
+    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> IdSet {
         let g = finder.graph;
         if !(finder.could_be_member(a) && finder.could_be_member(b)) {
             return IdSet::default();
@@ -656,7 +656,7 @@ impl State {
 
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
         let mut r = Reader::new(bytes, "engine", STATE_FORMAT)?;
-        let mut s = State::new(std::mem::replace(&mut self.config, empty_config()));
+        let mut s = State::new(self.config);
         s.watermark = r.f64()?;
         s.last_sweep = r.f64()?;
         let c = &mut s.counters;
@@ -721,19 +721,6 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
         floor + 1.0
     } else {
         floor
-    }
-}
-
-fn empty_config() -> Config {
-    Config {
-        growth_window: 0.0,
-        half_life: 0.0,
-        min_burst: 0,
-        allowed_lateness: 0.0,
-        dedup_horizon: 0.0,
-        dedup_max_ids: 0,
-        idle_eviction: 0.0,
-        keep_forgotten_scores: false,
     }
 }
 
