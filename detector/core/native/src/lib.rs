@@ -1,4 +1,4 @@
-//! `detector.core._native`: the engine's recent-boost graph and ring searches, compiled.
+//! `detector.core._native`: the engine's per-event state, recent-boost graph and ring searches, compiled.
 //!
 //! Python sees accounts by name; the graph numbers them internally. Everything here is pure and deterministic
 //! (no I/O, no clock, no dependence on hash order), like the rest of `detector.core`.
