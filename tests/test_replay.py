@@ -6,6 +6,7 @@ import os
 import random
 import threading
 
+import numpy as np
 import orjson
 import pytest
 from test_engine import T0, organic_market, ring
@@ -176,3 +177,35 @@ def test_an_input_that_changes_between_the_two_passes_stops_the_replay(tmp_path,
     monkeypatch.setattr(replay, "index_lines", index_then_change)
     with pytest.raises(SystemExit, match="changed while it was replayed"):
         main(["replay", str(path), "--out", str(tmp_path / "scores.jsonl"), "--no-progress"])
+
+
+def test_lines_are_read_back_whole_whether_near_each_other_or_scattered(tmp_path, monkeypatch):
+    data = b"".join(b'{"n":%d}\n' % n for n in range(500))
+    path = tmp_path / "lines"
+    path.write_bytes(data)
+    starts = np.array([data.index(b'{"n":%d}' % n) for n in (7, 3, 400, 5, 499)])
+    ends = starts + np.array([len(b'{"n":%d}\n' % n) for n in (7, 3, 400, 5, 499)])
+    expected = [data[s:e] for s, e in zip(starts, ends, strict=True)]
+    with path.open("rb") as handle:
+        assert list(replay._read_lines(handle.fileno(), starts, ends)) == expected  # one read of the span
+        monkeypatch.setattr(replay, "READ_SLACK", 0)
+        assert list(replay._read_lines(handle.fileno(), starts, ends)) == expected  # line by line
+
+
+@pytest.mark.parametrize("scattered", [False, True])
+def test_an_input_cut_short_while_it_is_replayed_stops_the_replay_instead_of_crashing(tmp_path, monkeypatch, scattered):
+    lines = [Event(T0 + n, "like", f"a{n}", f"b{n}").to_json() + b"\n" for n in range(3000)]
+    if scattered:  # out of time order: each block of the time order is read line by line
+        random.Random(7).shuffle(lines)
+        monkeypatch.setattr(replay, "READ_SLACK", 0)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(lines))
+    monkeypatch.setattr(replay, "ORDER_BLOCK", 500)
+    rejects: list = []
+    with path.open("rb") as handle:
+        index = replay.index_lines(handle, rejects)
+        events = index.in_time_order(handle, rejects)
+        assert [next(events)[1].ts for _ in range(600)] == [T0 + n for n in range(600)]
+        os.truncate(path, path.stat().st_size // 2)  # a memory-mapped read past the new end would be SIGBUS
+        with pytest.raises(replay.InputChanged, match="shorter"):
+            list(events)
