@@ -15,10 +15,11 @@ from pathlib import Path
 import orjson
 
 #: Bumped whenever the pickled engine or pending events change shape (3: the boost graph's lateness bound; 4: the
-#: engine's best candidate score per account; 5: the compiled engine state, and events pickled as msgspec structs).
+#: engine's best candidate score per account; 5: the compiled engine state, and events pickled as msgspec structs;
+#: 6: the novelty models' compiled forests).
 #: Older checkpoints hold state this engine cannot continue from, so they are refused up front rather than
 #: failing mid-stream.
-FORMAT = 5
+FORMAT = 6
 
 
 @dataclass(frozen=True)

@@ -87,20 +87,41 @@ def test_every_online_model_handles_a_missing_feature(name):
     assert value is None or 0.0 <= value <= 1.0
 
 
-def test_novelty_scores_exactly_as_rivers_own_half_space_trees():
-    # The novelty model copies fresh trees instead of building them per model: it must not change a score, whichever
-    # model built the trees first.
-    rows = [x for x, _ in stream(random.Random(2), n=700)]
-    for _ in range(2):
-        ours = CandidateNovelty(seed=5, window_size=100)
-        river_own = compose.Pipeline(
-            preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(n_trees=15, height=8, window_size=100, seed=5)
-        )
-        for x in rows:
-            ours.learn_one(x)
-            river_own.learn_one(x)
-            if ours.seen >= 100:
-                assert ours.score_one(x) == river_own.score_one(x)
+def rivers_own_novelty(seed: int, window_size: int) -> compose.Pipeline:
+    return compose.Pipeline(
+        preprocessing.MinMaxScaler(),
+        anomaly.HalfSpaceTrees(n_trees=15, height=8, window_size=window_size, seed=seed),
+    )
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_novelty_scores_exactly_as_rivers_own_half_space_trees(seed):
+    # The compiled forest walks the trees river built: every score must be river's to the last bit, through window
+    # pivots, candidates missing a feature, values outside the range seen, and a snapshot taken mid-window.
+    rng = random.Random(seed)
+    rows = [x for x, _ in stream(rng, n=700)]
+    for i in range(37, 700, 37):  # the first candidate has every feature: the trees split on its features
+        del rows[i]["size" if i % 2 else "closure"]
+    probes = [{"closure": 1.4, "size": -3.0}, {"closure": 0.5}, {}, *rows[:5]]
+    ours, river_own = CandidateNovelty(seed=seed, window_size=100), rivers_own_novelty(seed, 100)
+    for step, x in enumerate(rows):
+        ours.learn_one(x)
+        river_own.learn_one(x)
+        if step == 333:
+            ours = pickle.loads(pickle.dumps(ours))
+        if ours.seen >= 100:
+            assert [ours.score_one(p) for p in [x, *probes]] == [river_own.score_one(p) for p in [x, *probes]]
+
+
+def test_a_damaged_novelty_snapshot_is_refused():
+    model = CandidateNovelty(seed=1, window_size=50)
+    learn(model, stream(random.Random(7)))
+    blob = pickle.dumps(model.forest)
+    state = model.forest.__reduce__()[1][0]
+    for damaged in (state[:-1], state + b"\0", b"\x09" + state[1:]):
+        with pytest.raises(ValueError, match="half-space forest"):
+            type(model.forest).from_state(damaged)
+    assert pickle.loads(blob).score_one([0.5, 6.0]) == model.forest.score_one([0.5, 6.0])
 
 
 def test_the_shipped_weights_use_only_features_the_engine_produces():

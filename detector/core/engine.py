@@ -20,7 +20,7 @@ from detector.core.scoring import Scorer
 
 MODEL_VERSION = "gsd-engine-1.1"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 6
+SNAPSHOT_FORMAT = 7
 #: The weights (models/weights.json) for rings found young, by the cohort and lockstep searches; rings grown from
 #: a traded pair are scored by the scheme's own weights.
 EARLY_RING_MODEL = "farming_ring_early"

@@ -5,6 +5,7 @@
 
 mod codec;
 mod graph;
+mod hst;
 mod rings;
 mod state;
 
@@ -487,6 +488,69 @@ impl EngineState {
     }
 }
 
+/// River's half-space trees behind its min-max scaler, learning and scoring exactly as
+/// ``compose.Pipeline(preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(...))`` does, on trees river built.
+///
+/// Parameters
+/// ----------
+/// features
+///     How many features an observation has; observations are lists of values in one fixed order, ``None`` for a
+///     missing one.
+/// height, window_size
+///     As river's ``HalfSpaceTrees``.
+/// trees
+///     Per tree, its ``2**height - 1`` branches in heap order (children of ``i`` at ``2i+1`` and ``2i+2``) as
+///     (feature index, threshold): river's ``make_padded_tree``, flattened (``models/anomaly.py``).
+#[pyclass(module = "detector.core._native")]
+pub struct HalfSpaceForest {
+    f: hst::Forest,
+}
+
+#[pymethods]
+impl HalfSpaceForest {
+    #[new]
+    fn new(features: usize, height: usize, window_size: u64, trees: Vec<Vec<(usize, f64)>>) -> PyResult<Self> {
+        let f = hst::Forest::new(features, height, window_size, trees).map_err(PyValueError::new_err)?;
+        Ok(HalfSpaceForest { f })
+    }
+
+    /// Learn one observation: the scaler's limits, then each tree's masses along its path.
+    fn learn_one(&mut self, x: Vec<Option<f64>>) -> PyResult<()> {
+        self.f.learn_one(&self.checked(x)?);
+        Ok(())
+    }
+
+    /// River's anomaly score in [0, 1] (0 until the first window is full), learning nothing.
+    fn score_one(&self, x: Vec<Option<f64>>) -> PyResult<f64> {
+        Ok(self.f.score_one(&self.checked(x)?))
+    }
+
+    #[staticmethod]
+    fn from_state(state: &[u8]) -> PyResult<Self> {
+        let f = hst::Forest::from_state(state).map_err(PyValueError::new_err)?;
+        Ok(HalfSpaceForest { f })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let state = PyBytes::new(py, &slf.borrow().f.state());
+        Ok((slf.get_type().getattr(intern!(py, "from_state"))?, (state,)))
+    }
+}
+
+impl HalfSpaceForest {
+    fn checked(&self, x: Vec<Option<f64>>) -> PyResult<Vec<Option<f64>>> {
+        if x.len() != self.f.features() {
+            return Err(PyValueError::new_err(format!(
+                "{} values for a forest over {} features",
+                x.len(),
+                self.f.features()
+            )));
+        }
+        Ok(x)
+    }
+}
+
 fn read_profile(profile: &Bound<'_, PyAny>) -> PyResult<Profile> {
     let py = profile.py();
     Ok(Profile {
@@ -527,6 +591,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BoostGraph>()?;
     m.add_class::<RingFinder>()?;
     m.add_class::<EngineState>()?;
+    m.add_class::<HalfSpaceForest>()?;
     m.add("LateEvent", m.py().get_type::<LateEvent>())?;
     m.add("DAY", state::DAY)?;
     m.add("FRESH_DAYS", state::FRESH_DAYS)?;
