@@ -609,6 +609,7 @@ def format_report(report: dict) -> str:
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])
         lines.append(f"midas: best-F1 threshold per seed, chosen with the ground truth (an upper bound): {thresholds}")
+    lines += _seed_range_table(report["seeds"], methods)
     lines += ["", "by scheme shape: caught/total, account recall, median delay (h), prevention (oracle's)"]
     groups = sorted({g for m in methods for g in summary[m]["by_shape"]})
     lines.append(f"{'shape':<28}" + "".join(f"{m:>32}" for m in methods))
@@ -639,6 +640,32 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _seed_range_table(per_seed: Sequence[dict], methods: Sequence[str]) -> list[str]:
+    """Per run of consecutive seeds given (``--seed-ranges 0-19,100-109``), the headline figures, so that a range run
+    later can be compared with the ranges choices were made on; nothing for a single range."""
+    runs = _seed_runs([seed["seed"] for seed in per_seed])
+    if len(runs) < 2:
+        return []
+    by_seed = {seed["seed"]: seed for seed in per_seed}
+    lines = [
+        "",
+        "by seed range: F1 mean (min), benign and organic accounts flagged a run, caught/total, prevention (oracle's)",
+        f"{'seeds':<12}" + "".join(f"{m:>40}" for m in methods),
+    ]
+    for run in runs:
+        summary = aggregate([by_seed[seed] for seed in run], methods)
+        cells = []
+        for method in methods:
+            s = summary[method]
+            cells.append(
+                f"{_fmt(s['f1']['mean'])} ({_fmt(s['f1']['min'])}) {_fmt(s['benign_flagged']['mean'], 1)} "
+                f"{_fmt(s['organic_flagged']['mean'], 1)} {s['caught']}/{s['total']} "
+                f"{_fmt(s['prevention'])} ({_fmt(s['oracle_prevention'])})"
+            )
+        lines.append(f"{_seed_ranges_text(run):<12}" + "".join(f"{c:>40}" for c in cells))
+    return lines
+
+
 def _calibration_table(method: str, calibration: Mapping[str, Mapping]) -> list[str]:
     """Per score bin and model: candidates, their mean score, and the share of them about an injected scheme."""
     models = list(calibration)
@@ -661,19 +688,28 @@ def _calibration_table(method: str, calibration: Mapping[str, Mapping]) -> list[
 
 
 # -- CLI ----------------------------------------------------------------------------------------------------------
+def _seed_runs(seeds: Sequence[int]) -> list[list[int]]:
+    """Seeds grouped in runs of consecutive numbers.
+
+    >>> _seed_runs([2, 0, 1, 100, 102, 103])
+    [[0, 1, 2], [100], [102, 103]]
+    """
+    runs: list[list[int]] = []
+    for seed in sorted(seeds):
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return runs
+
+
 def _seed_ranges_text(seeds: Sequence[int]) -> str:
     """Seeds as ranges, the way ``--seed-ranges`` takes them.
 
     >>> _seed_ranges_text([0, 1, 2, 100, 102, 103])
     '0-2,100,102-103'
     """
-    parts: list[str] = []
-    for seed in sorted(seeds):
-        if parts and seed == int(parts[-1].rpartition("-")[2]) + 1:
-            parts[-1] = f"{parts[-1].partition('-')[0]}-{seed}"
-        else:
-            parts.append(str(seed))
-    return ",".join(parts)
+    return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in _seed_runs(seeds))
 
 
 def _seed_ranges(value: str) -> tuple[int, ...]:

@@ -272,10 +272,23 @@ def test_eval_cli_pools_explicit_seed_ranges_in_one_report(tmp_path, capsys):
     out = tmp_path / "eval.json"
     argv = ["eval", "--seed-ranges", "9,5", "--rings-per-seed", "1", "--bursts-per-seed", "1", "--methods", "heuristic"]
     assert main([*argv, "--json", str(out)]) == 0
-    assert capsys.readouterr().out.startswith("2 seeds (5,9) x (1 rings + 1 bursts)")
+    printed = capsys.readouterr().out
+    assert printed.startswith("2 seeds (5,9) x (1 rings + 1 bursts)")
     report = orjson.loads(out.read_bytes())
     assert [seed["seed"] for seed in report["seeds"]] == [9, 5]
     assert report["summary"]["heuristic"]["total"] == 4
+    # Each range given gets its own row, with its own schemes: what comparing a new range with older ones needs.
+    table = printed.split("by seed range")[1].split("\n\n")[0].splitlines()[2:]
+    assert [row.split()[0] for row in table] == ["5", "9"]
+    for seed, row in zip((5, 9), table, strict=True):
+        alone = aggregate([s for s in report["seeds"] if s["seed"] == seed], ["heuristic"])["heuristic"]
+        assert f"{alone['caught']}/2 " in row and alone["total"] == 2
+
+
+def test_one_seed_range_gets_no_per_range_table(capsys):
+    argv = ["eval", "--seed-ranges", "5-6", "--rings-per-seed", "1", "--bursts-per-seed", "1", "--methods", "heuristic"]
+    assert main(argv) == 0
+    assert "by seed range" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad", ["", "1-x", "0-3,2", "-"])

@@ -1,4 +1,5 @@
-//! `detector.core._native`: the engine's per-event state, recent-boost graph and ring searches, compiled.
+//! `detector.core._native`: the engine's per-event state, recent-boost graph and ring searches, compiled; and the
+//! walks of the novelty model's half-space trees (river's trees, `hst.rs`).
 //!
 //! Python sees accounts by name; the graph numbers them internally. Everything here is pure and deterministic
 //! (no I/O, no clock, no dependence on hash order), like the rest of `detector.core`.
