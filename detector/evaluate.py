@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -39,6 +40,8 @@ METHODS = ("ours", "heuristic", "midas")
 MIDAS_BUCKETS = {"hour": 3600.0, "day": 86400.0}
 #: Missed schemes listed per method in the text report (the JSON report has every scheme).
 MAX_MISSED_LISTED = 20
+#: Organic accounts listed per method in the text report, most often flagged first.
+MAX_ORGANIC_LISTED = 12
 
 
 class Result(Protocol):
@@ -109,6 +112,7 @@ def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
     0.8333
     """
     flagged = {a for a, r in results.items() if r.flagged and a not in truth.ignored}
+    organic = (flagged & truth.organic) - truth.positives
     tp = len(flagged & truth.positives)
     precision = tp / len(flagged) if flagged else 0.0
     recall = tp / len(truth.positives) if truth.positives else 0.0
@@ -122,7 +126,8 @@ def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
         "average_precision": float(average_precision_score(labels, scores)) if any(labels) else 0.0,
         "flagged": len(flagged),
         "benign_flagged": len(flagged & truth.benign),
-        "organic_flagged": len((flagged & truth.organic) - truth.positives),
+        "organic_flagged": len(organic),
+        "organic_flagged_accounts": sorted(organic),
     }
 
 
@@ -493,6 +498,9 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
         for key in ("benign_flagged", "organic_flagged", "flagged"):
             values = [run[key] for run in runs]
             entry[key] = {"mean": statistics.fmean(values), "max": max(values)}
+        # Every seed injects into the same background: its organic false flags are mostly the same few accounts.
+        runs_flagging = Counter(a for run in runs for a in run.get("organic_flagged_accounts", ()))
+        entry["organic_flagged_accounts"] = dict(sorted(runs_flagging.items(), key=lambda item: (-item[1], item[0])))
         entry.update(_pooled(schemes))
         entry["seconds_per_seed"] = statistics.fmean(run["seconds"] for run in runs)
         if "threshold" in runs[0]:
@@ -605,6 +613,14 @@ def format_report(report: dict) -> str:
                 f"{method}: {s['cases']['mean']:.1f} cases a run (max {s['cases']['max']}), "
                 f"{s['ignored_cases']['mean']:.1f} of them about a burst's side targets only; {judged}; "
                 f"{s['alerts']['mean']:.1f} alerts a run, revisions included"
+            )
+    for method in methods:
+        if accounts := summary[method].get("organic_flagged_accounts"):
+            listed = ", ".join(f"{a} ({n})" for a, n in list(accounts.items())[:MAX_ORGANIC_LISTED])
+            more = f", and {len(accounts) - MAX_ORGANIC_LISTED} more" if len(accounts) > MAX_ORGANIC_LISTED else ""
+            lines.append(
+                f"{method}: organic accounts flagged, with the number of runs flagging each: {listed}{more} "
+                f"({len(accounts)} accounts over {len(report['seeds'])} runs)"
             )
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])

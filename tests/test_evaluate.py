@@ -86,6 +86,23 @@ def test_account_metrics_ignore_helpers_and_count_benign_and_organic_flags():
     assert m["recall"] == pytest.approx(2 / 4)
     assert m["f1"] == pytest.approx(0.5)
     assert (m["flagged"], m["benign_flagged"], m["organic_flagged"]) == (4, 1, 2)
+    assert len(m["organic_flagged_accounts"]) == 2 and set(m["organic_flagged_accounts"]) <= TRUTH.organic
+
+
+def test_the_report_names_the_organic_accounts_flagged_and_in_how_many_runs():
+    # Every seed injects into the same background, so the organic false flags are mostly the same accounts: the
+    # report says which, for a reader to look at them in the data.
+    def seed(number, organic):
+        run = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "average_precision": 1.0, "flagged": len(organic)}
+        run |= {"benign_flagged": 0, "organic_flagged": len(organic), "organic_flagged_accounts": organic}
+        return {"seed": number, "methods": {"m": {**run, "schemes": [], "seconds": 1.0}}}
+
+    seeds = [seed(0, ["180", "186"]), seed(1, ["186"]), seed(2, [])]
+    summary = aggregate(seeds, ["m"])
+    assert list(summary["m"]["organic_flagged_accounts"].items()) == [("186", 2), ("180", 1)]
+    config = {"seeds": 3, "rings_per_seed": 1, "bursts_per_seed": 1, "methods": ["m"]}
+    report = format_report({"config": config, "summary": summary, "seeds": seeds, "wall_seconds": 1.0})
+    assert "m: organic accounts flagged, with the number of runs flagging each: 186 (2), 180 (1) (2 accounts" in report
 
 
 def test_nothing_flagged_gives_zero_precision_and_recall():
