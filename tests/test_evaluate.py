@@ -347,3 +347,19 @@ def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_cam
         "ours: prevention 0.30 against the oracle's 0.95: 0.44 net lost before the first candidate about a scheme "
         "(the searches), 0.21 to candidates scored below the threshold (the scores)"
     ) in format_report(report).splitlines()
+
+
+def test_eval_on_the_synthetic_background_refuses_the_training_streams_seeds(capsys):
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", "999-1001", "--methods", "heuristic"]
+    with pytest.raises(SystemExit, match="synthetic seeds 1000-1001 are the streams the shipped weights"):
+        main(argv)
+
+
+def test_eval_injects_into_the_synthetic_background_when_asked(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1"]
+    assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", "--json", str(out)]) == 0
+    assert "injected into the synthetic background (no benign labels)" in capsys.readouterr().out
+    report = orjson.loads(out.read_bytes())
+    assert report["config"]["background"] == "synthetic"
+    assert report["seeds"][0]["events"] > 30_000  # as dense as a training stream: 1,000 accounts over 60 days
