@@ -82,6 +82,8 @@ class Truth:
     benign: frozenset[str]
     organic: frozenset[str]
     schemes: tuple[dict, ...]
+    #: Beneficiaries of the synthetic background's viral bursts: organic growth that must not be flagged.
+    viral: frozenset[str] = frozenset()
 
     @classmethod
     def from_simulation(cls, events: Sequence[Event], truth: Mapping) -> Truth:
@@ -94,6 +96,7 @@ class Truth:
             benign=frozenset(truth["benign"]),
             organic=frozenset(organic),
             schemes=schemes,
+            viral=frozenset(burst["account"] for burst in truth.get("organic_bursts", ())),
         )
 
 
@@ -132,6 +135,7 @@ def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
         "benign_flagged": len(flagged & truth.benign),
         "organic_flagged": len(organic),
         "organic_flagged_accounts": sorted(organic),
+        "viral_flagged": len((flagged & truth.viral) - truth.positives),
     }
 
 
@@ -446,6 +450,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         "seed": seed,
         "events": len(events),
         "positives": len(truth.positives),
+        "viral": len(truth.viral - truth.positives),
         "methods": evaluate_stream(events, truth, config.methods, config),
     }
 
@@ -510,6 +515,7 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
             entry[key] = {"mean": statistics.fmean(values), "max": max(values)}
         # Every seed injects into the same background: its organic false flags are mostly the same few accounts.
         runs_flagging = Counter(a for run in runs for a in run.get("organic_flagged_accounts", ()))
+        entry["viral_flagged"] = sum(run.get("viral_flagged", 0) for run in runs)
         entry["organic_flagged_accounts"] = dict(sorted(runs_flagging.items(), key=lambda item: (-item[1], item[0])))
         entry.update(_pooled(schemes))
         entry["seconds_per_seed"] = statistics.fmean(run["seconds"] for run in runs)
@@ -633,6 +639,9 @@ def format_report(report: dict) -> str:
                 f"{method}: organic accounts flagged, with the number of runs flagging each: {listed}{more} "
                 f"({len(accounts)} accounts over {len(report['seeds'])} runs)"
             )
+    if viral := sum(seed.get("viral", 0) for seed in report["seeds"]):
+        flagged = ", ".join(f"{m} {summary[m]['viral_flagged']}" for m in methods)
+        lines.append(f"organic viral bursts (must not be flagged): {viral} beneficiaries in all; flagged: {flagged}")
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])
         lines.append(f"midas: best-F1 threshold per seed, chosen with the ground truth (an upper bound): {thresholds}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -103,6 +104,13 @@ def test_the_report_names_the_organic_accounts_flagged_and_in_how_many_runs():
     config = {"seeds": 3, "rings_per_seed": 1, "bursts_per_seed": 1, "methods": ["m"]}
     report = format_report({"config": config, "summary": summary, "seeds": seeds, "wall_seconds": 1.0})
     assert "m: organic accounts flagged, with the number of runs flagging each: 186 (2), 180 (1) (2 accounts" in report
+
+
+def test_flags_on_organic_viral_bursts_are_counted_unless_the_account_is_also_in_a_scheme():
+    # o1 (flagged) and o2 (not) had viral bursts; r1 (flagged) too, but it is a ring member: a catch, not a false flag.
+    truth = replace(TRUTH, viral=frozenset({"o1", "o2", "r1"}))
+    assert account_metrics(RESULTS, truth)["viral_flagged"] == 1
+    assert account_metrics(RESULTS, TRUTH)["viral_flagged"] == 0
 
 
 def test_nothing_flagged_gives_zero_precision_and_recall():
@@ -359,7 +367,9 @@ def test_eval_injects_into_the_synthetic_background_when_asked(tmp_path, capsys)
     out = tmp_path / "eval.json"
     argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1"]
     assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", "--json", str(out)]) == 0
-    assert "injected into the synthetic background (no benign labels)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "injected into the synthetic background (no benign labels)" in printed
+    assert "organic viral bursts (must not be flagged):" in printed  # the background's own bursts, counted
     report = orjson.loads(out.read_bytes())
     assert report["config"]["background"] == "synthetic"
     assert report["seeds"][0]["events"] > 30_000  # as dense as a training stream: 1,000 accounts over 60 days
