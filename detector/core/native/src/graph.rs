@@ -11,6 +11,8 @@
 //! Accounts are numbered internally (ids are never shown to Python); a number is reused once nothing refers to the
 //! account any more, so the name table stays as bounded as the edges.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
@@ -29,8 +31,9 @@ pub struct Graph {
     pub latest: f64,
     /// How far behind `latest` a boost has been added at most.
     pub lag: f64,
-    names: Vec<String>,
-    ids: FxHashMap<String, Id>,
+    /// Each account's name, shared with `ids` (one allocation per name); empty for a free number.
+    names: Vec<Arc<str>>,
+    ids: FxHashMap<Arc<str>, Id>,
     /// Numbers of forgotten accounts, to reuse.
     free: Vec<Id>,
     /// Per account, how many rows (of other accounts) hold it: it can be forgotten only at zero.
@@ -62,20 +65,21 @@ impl Graph {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
+        let name: Arc<str> = name.into();
         let id = match self.free.pop() {
             Some(id) => {
-                self.names[id as usize] = name.to_owned();
+                self.names[id as usize] = name.clone();
                 id
             }
             None => {
-                self.names.push(name.to_owned());
+                self.names.push(name.clone());
                 self.refs.push(0);
                 self.out.push(Row::default());
                 self.inn.push(Row::default());
                 (self.names.len() - 1) as Id
             }
         };
-        self.ids.insert(name.to_owned(), id);
+        self.ids.insert(name, id);
         id
     }
 
@@ -174,7 +178,7 @@ impl Graph {
         let live = self.ids.get(&self.names[i]) == Some(&id);
         if live && self.refs[i] == 0 && self.out[i].is_empty() && self.inn[i].is_empty() {
             self.ids.remove(&self.names[i]);
-            self.names[i].clear();
+            self.names[i] = Arc::from("");
             self.free.push(id);
         }
     }
@@ -296,7 +300,7 @@ impl Graph {
         g.latest = r.f64()?;
         g.lag = r.f64()?;
         for _ in 0..r.len()? {
-            let name = r.str()?.to_owned();
+            let name: Arc<str> = r.str()?.into();
             g.refs.push(r.u64()? as u32);
             let mut rows = [Row::default(), Row::default()];
             for row in &mut rows {
