@@ -37,6 +37,7 @@ from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
 from models.calibration import Reliability
 from models.labels import SchemeIndex
+from models.retrain import FIRST_TRAINING_SEED, TRAINING_DAYS, TRAINING_STREAMS
 
 METHODS = ("ours", "heuristic", "midas")
 BACKGROUND_NAMES = {BITCOIN_ALPHA: "Bitcoin-Alpha", SYNTHETIC: "the synthetic background (no benign labels)"}
@@ -435,8 +436,6 @@ def evaluate_stream(events: list[Event], truth: Truth, methods: Iterable[str], c
 
 
 def run_seed(seed: int, config: EvalConfig) -> dict:
-    from models.retrain import TRAINING_DAYS
-
     simulation = SimulationConfig(
         background=config.background,
         seed=seed,
@@ -809,8 +808,6 @@ def run(args: argparse.Namespace) -> int:
         background=args.background,
     )
     if config.background == SYNTHETIC:
-        from models.retrain import FIRST_TRAINING_SEED, TRAINING_STREAMS
-
         trained = set(range(FIRST_TRAINING_SEED, FIRST_TRAINING_SEED + TRAINING_STREAMS))
         if used := sorted(trained.intersection(config.seed_values())):
             raise SystemExit(

@@ -129,17 +129,19 @@ def _read_lines(fd: int, starts: np.ndarray, ends: np.ndarray) -> Iterator[bytes
     close together: their span is read at once; a scattered block is read line by line."""
     low, high = int(starts.min()), int(ends.max())
     if high - low <= 2 * int((ends - starts).sum()) + READ_SLACK:
-        span = os.pread(fd, high - low, low)
-        if len(span) != high - low:
-            raise InputChanged("the file is shorter than when it was first read")
+        span = _read_exactly(fd, low, high)
         for start, end in zip((starts - low).tolist(), (ends - low).tolist(), strict=True):
             yield span[start:end]
-        return
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        line = os.pread(fd, end - start, start)
-        if len(line) != end - start:
-            raise InputChanged("the file is shorter than when it was first read")
-        yield line
+    else:
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            yield _read_exactly(fd, start, end)
+
+
+def _read_exactly(fd: int, start: int, end: int) -> bytes:
+    data = os.pread(fd, end - start, start)
+    if len(data) != end - start:
+        raise InputChanged("the file is shorter than when it was first read")
+    return data
 
 
 def index_lines(lines: Iterable[bytes], rejects: list[Rejected]) -> LineIndex:
