@@ -150,13 +150,13 @@ class DetectorState:
             except EventRejected as exc:
                 rejections.append(Rejection(record, exc.reason))
         revisions: list[CaseRevision] = []
-        for event, record in self.merger.merge(accepted):
-            try:
-                findings = self.engine.process(event)
-            except EventRejected as exc:  # too late for the engine's watermark
-                rejections.append(Rejection(record, exc.reason))
+        released = self.merger.merge(accepted)
+        for position, outcome in self.engine.process_each([event for event, _ in released]):
+            record = released[position][1]
+            if isinstance(outcome, EventRejected):  # too late for the engine's watermark
+                rejections.append(Rejection(record, outcome.reason))
                 continue
-            for finding in findings:
+            for finding in outcome:
                 revision = self.revisions[finding.case_id] = self.revisions.get(finding.case_id, 0) + 1
                 revisions.append(CaseRevision(finding, revision))
         return revisions, rejections

@@ -200,12 +200,13 @@ def test_an_input_cut_short_while_it_is_replayed_stops_the_replay_instead_of_cra
         monkeypatch.setattr(replay, "READ_SLACK", 0)
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"".join(lines))
-    monkeypatch.setattr(replay, "ORDER_BLOCK", 500)
+    monkeypatch.setattr(replay, "PROGRESS_EVERY", 500)
     rejects: list = []
     with path.open("rb") as handle:
-        index = replay.index_lines(handle, rejects)
-        events = index.in_time_order(handle, rejects)
-        assert [next(events)[1].ts for _ in range(600)] == [T0 + n for n in range(600)]
+        index = replay.index_lines([handle.readlines()], rejects)
+        batches = index.in_time_order(handle, rejects)
+        _, events = next(batches)
+        assert [event.ts for event in events] == [T0 + n for n in range(500)]
         os.truncate(path, path.stat().st_size // 2)  # a memory-mapped read past the new end would be SIGBUS
         with pytest.raises(replay.InputChanged, match="shorter"):
-            list(events)
+            list(batches)

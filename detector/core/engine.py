@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from detector.core._native import DAY, FRESH_DAYS, EngineState, LateEvent
@@ -134,10 +134,43 @@ class Engine:
         self.snapshot_format = SNAPSHOT_FORMAT
 
     # ------------------------------------------------------------------ input
-    def process_batch(self, events: Iterable[Event]) -> list[Finding]:
+    def process_each(self, events: Sequence[Event]) -> list[tuple[int, list[Finding] | EventRejected]]:
+        """Update state with the events, in order; return ``(position, outcome)`` for each event that raised
+        findings (new cases or stronger evidence), ``outcome`` their list, and for each event rejected as older than
+        the watermark minus the allowed lateness, ``outcome`` the :class:`EventRejected`. A duplicate ``id`` within
+        the dedup horizon is counted once and raises nothing. The compiled state takes the events a batch at a time
+        and hands back only those with something to score: most events have nothing, and a call per event would
+        cost more than their own work."""
+        if not isinstance(events, list):
+            events = list(events)
+        outcomes: list[tuple[int, list[Finding] | EventRejected]] = []
+        position = 0
+        while position < len(events):
+            try:
+                due = self.state.process(events, position)
+            except LateEvent as late:
+                lag, position = late.args
+                outcomes.append((position, EventRejected(f"late: {lag:.0f}s behind the watermark")))
+                position += 1
+                continue
+            if due is None:
+                break
+            position, (growth, members, early) = due
+            findings = self._score(events[position], growth, members, early)
+            if findings:
+                outcomes.append((position, findings))
+            position += 1
+        return outcomes
+
+    def process_batch(self, events: Sequence[Event]) -> list[Finding]:
+        """Update state with the events, in order; return the findings they raised, in order. Raises
+        :class:`EventRejected` for the first late event, after processing the others (:meth:`process_each` says
+        which events were late and goes on)."""
         findings: list[Finding] = []
-        for event in events:
-            findings.extend(self.process(event))
+        for _, outcome in self.process_each(events):
+            if isinstance(outcome, EventRejected):
+                raise outcome
+            findings.extend(outcome)
         return findings
 
     def process(self, event: Event) -> list[Finding]:
@@ -146,13 +179,10 @@ class Engine:
         Raises :class:`EventRejected` for an event older than the watermark minus the allowed lateness.
         A duplicate ``id`` within the dedup horizon is counted once and returns nothing.
         """
-        try:
-            due = self.state.process(event.ts, event.is_boost, event.actor, event.target, event.id, event.actor_profile)
-        except LateEvent as late:
-            raise EventRejected(f"late: {late.args[0]:.0f}s behind the watermark") from None
-        if due is None:
-            return []
-        growth, members, early = due
+        return self.process_batch([event])
+
+    def _score(self, event: Event, growth: bool, members: set[str] | None, early: bool) -> list[Finding]:
+        """Score what the event made due: the target's follower growth, a candidate ring, or both."""
         findings: list[Finding] = []
         if growth:
             finding = self._growth_finding(event.target, event.ts)

@@ -10,6 +10,7 @@ hand-written validator, which alone names the reason of a rejection.
 from __future__ import annotations
 
 import math
+from typing import Annotated, Literal
 
 import msgspec
 import orjson
@@ -39,26 +40,32 @@ class EventRejected(ValueError):
         self.reason = reason
 
 
+# The contract's ranges and lengths, checked in C when msgspec decodes (the fast path); the validator checks them
+# again by hand to name the reason of a rejection.
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_PROFILE_COUNT)]
+_AccountId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+
+
 class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """The actor's profile as the platform knew it at event time (every field optional)."""
 
-    created_ts: float | None = None
-    followers: int | None = None
-    following: int | None = None
-    posts: int | None = None
+    created_ts: Annotated[float, msgspec.Meta(ge=0, le=MAX_TS)] | None = None
+    followers: _Count | None = None
+    following: _Count | None = None
+    posts: _Count | None = None
 
 
 class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """One interaction (docs/events.md). Decoded by msgspec, which refuses unknown fields, booleans as numbers and
     floats as integers, as the contract does; the value rules are :func:`parse_event`'s."""
 
-    ts: float
-    kind: str
-    actor: str
-    target: str
-    id: str | None = None
-    weight: float = 1.0
-    topic: str | None = None
+    ts: Annotated[float, msgspec.Meta(ge=MIN_TS, le=MAX_TS)]
+    kind: Literal[KINDS]
+    actor: _AccountId
+    target: _AccountId
+    id: _AccountId | None = None
+    weight: Annotated[float, msgspec.Meta(ge=-MAX_ABS_WEIGHT, le=MAX_ABS_WEIGHT)] = 1.0
+    topic: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOPIC_CHARS)] | None = None
     actor_profile: Profile | None = None
 
     @property
@@ -137,33 +144,19 @@ def event_time(raw: bytes) -> float | None:
 
 
 def _accept(event: Event) -> Event | None:
-    """The event when it satisfies every rule of :func:`event_from_dict`, else None (never a rejection: the reason is
-    the hand-written validator's to give). Must accept nothing that validator rejects."""
+    """The decoded event when it satisfies the rules the decoder does not check (ranges and lengths it does), else
+    None (never a rejection: the reason is the hand-written validator's to give). Must accept nothing that validator
+    rejects."""
     actor, target, event_id, topic = event.actor, event.target, event.id, event.topic
-    if not (
-        MIN_TS <= event.ts <= MAX_TS
-        and event.kind in _KIND_SET
-        and 0 < len(actor) <= MAX_ID_CHARS
-        and actor.isprintable()
-        and 0 < len(target) <= MAX_ID_CHARS
+    if (
+        actor.isprintable()
         and target.isprintable()
         and actor != target
-        and (event_id is None or (0 < len(event_id) <= MAX_ID_CHARS and event_id.isprintable()))
-        and abs(event.weight) <= MAX_ABS_WEIGHT
-        and (topic is None or (0 < len(topic) <= MAX_TOPIC_CHARS and topic.isprintable()))
+        and (event_id is None or event_id.isprintable())
+        and (topic is None or topic.isprintable())
     ):
-        return None
-    profile = event.actor_profile
-    if profile is not None:
-        created, followers, following, posts = profile.created_ts, profile.followers, profile.following, profile.posts
-        if not (
-            (created is None or 0 <= created <= MAX_TS)
-            and (followers is None or 0 <= followers <= MAX_PROFILE_COUNT)
-            and (following is None or 0 <= following <= MAX_PROFILE_COUNT)
-            and (posts is None or 0 <= posts <= MAX_PROFILE_COUNT)
-        ):
-            return None
-    return event
+        return event
+    return None
 
 
 def event_from_dict(obj: object) -> Event:

@@ -14,7 +14,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PySet, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use graph::{Graph, Id, IdSet};
@@ -25,7 +25,8 @@ create_exception!(
     _native,
     LateEvent,
     PyValueError,
-    "An event older than the watermark minus the allowed lateness; the argument is how many seconds behind it is."
+    "An event older than the watermark minus the allowed lateness; the arguments are how many seconds behind it is \
+     and its position in the events given."
 );
 
 /// Directed boost edges with the event time of their latest occurrence.
@@ -343,35 +344,60 @@ impl EngineState {
         }
     }
 
-    /// Update the state with one event. None when there is nothing to score (also for a duplicate ``event_id``),
-    /// else ``(growth, members, early)``: whether the target's follower growth is due for scoring, and the
-    /// candidate ring (a set, or None) with whether a young-ring search found it. Raises :class:`LateEvent`.
-    #[allow(clippy::too_many_arguments)]
+    /// Update the state with ``events[start:]`` (``Event`` objects), in order, up to the first event that has
+    /// something to score: return ``(position, (growth, members, early))`` for it, or None when every event was
+    /// processed. ``growth`` is whether the target's follower growth is due for scoring; ``members`` the candidate
+    /// ring (a set, or None) with ``early``, whether a young-ring search found it. A duplicate ``id`` has nothing to
+    /// score. Raises :class:`LateEvent` (how many seconds behind the watermark, position) for a late event, the
+    /// events before it processed. One call per event would cost more than most events' own work.
     fn process<'py>(
         &mut self,
         py: Python<'py>,
-        ts: f64,
-        boost: bool,
-        actor: &str,
-        target: &str,
-        event_id: Option<&str>,
-        profile: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let profile = profile.map(read_profile).transpose()?;
+        events: &Bound<'py, PyList>,
+        start: usize,
+    ) -> PyResult<Option<(usize, Bound<'py, PyTuple>)>> {
         let mut graph = self.graph.borrow_mut(py);
         let finder = self.finder.borrow(py);
-        let outcome = self
-            .s
-            .process(&mut graph.g, &finder.rules, ts, boost, actor, target, event_id, profile)
-            .map_err(LateEvent::new_err)?;
-        let Some(outcome) = outcome else {
-            return Ok(None);
-        };
-        let (members, early) = match outcome.ring {
-            Some((members, early)) => (Some(names(py, &graph.g, members)?), early),
-            None => (None, false),
-        };
-        Ok(Some((outcome.growth, members, early).into_pyobject(py)?))
+        for position in start..events.len() {
+            let event = events.get_item(position)?;
+            let ts: f64 = event.getattr(intern!(py, "ts"))?.extract()?;
+            // The contract's rule, read from the event, not repeated here.
+            let boost: bool = event.getattr(intern!(py, "is_boost"))?.extract()?;
+            let actor = event.getattr(intern!(py, "actor"))?.cast_into::<PyString>()?;
+            let target = event.getattr(intern!(py, "target"))?.cast_into::<PyString>()?;
+            let event_id = event.getattr(intern!(py, "id"))?;
+            let event_id = if event_id.is_none() {
+                None
+            } else {
+                Some(event_id.cast_into::<PyString>()?)
+            };
+            let profile = event.getattr(intern!(py, "actor_profile"))?;
+            let profile = if profile.is_none() {
+                None
+            } else {
+                Some(read_profile(&profile)?)
+            };
+            let outcome = self
+                .s
+                .process(
+                    &mut graph.g,
+                    &finder.rules,
+                    ts,
+                    boost,
+                    actor.to_str()?,
+                    target.to_str()?,
+                    event_id.as_ref().map(|id| id.to_str()).transpose()?,
+                    profile,
+                )
+                .map_err(|lag| LateEvent::new_err((lag, position)))?;
+            let Some(outcome) = outcome else { continue };
+            let (members, early) = match outcome.ring {
+                Some((members, early)) => (Some(names(py, &graph.g, members)?), early),
+                None => (None, false),
+            };
+            return Ok(Some((position, (outcome.growth, members, early).into_pyobject(py)?)));
+        }
+        Ok(None)
     }
 
     /// The account's follower-growth features now, in ``GrowthFeatures``' field order (None without new boosters).
