@@ -65,6 +65,29 @@ def test_every_event_is_processed_counted_as_a_duplicate_or_rejected_as_late(str
     assert stats.late == late
 
 
+def test_a_batch_gives_what_one_event_at_a_time_gives_and_names_each_late_event(stream):
+    accounts = {e.actor for e in stream} | {e.target for e in stream}
+    one_by_one = Engine(CONFIG)
+    expected, late_positions = [], []
+    for position, event in enumerate(stream):
+        try:
+            expected += [f.to_dict() for f in one_by_one.process(event)]
+        except EventRejected:
+            late_positions.append(position)
+    batched = Engine(CONFIG)
+    findings, rejected = [], []
+    for start in range(0, len(stream), 1000):
+        for position, outcome in batched.process_each(stream[start : start + 1000]):
+            if isinstance(outcome, EventRejected):
+                assert outcome.reason.startswith("late")
+                rejected.append(start + position)
+            else:
+                findings += [f.to_dict() for f in outcome]
+    assert late_positions and rejected == late_positions
+    assert findings == expected
+    assert observable(batched, accounts) == observable(one_by_one, accounts)
+
+
 def test_a_snapshot_taken_anywhere_resumes_exactly(stream):
     accounts = {e.actor for e in stream} | {e.target for e in stream}
     whole = Engine(CONFIG)
