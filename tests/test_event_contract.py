@@ -21,6 +21,9 @@ ACCEPTED = [
     {**VALID, "id": "e-1", "weight": -3.5, "kind": "rate", "topic": "python"},
     {**VALID, "actor_profile": {"created_ts": 1_600_000_000, "followers": 0, "following": 12, "posts": 3}},
     {**VALID, "actor": "ユーザー", "target": "x" * 128},
+    # every bound, inclusive (the fast path's decoder checks them, the validator again)
+    {**VALID, "ts": 1_230_768_000, "weight": -1_000_000, "id": "i" * 128, "topic": "t" * 128},
+    {**VALID, "ts": 4_102_444_800, "weight": 1_000_000, "actor_profile": {"created_ts": 0, "followers": 10**12}},
 ]
 REJECTED = [
     ({**VALID, "ts": "1700000000"}, "ts: must be a number"),
@@ -37,6 +40,12 @@ REJECTED = [
     ({**VALID, "weight": "heavy"}, "weight: must be a number"),
     ({**VALID, "weight": 1e9}, "weight: magnitude"),
     ({**VALID, "id": ""}, "id: length"),
+    ({**VALID, "id": "i" * 129}, "id: length"),
+    ({**VALID, "topic": "t" * 129}, "topic: length"),
+    ({**VALID, "ts": 4_102_444_801}, "ts: outside"),
+    ({**VALID, "weight": -1_000_001}, "weight: magnitude"),
+    ({**VALID, "actor_profile": {"created_ts": -1}}, "actor_profile.created_ts"),
+    ({**VALID, "actor_profile": {"posts": 10**12 + 1}}, "actor_profile.posts"),
     ({**VALID, "extra": 1}, "unknown_field: extra"),
     ({**VALID, "actor_profile": {"followers": -1}}, "actor_profile.followers"),
     ({**VALID, "actor_profile": {"followers": 1.5}}, "actor_profile.followers"),

@@ -2,9 +2,9 @@
 
 Validation is hand-written rather than done through ``jsonschema`` because it sits on the hot path of both the
 stream and replay (the schema file is kept in sync by a test). Valid events, the common case, take a fast path: a
-``msgspec`` decoder checks the shape and types in C and builds the event itself (events are ``msgspec`` structs, not
-dataclasses, for that), and a few comparisons check the rest; anything it does not accept goes through the
-hand-written validator, which alone names the reason of a rejection.
+``msgspec`` decoder checks the shape, the types, the ranges and the lengths in C and builds the event itself (events
+are ``msgspec`` structs, not dataclasses, for that), and a few comparisons check the rest; anything it does not
+accept goes through the hand-written validator, which alone names the reason of a rejection.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ MAX_ABS_WEIGHT = 1_000_000.0
 MAX_PROFILE_COUNT = 10**12
 PROFILE_FIELDS = ("created_ts", "followers", "following", "posts")
 _TOP_FIELDS = frozenset({"ts", "kind", "actor", "target", "id", "weight", "topic", "actor_profile"})
-_KIND_SET = frozenset(KINDS)
 
 
 class EventRejected(ValueError):
@@ -57,7 +56,8 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False)
 
 class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """One interaction (docs/events.md). Decoded by msgspec, which refuses unknown fields, booleans as numbers and
-    floats as integers, as the contract does; the value rules are :func:`parse_event`'s."""
+    floats as integers, and values outside the contract's ranges and lengths, as the contract does; the other value
+    rules are :func:`parse_event`'s."""
 
     ts: Annotated[float, msgspec.Meta(ge=MIN_TS, le=MAX_TS)]
     kind: Literal[KINDS]
