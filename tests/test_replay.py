@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 from test_engine import T0, organic_market, ring
+from tqdm import tqdm
 
 from detector import replay
 from detector.cli import main
@@ -29,6 +30,18 @@ def write_input(path, rng: random.Random) -> set[str]:
     lines.append(events[0].to_json())  # a duplicate id counts once
     path.write_bytes(b"\n".join(lines) + b"\n")
     return set(members)
+
+
+def test_the_progress_bars_say_how_much_of_the_file_is_read_and_how_many_events_are_replayed(tmp_path, capsys):
+    path = tmp_path / "in.jsonl"
+    write_input(path, random.Random(1))
+    assert main(["replay", str(path), "--out", str(tmp_path / "scores.jsonl")]) == 0
+    bars = capsys.readouterr().err.replace("\r", "\n")
+    size = tqdm.format_sizeof(path.stat().st_size)
+    assert f"reading: 100%|██████████| {size}/{size}" in bars
+    # Every line with an event time is replayed (the self-interaction is rejected then); the broken line has none.
+    timed = sum(1 for line in path.read_bytes().splitlines() if line) - 1
+    assert f"replaying: 100%|██████████| {timed}/{timed}" in bars
 
 
 def test_replay_scores_every_account_rejects_bad_lines_and_exits_zero(tmp_path):
