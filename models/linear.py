@@ -38,10 +38,14 @@ class LogisticScore:
     def score(self, x: dict[str, float]) -> float:
         return sigmoid(self.logit(x))
 
+    def terms(self, x: dict[str, float]) -> list[tuple[str, float, float]]:
+        """(feature, value, contribution to the logit), in the order of ``coefs``: ``intercept`` plus their sum in
+        that order is :meth:`logit`, to the last bit."""
+        return [(n, float(x.get(n, 0.0)), self._term(n, x.get(n, 0.0))) for n in self.coefs]
+
     def contributions(self, x: dict[str, float]) -> list[tuple[str, float, float]]:
         """(feature, value, contribution to the logit), largest absolute contribution first."""
-        terms = [(n, float(x.get(n, 0.0)), self._term(n, x.get(n, 0.0))) for n in self.coefs]
-        return sorted(terms, key=lambda t: (-abs(t[2]), t[0]))
+        return sorted(self.terms(x), key=by_weight)
 
     def to_json(self) -> str:
         return json.dumps({"intercept": self.intercept, "coefs": self.coefs, "log1p": sorted(self.log1p)}, indent=2)
@@ -54,6 +58,11 @@ class LogisticScore:
     @classmethod
     def load(cls, path: Path) -> LogisticScore:
         return cls.from_json(path.read_text())
+
+
+def by_weight(term: tuple[str, float, float]) -> tuple[float, str]:
+    """Sort key of (name, value, contribution) terms: largest absolute contribution first, then by name."""
+    return -abs(term[2]), term[0]
 
 
 def sigmoid(z: float) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from models import WEIGHTS_PATH
 from models.anomaly import CandidateNovelty
-from models.linear import LogisticScore, sigmoid
+from models.linear import LogisticScore, by_weight, sigmoid
 from models.online import ReviewerFeedbackModel
 
 
@@ -46,8 +46,8 @@ class Scorer:
         """Score a candidate and learn it as seen; returns the score and contributions (name, value, logit)."""
         model = model or scheme
         rule = self.weights[model]
-        contributions = rule.contributions(x)
-        z = rule.logit(x)
+        contributions = rule.terms(x)
+        z = rule.intercept + sum(term for _, _, term in contributions)  # rule.logit(x), without a second pass
         novelty = self.novelty[model].score_one(x)
         self.novelty[model].learn_one(x)
         novelty_term = NOVELTY_WEIGHT * 2.0 * (novelty - 0.5)
@@ -60,7 +60,7 @@ class Scorer:
             term = FEEDBACK_WEIGHT * math.log(p / (1 - p))
             z += term
             contributions.append(("reviewer_model", reviewed, term))
-        contributions.sort(key=lambda t: (-abs(t[2]), t[0]))
+        contributions.sort(key=by_weight)
         return sigmoid(z), contributions
 
     def learn_decision(self, scheme: str, x: dict[str, float], confirmed: bool) -> None:
