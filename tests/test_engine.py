@@ -124,6 +124,41 @@ def test_a_slow_ring_of_hijacked_accounts_is_flagged(market):
     assert all(engine.results[h].first_flagged_ts < T0 + 138 * DAY for h in hijacked)
 
 
+def busy_ring(rng: random.Random) -> tuple[list[str], list[Event]]:
+    """Six established accounts, each boosting 35 accounts of its own before they trade among themselves."""
+    members = [f"busy{i}" for i in range(6)]
+    events = []
+    for m in members:
+        for j in range(35):
+            t = T0 + rng.uniform(0, 10 * DAY)
+            events.append(Event(t, "like", m, f"{m}-fan{j}", id=f"{m}>fan{j}", actor_profile=HUMAN))
+        for j in range(2):
+            t = T0 + rng.uniform(0, 10 * DAY)
+            events.append(Event(t, "like", f"{m}-friend{j}", m, id=f"friend{j}>{m}", actor_profile=HUMAN))
+    for a in members:
+        for b in members:
+            if a != b:
+                t = T0 + 10 * DAY + rng.uniform(0, 2 * DAY)
+                events.append(Event(t, "endorse", a, b, id=f"{a}>{b}", actor_profile=HUMAN))
+    return members, events
+
+
+def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_own_weights():
+    members, events = busy_ring(random.Random(3))
+    graph = RecentBoostGraph(window=60 * DAY)
+    for e in sorted(events, key=lambda e: e.ts):
+        graph.add(e.actor, e.target, e.ts)
+    finder = RingFinder(graph, max_members=40)
+    now = T0 + 13 * DAY
+    # Every member has 4 ties into a traded pair out of 47 partners: under the ordinary growth's closure.
+    assert finder.grow("busy0", "busy1", now) == set()
+    assert finder.grow("busy0", "busy1", now, dense=True) == set(members)
+    engine = run(events)
+    found = flagged(engine)
+    assert len(found) >= 5 and found <= set(members)
+    assert {engine.results[m].evidence["model"] for m in found} == {"farming_ring_dense"}
+
+
 def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(market):
     # Eight accounts created days ago, each boosting the next three: no pair has traded both ways yet.
     members = [f"ring{i}" for i in range(8)]

@@ -126,7 +126,12 @@ def test_a_damaged_novelty_snapshot_is_refused():
 
 def test_the_shipped_weights_use_only_features_the_engine_produces():
     rings = set(RingFeatures.__slots__)
-    produced = {"farming_ring": rings, "farming_ring_early": rings, "follower_growth": set(GrowthFeatures.__slots__)}
+    produced = {
+        "farming_ring": rings,
+        "farming_ring_dense": rings,
+        "farming_ring_early": rings,
+        "follower_growth": set(GrowthFeatures.__slots__),
+    }
     weights = load_weights()
     assert set(weights) == set(produced)
     for scheme, score in weights.items():

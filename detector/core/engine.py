@@ -18,12 +18,15 @@ from detector.core.growth import MIN_BURST, GrowthFeatures
 from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, describe
 from detector.core.scoring import Scorer
 
-MODEL_VERSION = "gsd-engine-1.1"
+MODEL_VERSION = "gsd-engine-1.2"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 7
-#: The weights (models/weights.json) for rings found young, by the cohort and lockstep searches; rings grown from
-#: a traded pair are scored by the scheme's own weights.
+SNAPSHOT_FORMAT = 8
+#: The weights (models/weights.json) that score a candidate ring, by the search that found it: rings grown from a
+#: traded pair by the scheme's own weights; grown with the dense path's looser first steps (busy accounts, where the
+#: ordinary growth found nothing) and found young (fresh cohorts, lockstep sessions) by weights fitted on each.
+DENSE_RING_MODEL = "farming_ring_dense"
 EARLY_RING_MODEL = "farming_ring_early"
+RING_MODELS = {"grown": FARMING_RING, "dense": DENSE_RING_MODEL, "young": EARLY_RING_MODEL}
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,8 @@ class Engine:
                 continue
             if due is None:
                 break
-            position, (growth, members, early) = due
-            findings = self._score(events[position], growth, members, early)
+            position, (growth, members, path) = due
+            findings = self._score(events[position], growth, members, path)
             if findings:
                 outcomes.append((position, findings))
             position += 1
@@ -181,7 +184,7 @@ class Engine:
         """
         return self.process_batch([event])
 
-    def _score(self, event: Event, growth: bool, members: set[str] | None, early: bool) -> list[Finding]:
+    def _score(self, event: Event, growth: bool, members: set[str] | None, path: str | None) -> list[Finding]:
         """Score what the event made due: the target's follower growth, a candidate ring, or both."""
         findings: list[Finding] = []
         if growth:
@@ -189,7 +192,7 @@ class Engine:
             if finding is not None:
                 findings.append(finding)
         if members is not None:
-            finding = self._ring_finding(members, event.ts, EARLY_RING_MODEL if early else FARMING_RING)
+            finding = self._ring_finding(members, event.ts, RING_MODELS[path])
             if finding is not None:
                 findings.append(finding)
         return findings

@@ -209,10 +209,12 @@ impl RingFinder {
             .is_none_or(|id| self.finder(&graph.g).could_be_member(id))
     }
 
-    /// The ring grown from the traded pair (a, b) and peeled, or an empty set.
-    fn grow<'py>(&self, py: Python<'py>, a: &str, b: &str, now: f64) -> PyResult<Bound<'py, PySet>> {
+    /// The ring grown from the traded pair (a, b) and peeled, or an empty set; ``dense``: with the dense path's
+    /// looser first steps.
+    #[pyo3(signature = (a, b, now, dense = false))]
+    fn grow<'py>(&self, py: Python<'py>, a: &str, b: &str, now: f64, dense: bool) -> PyResult<Bound<'py, PySet>> {
         let graph = self.graph.borrow(py);
-        let found = pair(&graph.g, a, b).map(|(a, b)| self.finder(&graph.g).grow(a, b, now));
+        let found = pair(&graph.g, a, b).map(|(a, b)| self.finder(&graph.g).grow(a, b, now, dense));
         names(py, &graph.g, found.unwrap_or_default())
     }
 
@@ -345,11 +347,13 @@ impl EngineState {
     }
 
     /// Update the state with ``events[start:]`` (``Event`` objects), in order, up to the first event that has
-    /// something to score: return ``(position, (growth, members, early))`` for it, or None when every event was
+    /// something to score: return ``(position, (growth, members, path))`` for it, or None when every event was
     /// processed. ``growth`` is whether the target's follower growth is due for scoring; ``members`` the candidate
-    /// ring (a set, or None) with ``early``, whether a young-ring search found it. A duplicate ``id`` has nothing to
-    /// score. Raises :class:`LateEvent` (how many seconds behind the watermark, position) for a late event, the
-    /// events before it processed. One call per event would cost more than most events' own work.
+    /// ring (a set, or None) with ``path``, the search that found it: ``"grown"`` from a traded pair, ``"dense"``
+    /// the same with the dense path's looser first steps, ``"young"`` a fresh cohort or a lockstep session. A
+    /// duplicate ``id`` has nothing to score. Raises :class:`LateEvent` (how many seconds behind the watermark,
+    /// position) for a late event, the events before it processed. One call per event would cost more than most
+    /// events' own work.
     fn process<'py>(
         &mut self,
         py: Python<'py>,
@@ -391,11 +395,11 @@ impl EngineState {
                 )
                 .map_err(|lag| LateEvent::new_err((lag, position)))?;
             let Some(outcome) = outcome else { continue };
-            let (members, early) = match outcome.ring {
-                Some((members, early)) => (Some(names(py, &graph.g, members)?), early),
-                None => (None, false),
+            let (members, path) = match outcome.ring {
+                Some((members, path)) => (Some(names(py, &graph.g, members)?), Some(path.name())),
+                None => (None, None),
             };
-            return Ok(Some((position, (outcome.growth, members, early).into_pyobject(py)?)));
+            return Ok(Some((position, (outcome.growth, members, path).into_pyobject(py)?)));
         }
         Ok(None)
     }
@@ -627,6 +631,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MIN_TIE_SHARE", rings::MIN_TIE_SHARE)?;
     m.add("MIN_BOOST_SHARE", rings::MIN_BOOST_SHARE)?;
     m.add("MIN_CANDIDATE_CLOSURE", rings::MIN_CANDIDATE_CLOSURE)?;
+    m.add("DENSE_FIRST_CLOSURE", rings::DENSE_FIRST_CLOSURE)?;
     m.add("MIN_RING_SIZE", rings::MIN_RING_SIZE)?;
     m.add("COHORT_MIN_CLOSURE", rings::COHORT_MIN_CLOSURE)?;
     m.add("LOCKSTEP_S", rings::LOCKSTEP_S)?;

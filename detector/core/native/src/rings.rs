@@ -16,6 +16,10 @@ pub const MIN_TIE_SHARE: f64 = 0.3;
 pub const MIN_BOOST_SHARE: f64 = 0.2;
 /// Growth stops when the best candidate has fewer than this share of its ties in the group.
 pub const MIN_CANDIDATE_CLOSURE: f64 = 0.1;
+/// The dense path's closure while the group is smaller than `DENSE_FIRST_MEMBERS`: an account with many partners
+/// has at most 4 ties into a pair, 6 into a triangle, so a ring of busy accounts never passes the first steps.
+pub const DENSE_FIRST_CLOSURE: f64 = 0.05;
+pub const DENSE_FIRST_MEMBERS: usize = 4;
 /// The smallest group scored as a ring (`EngineConfig.min_ring_size`).
 pub const MIN_RING_SIZE: usize = 4;
 /// A cohort member has at least this share of its partners inside.
@@ -83,10 +87,24 @@ impl<'g> Finder<'g> {
 
     /// Grow the group around a traded pair: add, best first, the outside account that boosts at least
     /// `max(2, MIN_TIE_SHARE·|group|)` members and is boosted by one, preferring accounts whose ties mostly point
-    /// into the group; then peel.
-    pub fn grow(&self, a: Id, b: Id, now: f64) -> IdSet {
+    /// into the group; then peel. `dense`: the first steps (a group under `DENSE_FIRST_MEMBERS`) need only
+    /// `DENSE_FIRST_CLOSURE` (the dense path, searched where the ordinary growth found nothing).
+    pub fn grow(&self, a: Id, b: Id, now: f64, dense: bool) -> IdSet {
+        let first_closure = if dense {
+            DENSE_FIRST_CLOSURE
+        } else {
+            MIN_CANDIDATE_CLOSURE
+        };
+        // The dense path is for pairs the ordinary growth cannot start from at all: every account it could add has
+        // too many partners. Where it could start, the looser steps mostly repeat it.
+        if dense && self.has_first_candidate(a, b, now, MIN_CANDIDATE_CLOSURE) {
+            return IdSet::default();
+        }
         // Most pairs have no account to grow with, and a pair alone is always peeled away: skip their neighbourhoods.
-        if !self.has_first_candidate(a, b, now) && !self.outs(a).contains_key(&a) && !self.outs(b).contains_key(&b) {
+        if !self.has_first_candidate(a, b, now, first_closure)
+            && !self.outs(a).contains_key(&a)
+            && !self.outs(b).contains_key(&b)
+        {
             return IdSet::default();
         }
         let mut group: IdSet = [a, b].into_iter().collect();
@@ -114,7 +132,12 @@ impl<'g> Finder<'g> {
                 }
             }
             let Some((closure, chosen)) = best else { break };
-            if closure < MIN_CANDIDATE_CLOSURE {
+            let needed_closure = if group.len() < DENSE_FIRST_MEMBERS {
+                first_closure
+            } else {
+                MIN_CANDIDATE_CLOSURE
+            };
+            if closure < needed_closure {
                 break;
             }
             group.insert(chosen);
@@ -126,8 +149,8 @@ impl<'g> Finder<'g> {
     }
 
     /// Whether `grow` adds anyone to the pair: an outside account recently boosting both, boosted by one of them,
-    /// not a hub, and with enough of its ties on the pair (the same rule as in the growth loop).
-    fn has_first_candidate(&self, a: Id, b: Id, now: f64) -> bool {
+    /// not a hub, and with at least `min_closure` of its ties on the pair (the same rule as in the growth loop).
+    fn has_first_candidate(&self, a: Id, b: Id, now: f64, min_closure: f64) -> bool {
         let horizon = now - self.graph.window;
         let (ins_a, ins_b, outs_a, outs_b) = (self.ins(a), self.ins(b), self.outs(a), self.outs(b));
         let (small, large) = if ins_a.len() <= ins_b.len() {
@@ -148,7 +171,7 @@ impl<'g> Finder<'g> {
                 continue;
             }
             if let Some(degree) = self.degree(cand) {
-                if (2 + n_in) as f64 / degree as f64 >= MIN_CANDIDATE_CLOSURE {
+                if (2 + n_in) as f64 / degree as f64 >= min_closure {
                     return true;
                 }
             }

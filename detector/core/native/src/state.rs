@@ -161,12 +161,33 @@ impl Ledger {
     }
 }
 
+/// Which search found a candidate ring: each is a population of its own, scored by weights fitted on it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RingPath {
+    /// Grown from a traded pair.
+    Grown,
+    /// Grown from a traded pair with the dense path's looser first steps, where the ordinary growth found nothing.
+    Dense,
+    /// A young ring: a fresh cohort, or a lockstep session.
+    Young,
+}
+
+impl RingPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            RingPath::Grown => "grown",
+            RingPath::Dense => "dense",
+            RingPath::Young => "young",
+        }
+    }
+}
+
 /// What one event asks the engine to score.
 pub struct Outcome {
     /// The boosted account's growth reached its next evaluation.
     pub growth: bool,
-    /// A candidate ring, and whether a young-ring search (cohort, lockstep) found it.
-    pub ring: Option<(IdSet, bool)>,
+    /// A candidate ring, and the search that found it.
+    pub ring: Option<(IdSet, RingPath)>,
 }
 
 #[derive(Default)]
@@ -439,32 +460,46 @@ impl State {
         (a, b): (Id, Id),
         ts: f64,
         new_pair: bool,
-    ) -> Option<(IdSet, bool)> {
+    ) -> Option<(IdSet, RingPath)> {
         let finder = Finder { graph: g, rules };
         // A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         // boosts someone who boosts the target); other boosts cannot change a group around the actor.
-        if g.boosted(b, a, ts) || (new_pair && g.closes_triangle(a, b)) {
-            let members = self.tie_group(&finder, actor, ts, (a, b));
+        let mut dense_due = false;
+        let answered = g.boosted(b, a, ts);
+        if answered || (new_pair && g.closes_triangle(a, b)) {
+            let members;
+            (members, dense_due) = self.tie_group(&finder, actor, ts, (a, b));
+            dense_due &= answered; // busy accounts close triangles all the time: the dense path needs a traded pair
             if !members.is_empty() {
-                return Some((members, false));
+                return Some((members, RingPath::Grown));
             }
         }
-        if !new_pair {
-            return None;
-        }
-        // A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
-        // boosts stay among themselves.
-        if self.is_fresh(actor, ts) && self.is_fresh(target, ts) {
-            let mut fresh = |id| self.is_fresh(g.name(id), ts);
-            let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
-            if !members.is_empty() {
-                return Some((members, true));
+        if new_pair {
+            // A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
+            // boosts stay among themselves.
+            if self.is_fresh(actor, ts) && self.is_fresh(target, ts) {
+                let mut fresh = |id| self.is_fresh(g.name(id), ts);
+                let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
+                if !members.is_empty() {
+                    return Some((members, RingPath::Young));
+                }
+            }
+            // Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
+            if finder.could_be_member(a) && finder.could_be_member(b) {
+                let members = self.candidate_group(finder.lockstep(a, b, ts), rules);
+                if !members.is_empty() {
+                    return Some((members, RingPath::Young));
+                }
             }
         }
-        // Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
-        if finder.could_be_member(a) && finder.could_be_member(b) {
-            let members = self.candidate_group(finder.lockstep(a, b, ts), rules);
-            return (!members.is_empty()).then_some((members, true));
+        // Last, where the ordinary growth could not start: busy accounts (the dense path, `Finder::grow`). Searched
+        // on that growth's throttle, and leaving it as that search left it, so the other searches' candidates do
+        // not depend on it.
+        if dense_due {
+            let members = self.candidate_group(finder.grow(a, b, ts, true), rules);
+            if !members.is_empty() {
+                return Some((members, RingPath::Dense));
+            }
         }
         None
     }
@@ -487,18 +522,20 @@ impl State {
     /// ring is seen early and then at geometrically spaced sizes), when they changed and a day passed, or weekly.
     /// After a search that found no group of `min_members`, or a group no bigger than last time, back off: wait
     /// for the partners to grow by half, or three days.
-    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> IdSet {
+    /// Also whether the dense path is due: the search ran and found no group.
+    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> (IdSet, bool) {
+        let nothing = (IdSet::default(), false);
         let g = finder.graph;
         if !(finder.could_be_member(a) && finder.could_be_member(b)) {
-            return IdSet::default();
+            return nothing;
         }
         // The group can only grow past the pair through an account boosting both (see `Finder::grow`).
         if !g.shares_booster(a, b) {
-            return IdSet::default();
+            return nothing;
         }
         let ties = g.ties(a);
         let Some(info) = self.accounts.get_mut(actor) else {
-            return IdSet::default();
+            return nothing;
         };
         let last = info.checked;
         if let Some(last) = last {
@@ -511,7 +548,7 @@ impl State {
             let pause = if last.promising { DAY } else { 3.0 * DAY };
             let changed_a_while_ago = ties != last.ties && ts - last.at >= pause;
             if !(grew || changed_a_while_ago || ts - last.at >= 7.0 * DAY) {
-                return IdSet::default();
+                return nothing;
             }
         }
         info.checked = Some(Checked {
@@ -520,10 +557,10 @@ impl State {
             promising: false,
             size: 0,
         });
-        let members = finder.grow(a, b, ts);
+        let members = finder.grow(a, b, ts, false);
         if members.len() < finder.rules.min_members {
             self.back_off(g, &members, ts);
-            return IdSet::default();
+            return (IdSet::default(), true);
         }
         // Eager while the group keeps growing (a ring being assembled), back off once it stops (an organic
         // community, or a ring already complete): a rule on the graph, not on the score.
@@ -539,7 +576,7 @@ impl State {
                 size: members.len(),
             });
         }
-        self.candidate_group(members, finder.rules)
+        (self.candidate_group(members, finder.rules), false)
     }
 
     /// The whole group was just examined and is too small, or no bigger than before: its members back off as if
