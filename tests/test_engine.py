@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from detector.core._native import LOCAL_MAX_ACCOUNTS
 from detector.core.engine import Engine, EngineConfig
 from detector.core.events import Event, EventRejected, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
@@ -157,6 +158,28 @@ def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_ow
     found = flagged(engine)
     assert len(found) >= 5 and found <= set(members)
     assert {engine.results[m].evidence["model"] for m in found} == {"farming_ring_dense"}
+
+
+def sparse_four(extra_partners: int) -> list[Event]:
+    """Four established accounts: c boosts a and b, a and b boost d, d boosts c, then a and b trade. No outside
+    account boosts two of them and is boosted back, so growth from the pair a-b never starts."""
+
+    def boost(hour: float, actor: str, target: str, kind: str = "endorse") -> Event:
+        return Event(T0 + hour * HOUR, kind, actor, target, id=f"{actor}>{target}", actor_profile=HUMAN)
+
+    before = [boost(-480, "a", f"o{i}", "like") for i in range(extra_partners)] + [boost(-480, "b", "p0", "like")]
+    ring = [boost(1, "c", "a"), boost(2, "c", "b"), boost(3, "a", "d"), boost(4, "b", "d"), boost(5, "d", "c")]
+    return before + ring + [boost(6, "a", "b"), boost(7, "b", "a")]
+
+
+@pytest.mark.parametrize("extra_partners", [1, LOCAL_MAX_ACCOUNTS - 4])
+def test_a_sparse_ring_of_accounts_with_few_partners_is_found_by_peeling_the_pairs_neighbourhood(extra_partners):
+    engine = run(sparse_four(extra_partners), EngineConfig(record_candidates=True))
+    found = [(c["model"], c["accounts"]) for c in engine.candidates]
+    if extra_partners == 1:
+        assert found == [("farming_ring_local", ["a", "b", "c", "d"])]
+    else:  # a, b, c, d and 21 other partners: one account more than is peeled whole, and nothing else finds them
+        assert found == []
 
 
 def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(market):

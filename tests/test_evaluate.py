@@ -221,7 +221,13 @@ def test_evaluate_stream_scores_each_method_on_an_injected_stream():
     assert all(0.5 < s["oracle_prevention"] < 1.0 for s in report["midas"]["schemes"])
     # Every candidate ours scored is in its calibration, judged by the training labels' rule.
     calibration = report["ours"]["calibration"]
-    assert set(calibration) <= {"farming_ring", "farming_ring_dense", "farming_ring_early", "follower_growth"}
+    assert set(calibration) <= {
+        "farming_ring",
+        "farming_ring_dense",
+        "farming_ring_early",
+        "farming_ring_local",
+        "follower_growth",
+    }
     assert sum(r.count for r in calibration.values()) > 0
     assert sum(sum(r.positives) for r in calibration.values()) > 0
     assert "calibration" not in report["heuristic"]

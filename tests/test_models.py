@@ -130,6 +130,7 @@ def test_the_shipped_weights_use_only_features_the_engine_produces():
         "farming_ring": rings,
         "farming_ring_dense": rings,
         "farming_ring_early": rings,
+        "farming_ring_local": rings,
         "follower_growth": set(GrowthFeatures.__slots__),
     }
     weights = load_weights()

@@ -23,10 +23,12 @@ MODEL_VERSION = "gsd-engine-1.2"
 SNAPSHOT_FORMAT = 8
 #: The weights (models/weights.json) that score a candidate ring, by the search that found it: rings grown from a
 #: traded pair by the scheme's own weights; grown with the dense path's looser first steps (busy accounts, where the
-#: ordinary growth found nothing) and found young (fresh cohorts, lockstep sessions) by weights fitted on each.
+#: ordinary growth could not start), peeled from a small neighbourhood (the local path, accounts with few partners)
+#: and found young (fresh cohorts, lockstep sessions) by weights fitted on each.
 DENSE_RING_MODEL = "farming_ring_dense"
 EARLY_RING_MODEL = "farming_ring_early"
-RING_MODELS = {"grown": FARMING_RING, "dense": DENSE_RING_MODEL, "young": EARLY_RING_MODEL}
+LOCAL_RING_MODEL = "farming_ring_local"
+RING_MODELS = {"grown": FARMING_RING, "dense": DENSE_RING_MODEL, "young": EARLY_RING_MODEL, "local": LOCAL_RING_MODEL}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ pub const MIN_CANDIDATE_CLOSURE: f64 = 0.1;
 /// has at most 4 ties into a pair, 6 into a triangle, so a ring of busy accounts never passes the first steps.
 pub const DENSE_FIRST_CLOSURE: f64 = 0.05;
 pub const DENSE_FIRST_MEMBERS: usize = 4;
+/// The local path peels a traded pair's whole neighbourhood when it has at most this many accounts.
+pub const LOCAL_MAX_ACCOUNTS: usize = 24;
 /// The smallest group scored as a ring (`EngineConfig.min_ring_size`).
 pub const MIN_RING_SIZE: usize = 4;
 /// A cohort member has at least this share of its partners inside.
@@ -145,6 +147,26 @@ impl<'g> Finder<'g> {
             let n = self.count_ties(chosen, &group, &mut ties, now);
             boosters.insert(chosen, n);
         }
+        self.peel(group, &boosters, now)
+    }
+
+    /// A traded pair of accounts with few partners, where growth cannot start (it needs an account boosting two
+    /// members, rare while a young ring's boosts are sparse): the pair and all their recent partners, peeled.
+    pub fn local(&self, a: Id, b: Id, now: f64) -> IdSet {
+        let horizon = now - self.graph.window;
+        let mut group: IdSet = [a, b].into_iter().collect();
+        for m in [a, b] {
+            group.extend(self.graph.recent(self.outs(m), horizon));
+            group.extend(self.graph.recent(self.ins(m), horizon));
+            if group.len() > LOCAL_MAX_ACCOUNTS {
+                return IdSet::default();
+            }
+        }
+        group.retain(|&m| self.could_be_member(m));
+        let boosters = group
+            .iter()
+            .map(|&m| (m, self.graph.recent(self.ins(m), horizon).len()))
+            .collect();
         self.peel(group, &boosters, now)
     }
 

@@ -170,6 +170,8 @@ pub enum RingPath {
     Dense,
     /// A young ring: a fresh cohort, or a lockstep session.
     Young,
+    /// The peeled neighbourhood of a traded pair with few partners.
+    Local,
 }
 
 impl RingPath {
@@ -178,6 +180,7 @@ impl RingPath {
             RingPath::Grown => "grown",
             RingPath::Dense => "dense",
             RingPath::Young => "young",
+            RingPath::Local => "local",
         }
     }
 }
@@ -499,6 +502,10 @@ impl State {
             let members = self.candidate_group(finder.grow(a, b, ts, true), rules);
             if !members.is_empty() {
                 return Some((members, RingPath::Dense));
+            }
+            let members = self.candidate_group(finder.local(a, b, ts), rules);
+            if !members.is_empty() {
+                return Some((members, RingPath::Local));
             }
         }
         None
