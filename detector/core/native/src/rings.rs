@@ -147,6 +147,11 @@ impl<'g> Finder<'g> {
             let n = self.count_ties(chosen, &group, &mut ties, now);
             boosters.insert(chosen, n);
         }
+        // The peel only shrinks a group; the dense path's caller needs no account of a group too small to score
+        // (the ordinary search's caller backs its members off).
+        if dense && group.len() < self.rules.min_members {
+            return IdSet::default();
+        }
         self.peel(group, &boosters, now)
     }
 
