@@ -37,7 +37,7 @@ from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
 from models.calibration import Reliability
 from models.labels import SchemeIndex
-from models.retrain import FIRST_TRAINING_SEED, TRAINING_DAYS, TRAINING_STREAMS
+from models.retrain import TRAINING_DAYS, training_seeds
 
 METHODS = ("ours", "heuristic", "midas")
 BACKGROUND_NAMES = {BITCOIN_ALPHA: "Bitcoin-Alpha", SYNTHETIC: "the synthetic background (no benign labels)"}
@@ -807,13 +807,12 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         background=args.background,
     )
-    if config.background == SYNTHETIC:
-        trained = set(range(FIRST_TRAINING_SEED, FIRST_TRAINING_SEED + TRAINING_STREAMS))
-        if used := sorted(trained.intersection(config.seed_values())):
-            raise SystemExit(
-                f"detector eval: synthetic seeds {_seed_ranges_text(used)} are the streams the shipped weights were "
-                "trained on; evaluate on other seeds"
-            )
+    used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
+    if used:
+        raise SystemExit(
+            f"detector eval: synthetic seeds {_seed_ranges_text(used)} are the streams the shipped weights were "
+            "trained on; evaluate on other seeds"
+        )
     report = evaluate(config)
     print(format_report(report))
     if args.json:

@@ -363,9 +363,10 @@ def test_the_report_lists_each_missed_scheme_with_its_shape_and_how_close_it_cam
     ) in format_report(report).splitlines()
 
 
-def test_eval_on_the_synthetic_background_refuses_the_training_streams_seeds(capsys):
-    argv = ["eval", "--background", "synthetic", "--seed-ranges", "999-1001", "--methods", "heuristic"]
-    with pytest.raises(SystemExit, match="synthetic seeds 1000-1001 are the streams the shipped weights"):
+@pytest.mark.parametrize(("ranges", "refused"), [("999-1001", "1000-1001"), ("1115-1116", "1115")])
+def test_eval_on_the_synthetic_background_refuses_the_training_streams_seeds(ranges, refused):
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", ranges, "--methods", "heuristic"]
+    with pytest.raises(SystemExit, match=f"synthetic seeds {refused} are the streams the shipped weights"):
         main(argv)
 
 

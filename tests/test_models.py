@@ -16,10 +16,18 @@ from detector.core.growth import GrowthFeatures
 from detector.core.rings import RingFeatures
 from detector.core.scoring import Scorer, load_weights
 from detector.simulation.scenario import SimulationConfig, generate
+from models import retrain
 from models.anomaly import CandidateNovelty
 from models.linear import LogisticScore
 from models.online import ReviewerFeedbackModel
-from models.retrain import add_arguments, fit_score, label_candidates, run
+from models.retrain import (
+    SPARSE_TRAINED_MODELS,
+    SPARSE_TRAINING_ACTIVITY,
+    add_arguments,
+    fit_score,
+    label_candidates,
+    run,
+)
 
 
 def stream(rng: random.Random, n: int = 400) -> list[tuple[dict[str, float], bool]]:
@@ -219,3 +227,34 @@ def test_retraining_keeps_the_weights_of_a_model_whose_candidates_hold_one_class
     assert fitted["farming_ring_early"] == shipped["farming_ring_early"]  # only positives: nothing to learn from
     assert fitted["farming_ring"] != shipped["farming_ring"]
     assert fitted["farming_ring"].coefs["tie_density"] > 0
+
+
+def fake_stream(background: str, seed: int, activity: float | None = None) -> list[tuple[str, dict, bool]]:
+    """Labelled candidates as `simulate_candidates` returns them. Only the sparse streams hold the local path's
+    candidates, and on them every feature says the opposite of the dense streams and of the shipped weights (three
+    times as many rows): a model trained on the wrong streams gets a weight of the wrong sign."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(40):
+        high, low = rng.uniform(0.6, 1.0), rng.uniform(0.0, 0.4)
+        if activity is None:
+            rows += [("farming_ring", {"tie_density": high}, True), ("farming_ring", {"tie_density": low}, False)]
+            continue
+        assert activity == SPARSE_TRAINING_ACTIVITY
+        for model in ("farming_ring", "farming_ring_local") * 3:
+            rows += [(model, {"tie_density": high}, False), (model, {"tie_density": low}, True)]
+    return rows
+
+
+def test_the_sparse_training_streams_train_only_the_models_that_need_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(retrain, "simulate_candidates", fake_stream)  # the pool's forked workers see it too
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "weights.json"
+    assert run(parser.parse_args(["--seeds", "2", "--out", str(out)])) == 0
+    fitted, shipped = load_weights(out), load_weights()
+    assert set(SPARSE_TRAINED_MODELS) == {"farming_ring_local"}
+    assert shipped["farming_ring_local"].coefs["tie_density"] > 0
+    assert fitted["farming_ring_local"].coefs["tie_density"] < 0  # learnt from the sparse streams
+    assert fitted["farming_ring"].coefs["tie_density"] > 0  # never saw them
+    assert fitted["farming_ring_dense"] == shipped["farming_ring_dense"]  # no candidates at all: kept
