@@ -19,6 +19,7 @@ pub const MIN_CANDIDATE_CLOSURE: f64 = 0.1;
 /// The dense path's closure while the group is smaller than `DENSE_FIRST_MEMBERS`: an account with many partners
 /// has at most 4 ties into a pair, 6 into a triangle, so a ring of busy accounts never passes the first steps.
 pub const DENSE_FIRST_CLOSURE: f64 = 0.05;
+/// From this many members on, the dense path's growth needs `MIN_CANDIDATE_CLOSURE` like the ordinary one.
 pub const DENSE_FIRST_MEMBERS: usize = 4;
 /// The local path peels a traded pair's whole neighbourhood when it has at most this many accounts.
 pub const LOCAL_MAX_ACCOUNTS: usize = 24;

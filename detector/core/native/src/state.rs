@@ -467,12 +467,13 @@ impl State {
         let finder = Finder { graph: g, rules };
         // A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         // boosts someone who boosts the target); other boosts cannot change a group around the actor.
-        let mut dense_due = false;
+        let mut growth_failed = false;
         let answered = g.boosted(b, a, ts);
         if answered || (new_pair && g.closes_triangle(a, b)) {
             let members;
-            (members, dense_due) = self.tie_group(&finder, actor, ts, (a, b));
-            dense_due &= answered; // busy accounts close triangles all the time: the dense path needs a traded pair
+            (members, growth_failed) = self.tie_group(&finder, actor, ts, (a, b));
+            // Busy accounts close triangles all the time: the paths below need a traded pair.
+            growth_failed &= answered;
             if !members.is_empty() {
                 return Some((members, RingPath::Grown));
             }
@@ -495,10 +496,11 @@ impl State {
                 }
             }
         }
-        // Last, where the ordinary growth could not start: busy accounts (the dense path, `Finder::grow`). Searched
-        // on that growth's throttle, and leaving it as that search left it, so the other searches' candidates do
-        // not depend on it.
-        if dense_due {
+        // Last, where the ordinary growth of a traded pair found nothing: busy accounts it could not start from (the
+        // dense path, `Finder::grow`), then a small neighbourhood peeled whole (the local path, `Finder::local`).
+        // Searched on that growth's throttle and leaving it as that search left it, so the other searches'
+        // candidates do not depend on them.
+        if growth_failed {
             let members = self.candidate_group(finder.grow(a, b, ts, true), rules);
             if !members.is_empty() {
                 return Some((members, RingPath::Dense));
@@ -529,7 +531,7 @@ impl State {
     /// ring is seen early and then at geometrically spaced sizes), when they changed and a day passed, or weekly.
     /// After a search that found no group of `min_members`, or a group no bigger than last time, back off: wait
     /// for the partners to grow by half, or three days.
-    /// Also whether the dense path is due: the search ran and found no group.
+    /// Also whether the search ran and found no group (where the dense and local paths then look).
     fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> (IdSet, bool) {
         let nothing = (IdSet::default(), false);
         let g = finder.graph;
