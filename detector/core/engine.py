@@ -29,6 +29,13 @@ DENSE_RING_MODEL = "farming_ring_dense"
 EARLY_RING_MODEL = "farming_ring_early"
 LOCAL_RING_MODEL = "farming_ring_local"
 RING_MODELS = {"grown": FARMING_RING, "dense": DENSE_RING_MODEL, "young": EARLY_RING_MODEL, "local": LOCAL_RING_MODEL}
+#: How each model's groups were found, in the words of the case summary a reviewer reads.
+FOUND_BY = {
+    FARMING_RING: "grown from a traded pair",
+    DENSE_RING_MODEL: "grown from a traded pair of busy accounts",
+    LOCAL_RING_MODEL: "the whole neighbourhood of a traded pair with few partners",
+    EARLY_RING_MODEL: "found young, as a fresh cohort or a lockstep session",
+}
 
 
 @dataclass(frozen=True)
@@ -223,8 +230,9 @@ class Engine:
         edges = self.graph.edges_within(members, ts)
         evidence = {
             "summary": (
-                f"{len(members)} accounts boosting each other: {features['inflow_closure']:.0%} of their "
-                f"recent boosters and {features['outflow_closure']:.0%} of their recent boost targets are "
+                f"{len(members)} accounts boosting each other ({FOUND_BY[model]}): "
+                f"{features['inflow_closure']:.0%} of their recent boosters and "
+                f"{features['outflow_closure']:.0%} of their recent boost targets are "
                 f"inside the group; {features['fresh_share']:.0%} created in the last {FRESH_DAYS:g} days; "
                 f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
             ),
