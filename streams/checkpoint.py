@@ -16,10 +16,10 @@ import orjson
 
 #: Bumped whenever the pickled engine or pending events change shape (3: the boost graph's lateness bound; 4: the
 #: engine's best candidate score per account; 5: the compiled engine state, and events pickled as msgspec structs;
-#: 6: the novelty models' compiled forests).
+#: 6: the novelty models' compiled forests; 7: the ring searches' own scoring models).
 #: Older checkpoints hold state this engine cannot continue from, so they are refused up front rather than
 #: failing mid-stream.
-FORMAT = 6
+FORMAT = 7
 
 
 @dataclass(frozen=True)

@@ -21,20 +21,25 @@ from detector.core.scoring import Scorer
 MODEL_VERSION = "gsd-engine-1.2"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 8
-#: The weights (models/weights.json) that score a candidate ring, by the search that found it: rings grown from a
-#: traded pair by the scheme's own weights; grown with the dense path's looser first steps (busy accounts, where the
-#: ordinary growth could not start), peeled from a small neighbourhood (the local path, accounts with few partners)
-#: and found young (fresh cohorts, lockstep sessions) by weights fitted on each.
-DENSE_RING_MODEL = "farming_ring_dense"
-EARLY_RING_MODEL = "farming_ring_early"
-LOCAL_RING_MODEL = "farming_ring_local"
-RING_MODELS = {"grown": FARMING_RING, "dense": DENSE_RING_MODEL, "young": EARLY_RING_MODEL, "local": LOCAL_RING_MODEL}
-#: How each model's groups were found, in the words of the case summary a reviewer reads.
-FOUND_BY = {
-    FARMING_RING: "grown from a traded pair",
-    DENSE_RING_MODEL: "grown from a traded pair of busy accounts",
-    LOCAL_RING_MODEL: "the whole neighbourhood of a traded pair with few partners",
-    EARLY_RING_MODEL: "found young, as a fresh cohort or a lockstep session",
+
+
+@dataclass(frozen=True)
+class RingSearch:
+    """What the compiled state's name for a ring search (its ``path``) means here: the weights
+    (models/weights.json) fitted on that search's candidates, and how it found the group, in the words of the case
+    summary a reviewer reads."""
+
+    model: str
+    found_by: str
+
+
+#: Rings grown from a traded pair are scored by the scheme's own weights; the other searches' groups are populations
+#: of their own, each scored by weights fitted on it.
+RING_SEARCHES = {
+    "grown": RingSearch(FARMING_RING, "grown from a traded pair"),
+    "dense": RingSearch("farming_ring_dense", "grown from a traded pair of busy accounts"),
+    "local": RingSearch("farming_ring_local", "the whole neighbourhood of a traded pair with few partners"),
+    "young": RingSearch("farming_ring_early", "found young, as a fresh cohort or a lockstep session"),
 }
 
 
@@ -201,7 +206,7 @@ class Engine:
             if finding is not None:
                 findings.append(finding)
         if members is not None:
-            finding = self._ring_finding(members, event.ts, RING_MODELS[path])
+            finding = self._ring_finding(members, event.ts, RING_SEARCHES[path])
             if finding is not None:
                 findings.append(finding)
         return findings
@@ -216,8 +221,10 @@ class Engine:
         return self.state.watermark
 
     # ------------------------------------------------------------------ rings
-    def _ring_finding(self, members: set[str], ts: float, model: str) -> Finding | None:
-        """Score a candidate group with the named model's weights; a finding when it crosses the threshold."""
+    def _ring_finding(self, members: set[str], ts: float, search: RingSearch) -> Finding | None:
+        """Score a candidate group with the weights of the search that found it; a finding when it crosses the
+        threshold."""
+        model = search.model
         fresh = self.state.fresh_members(members, ts)
         features = describe(members, self.finder, ts, fresh).as_dict()
         score, contributions = self.scorer.score(FARMING_RING, features, model)
@@ -230,7 +237,7 @@ class Engine:
         edges = self.graph.edges_within(members, ts)
         evidence = {
             "summary": (
-                f"{len(members)} accounts boosting each other ({FOUND_BY[model]}): "
+                f"{len(members)} accounts boosting each other ({search.found_by}): "
                 f"{features['inflow_closure']:.0%} of their recent boosters and "
                 f"{features['outflow_closure']:.0%} of their recent boost targets are "
                 f"inside the group; {features['fresh_share']:.0%} created in the last {FRESH_DAYS:g} days; "

@@ -350,7 +350,8 @@ impl EngineState {
     /// something to score: return ``(position, (growth, members, path))`` for it, or None when every event was
     /// processed. ``growth`` is whether the target's follower growth is due for scoring; ``members`` the candidate
     /// ring (a set, or None) with ``path``, the search that found it: ``"grown"`` from a traded pair, ``"dense"``
-    /// the same with the dense path's looser first steps, ``"young"`` a fresh cohort or a lockstep session. A
+    /// the same with the dense path's looser first steps, ``"local"`` a small neighbourhood peeled whole,
+    /// ``"young"`` a fresh cohort or a lockstep session (``engine.RING_SEARCHES`` names their weights). A
     /// duplicate ``id`` has nothing to score. Raises :class:`LateEvent` (how many seconds behind the watermark,
     /// position) for a late event, the events before it processed. One call per event would cost more than most
     /// events' own work.
