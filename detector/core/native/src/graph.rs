@@ -206,41 +206,26 @@ impl Graph {
 
     /// The partners in `row` boosted at or after `since`, in the row's order.
     pub fn recent(&self, row: &Row, since: f64) -> Vec<Id> {
-        let (Some((_, &first)), Some((_, &last))) = (row.first(), row.last()) else {
-            return Vec::new();
-        };
-        // Every edge before the first one older than `since - lag` is older than `since` (see the module doc).
-        let stop = since - self.lag;
-        if last < stop {
-            return Vec::new();
-        }
-        if first - self.lag >= since {
-            return row.keys().copied().collect();
-        }
-        let mut found = Vec::new();
-        for (&partner, &ts) in row.iter().rev() {
-            if ts >= since {
-                found.push(partner);
-            } else if ts < stop {
-                break;
-            }
-        }
+        let mut found: Vec<Id> = self.recent_rev(row, since).collect();
         found.reverse();
         found
     }
 
+    /// The partners in `row` boosted at or after `since`, most recent first, without collecting them (for counts
+    /// and sets, where a search would otherwise allocate a list per account it reads).
+    pub fn recent_rev<'r>(&self, row: &'r Row, since: f64) -> impl Iterator<Item = Id> + 'r {
+        // Every edge before the first one older than `since - lag` is older than `since` (see the module doc).
+        let stop = since - self.lag;
+        row.iter()
+            .rev()
+            .take_while(move |(_, &ts)| ts >= stop)
+            .filter(move |(_, &ts)| ts >= since)
+            .map(|(&partner, _)| partner)
+    }
+
     /// Whether [`Graph::recent`] would find anything, without collecting it.
     pub fn any_recent(&self, row: &Row, since: f64) -> bool {
-        let stop = since - self.lag;
-        for &ts in row.values().rev() {
-            if ts >= since {
-                return true;
-            }
-            if ts < stop {
-                return false;
-            }
-        }
-        false
+        self.recent_rev(row, since).next().is_some()
     }
 
     /// The partners in `row` boosted at or after `since` that are in `among`.

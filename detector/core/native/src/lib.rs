@@ -258,7 +258,7 @@ impl RingFinder {
         let group = ids(g, group)?;
         let boosters: FxHashMap<Id, usize> = group
             .iter()
-            .map(|&m| (m, g.recent(g.in_row(m), now - g.window).len()))
+            .map(|&m| (m, g.recent_rev(g.in_row(m), now - g.window).count()))
             .collect();
         names(py, g, self.finder(g).peel(group, &boosters, now))
     }
