@@ -61,6 +61,11 @@ impl Graph {
         &self.names[id as usize]
     }
 
+    /// How many account numbers are in use or free: every number is below it.
+    pub fn numbers(&self) -> usize {
+        self.names.len()
+    }
+
     fn intern(&mut self, name: &str) -> Id {
         if let Some(&id) = self.ids.get(name) {
             return id;

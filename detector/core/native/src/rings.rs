@@ -114,20 +114,23 @@ impl<'g> Finder<'g> {
         }
         let mut group: IdSet = [a, b].into_iter().collect();
         let mut ties = TIES.take();
-        ties.clear();
+        ties.reset(self.graph.numbers());
+        for member in [a, b] {
+            ties.members.add(member, 1);
+        }
         let mut boosters: FxHashMap<Id, usize> = FxHashMap::default();
         for member in [a, b] {
-            boosters.insert(member, self.count_ties(member, &group, &mut ties, now));
+            boosters.insert(member, self.count_ties(member, &mut ties, now));
         }
         while group.len() < self.rules.max_members && !ties.eligible.is_empty() {
             let needed = 2usize.max((MIN_TIE_SHARE * group.len() as f64).ceil() as usize);
             let mut best: Option<(f64, Id)> = None;
             for (&cand, &degree) in &ties.eligible {
-                let n_out = ties.count_out(cand);
+                let n_out = ties.out.get(cand) as usize;
                 if n_out < needed {
                     continue;
                 }
-                let closure = (n_out + ties.count_in(cand)) as f64 / degree as f64;
+                let closure = (n_out + ties.inn.get(cand) as usize) as f64 / degree as f64;
                 // The name breaks ties deterministically.
                 let better = match best {
                     None => true,
@@ -147,8 +150,9 @@ impl<'g> Finder<'g> {
                 break;
             }
             group.insert(chosen);
+            ties.members.add(chosen, 1);
             ties.eligible.remove(&chosen);
-            let n = self.count_ties(chosen, &group, &mut ties, now);
+            let n = self.count_ties(chosen, &mut ties, now);
             boosters.insert(chosen, n);
         }
         TIES.set(ties);
@@ -212,27 +216,19 @@ impl<'g> Finder<'g> {
     }
 
     /// Count the new member's ties to outside accounts; return how many accounts recently boosted it.
-    fn count_ties(&self, member: Id, group: &IdSet, ties: &mut Ties, now: f64) -> usize {
+    fn count_ties(&self, member: Id, ties: &mut Ties, now: f64) -> usize {
         let horizon = now - self.graph.window;
         let mut boosters = 0;
         // Eligibility is decided once, when a candidate first boosts two members and is boosted by one.
         for other in self.graph.recent_rev(self.ins(member), horizon) {
             boosters += 1;
-            if !group.contains(&other) {
-                let n_out = ties.out.entry(other).or_insert(0);
-                *n_out += 1;
-                if *n_out == 2 && ties.inn.contains_key(&other) {
-                    self.consider(other, ties);
-                }
+            if ties.members.get(other) == 0 && ties.out.add(other, 1) == 2 && ties.inn.get(other) > 0 {
+                self.consider(other, ties);
             }
         }
         for other in self.graph.recent_rev(self.outs(member), horizon) {
-            if !group.contains(&other) {
-                let n_in = ties.inn.entry(other).or_insert(0);
-                *n_in += 1;
-                if *n_in == 1 && ties.count_out(other) >= 2 {
-                    self.consider(other, ties);
-                }
+            if ties.members.get(other) == 0 && ties.inn.add(other, 1) == 1 && ties.out.get(other) >= 2 {
+                self.consider(other, ties);
             }
         }
         boosters
@@ -251,11 +247,21 @@ impl<'g> Finder<'g> {
         let horizon = now - self.graph.window;
         // Members as bits: who boosts whom inside is read once, and each round counts with popcounts.
         let members: Vec<Id> = group.into_iter().collect();
-        let boosts = Bits::rows(&members, |m, other| {
-            self.outs(m).get(&other).is_some_and(|&ts| ts >= horizon)
-        });
-        let boosted_by = Bits::rows(&members, |m, other| {
-            self.ins(m).get(&other).is_some_and(|&ts| ts >= horizon)
+        let (boosts, boosted_by) = POSITIONS.with_borrow_mut(|position| {
+            position.reset(self.graph.numbers());
+            for (i, &m) in members.iter().enumerate() {
+                position.add(m, i as u32 + 1);
+            }
+            let inside = |row: &'g Row| {
+                let position = &*position;
+                self.graph
+                    .recent_rev(row, horizon)
+                    .filter_map(move |x| (position.get(x) as usize).checked_sub(1))
+            };
+            (
+                Bits::rows(&members, |m| inside(self.outs(m))),
+                Bits::rows(&members, |m| inside(self.ins(m))),
+            )
         });
         let mut alive = Bits::full(members.len());
         loop {
@@ -488,15 +494,13 @@ struct Bits {
 }
 
 impl Bits {
-    /// One row per member: bit `j` of row `i` when `has(members[i], members[j])`.
-    fn rows(members: &[Id], has: impl Fn(Id, Id) -> bool) -> Bits {
+    /// One row per member: bit `j` of row `i` for each position `j` that `inside(members[i])` yields.
+    fn rows<I: Iterator<Item = usize>>(members: &[Id], inside: impl Fn(Id) -> I) -> Bits {
         let words = members.len().div_ceil(64).max(1);
         let mut data = vec![0u64; words * members.len()];
         for (i, &m) in members.iter().enumerate() {
-            for (j, &other) in members.iter().enumerate() {
-                if has(m, other) {
-                    data[i * words + j / 64] |= 1 << (j % 64);
-                }
+            for j in inside(m) {
+                data[i * words + j / 64] |= 1 << (j % 64);
             }
         }
         Bits { words, data }
@@ -560,32 +564,64 @@ impl Bits {
 
 #[derive(Default)]
 struct Ties {
+    /// 1 for the group's members.
+    members: PerAccount,
     /// For each outside account: members it boosts.
-    out: FxHashMap<Id, usize>,
+    out: PerAccount,
     /// ... and members boosting it.
-    inn: FxHashMap<Id, usize>,
+    inn: PerAccount,
     /// Candidates and their degree (hubs are never eligible).
     eligible: FxHashMap<Id, usize>,
 }
 
 thread_local! {
-    /// The growth's tie counts, kept between searches: growing them anew for each search was ~4 % of a replay.
+    /// The growth's tie counts, kept between searches: allocating them anew for each search was ~4 % of a replay.
     static TIES: RefCell<Ties> = RefCell::default();
+    /// The peel's member positions, likewise.
+    static POSITIONS: RefCell<PerAccount> = RefCell::default();
 }
 
 impl Ties {
-    fn clear(&mut self) {
-        self.out.clear();
-        self.inn.clear();
+    fn reset(&mut self, numbers: usize) {
+        self.members.reset(numbers);
+        self.out.reset(numbers);
+        self.inn.reset(numbers);
         self.eligible.clear();
     }
+}
 
-    fn count_out(&self, id: Id) -> usize {
-        self.out.get(&id).copied().unwrap_or(0)
+/// A number per account, indexed by the account's number (0 for accounts not set): a search reads hundreds of
+/// partners, and hashing each of them was most of its cost. Resetting clears only the entries set since.
+#[derive(Default)]
+struct PerAccount {
+    values: Vec<u32>,
+    set: Vec<Id>,
+}
+
+impl PerAccount {
+    /// Every entry 0, for accounts numbered below `numbers`.
+    fn reset(&mut self, numbers: usize) {
+        for &id in &self.set {
+            self.values[id as usize] = 0;
+        }
+        self.set.clear();
+        if self.values.len() < numbers {
+            self.values.resize(numbers, 0);
+        }
     }
 
-    fn count_in(&self, id: Id) -> usize {
-        self.inn.get(&id).copied().unwrap_or(0)
+    fn get(&self, id: Id) -> u32 {
+        self.values[id as usize]
+    }
+
+    /// Add `by` to the account's number; return the sum.
+    fn add(&mut self, id: Id, by: u32) -> u32 {
+        let value = &mut self.values[id as usize];
+        if *value == 0 {
+            self.set.push(id);
+        }
+        *value += by;
+        *value
     }
 }
 
