@@ -591,7 +591,8 @@ impl Ties {
 }
 
 /// A number per account, indexed by the account's number (0 for accounts not set): a search reads hundreds of
-/// partners, and hashing each of them was most of its cost. Resetting clears only the entries set since.
+/// partners, and hashing each of them was most of its cost. Resetting clears only the entries set since. Four bytes
+/// per account number, against the hundreds an account's state and graph rows take.
 #[derive(Default)]
 struct PerAccount {
     values: Vec<u32>,
