@@ -25,7 +25,7 @@ from pathlib import Path
 from detector.alerts import Decision
 from detector.core.engine import Engine
 from streams import checkpoint
-from streams.pipeline import DetectorState, Record
+from streams.pipeline import DetectorState, InputRecord
 from streams.sinks import DeadLetterSink, FindingSink
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Detection:
         detection.origin = f"resuming from {path} at offsets {saved.offsets}"
         return detection
 
-    async def handle(self, records: Sequence[Record]) -> None:
+    async def handle(self, records: Sequence[InputRecord]) -> None:
         """Process one batch; returns once cases, alerts and dead letters are all written."""
         if records:
             self._quiet = False

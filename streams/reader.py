@@ -26,7 +26,6 @@ from mode import Service
 
 from detector.settings import Settings
 from streams.detection import Detection
-from streams.pipeline import Record
 
 log = logging.getLogger(__name__)
 #: How long a stopping worker waits for its last commit.
@@ -100,7 +99,7 @@ class InteractionsReader(Service):
         next_checkpoint = time.monotonic() + self.checkpoint_interval_s
         while True:
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_size)
-            records = [Record(m.topic, m.partition, m.offset, m.key, m.value) for ms in batches.values() for m in ms]
+            records = [message for messages in batches.values() for message in messages]
             if records:
                 await self.detection.handle(records)
             if time.monotonic() >= next_checkpoint:
