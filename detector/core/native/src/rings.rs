@@ -112,18 +112,18 @@ impl<'g> Finder<'g> {
         {
             return IdSet::default();
         }
-        let mut group: IdSet = [a, b].into_iter().collect();
         let mut ties = TIES.take();
         ties.reset(self.graph.numbers());
         for member in [a, b] {
             ties.members.add(member, 1);
         }
+        // The group's members, each with its number of recent boosters (what the peel needs of them).
         let mut boosters: FxHashMap<Id, usize> = FxHashMap::default();
         for member in [a, b] {
             boosters.insert(member, self.count_ties(member, &mut ties, now));
         }
-        while group.len() < self.rules.max_members && !ties.eligible.is_empty() {
-            let needed = 2usize.max((MIN_TIE_SHARE * group.len() as f64).ceil() as usize);
+        while boosters.len() < self.rules.max_members && !ties.eligible.is_empty() {
+            let needed = 2usize.max((MIN_TIE_SHARE * boosters.len() as f64).ceil() as usize);
             let mut best: Option<(f64, Id)> = None;
             for (&cand, &degree) in &ties.eligible {
                 let n_out = ties.out.get(cand) as usize;
@@ -141,7 +141,7 @@ impl<'g> Finder<'g> {
                 }
             }
             let Some((closure, chosen)) = best else { break };
-            let needed_closure = if group.len() < DENSE_FIRST_MEMBERS {
+            let needed_closure = if boosters.len() < DENSE_FIRST_MEMBERS {
                 first_closure
             } else {
                 MIN_CANDIDATE_CLOSURE
@@ -149,7 +149,6 @@ impl<'g> Finder<'g> {
             if closure < needed_closure {
                 break;
             }
-            group.insert(chosen);
             ties.members.add(chosen, 1);
             ties.eligible.remove(&chosen);
             let n = self.count_ties(chosen, &mut ties, now);
@@ -158,10 +157,10 @@ impl<'g> Finder<'g> {
         TIES.set(ties);
         // The peel only shrinks a group; the dense path's caller needs no account of a group too small to score
         // (the ordinary search's caller backs its members off).
-        if dense && group.len() < self.rules.min_members {
+        if dense && boosters.len() < self.rules.min_members {
             return IdSet::default();
         }
-        self.peel(group, &boosters, now)
+        self.peel(boosters.keys().copied().collect(), &boosters, now)
     }
 
     /// A traded pair of accounts with few partners, where growth cannot start (it needs an account boosting two
