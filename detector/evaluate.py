@@ -36,6 +36,7 @@ from detector.simulation import BITCOIN_ALPHA, SYNTHETIC, SimulationConfig, gene
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
 from models.calibration import Reliability
+from models.decisions import decision_row
 from models.labels import SchemeIndex
 from models.retrain import TRAINING_DAYS, training_seeds
 
@@ -68,6 +69,10 @@ class EvalConfig:
     midas_bucket: str = "day"  # the better of hour and day for MIDAS-R here (generous to the baseline)
     workers: int = 0  # 0: one per seed, up to the CPU count
     background: str = BITCOIN_ALPHA
+    #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
+    weights: str | None = None
+    #: Decide every case ours opens as a reviewer knowing the truth would (`--decisions-out`).
+    review: bool = False
 
     def seed_values(self) -> list[int]:
         return list(self.seed_list) or list(range(self.first_seed, self.first_seed + self.seeds))
@@ -291,18 +296,56 @@ def shape_groups(scheme: Mapping) -> list[str]:
 def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
     # The engine and its models load only when it is evaluated.
     from detector.core.engine import Engine, EngineConfig
+    from detector.core.scoring import Scorer, load_weights
     from detector.replay import replay_events
 
-    engine = Engine(EngineConfig(record_candidates=True, keep_forgotten_scores=True))
+    engine_config = EngineConfig(record_candidates=True, keep_forgotten_scores=True)
+    scorer = Scorer(load_weights(Path(config.weights)), seed=engine_config.seed) if config.weights else None
+    engine = Engine(engine_config, scorer=scorer)
     findings: list[Finding] = []
     results = replay_events(events, engine=engine, findings=findings)
     index = SchemeIndex(truth.schemes)
     about = [index.about(cand) for cand in engine.candidates]
-    return results, {
+    extra = {
         "closest": closest_candidates(truth.schemes, engine.candidates, about),
         "calibration": calibration(engine.candidates, about),
         **review_volume(findings, index, truth.ignored),
     }
+    if config.review:
+        extra["decisions"] = truth_decisions(findings, index, truth.ignored)
+    return results, extra
+
+
+def truth_decisions(findings: Sequence[Finding], index: SchemeIndex, ignored: Collection[str]) -> list[dict]:
+    """The decisions a reviewer knowing the truth would take, one per case, on the evidence that opened it:
+    confirmed when about an injected scheme (the training labels' rule), dismissed when not. A case naming only
+    ignored accounts (a burst's side targets, neither positive nor negative) is left undecided.
+
+    >>> from detector.core.findings import Finding
+    >>> def finding(case, accounts): return Finding(case, "farming_ring", accounts, 0.9, 0.0, 0.0, 0.0, "v",
+    ...                                             {"features": {"size": len(accounts)}, "model": "farming_ring"})
+    >>> index = SchemeIndex([{"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c"]}])
+    >>> found = [finding("r1", ("a", "b")), finding("r1", ("a", "b", "c", "x")), finding("r2", ("x", "y"))]
+    >>> [(d["case_id"], d["decision"], d["features"]) for d in truth_decisions(found, index, ignored=())]
+    [('r1', 'confirmed', {'size': 2}), ('r2', 'dismissed', {'size': 2})]
+    """
+    decided: dict[str, dict] = {}
+    for finding in findings:
+        if finding.case_id in decided or set(finding.accounts) <= set(ignored):
+            continue
+        about = index.about({"scheme": finding.scheme, "accounts": sorted(finding.accounts)})
+        decided[finding.case_id] = decision_row(
+            case_id=finding.case_id,
+            scheme=finding.scheme,
+            model=finding.evidence.get("model", finding.scheme),
+            accounts=finding.accounts,
+            features=finding.evidence.get("features", {}),
+            decision="confirmed" if about is not None else "dismissed",
+            reviewer="ground truth",
+            score=finding.score,
+            model_version=finding.model_version,
+        )
+    return list(decided.values())
 
 
 def review_volume(findings: Sequence[Finding], index: SchemeIndex, ignored: Collection[str] = ()) -> dict:
@@ -583,7 +626,7 @@ def format_report(report: dict) -> str:
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}; account level: positives = ring "
         f"members + burst beneficiaries, "
-        f"bought helper accounts ignored",
+        f"bought helper accounts ignored" + (f"; weights {config['weights']}" if config.get("weights") else ""),
         "",
         f"{'method':<10} {'precision':>15} {'recall':>15} {'F1':>15} {'benign flagged':>15} "
         f"{'organic flagged':>16} {'caught':>9} {'delay h med/p90':>16} {'prevention':>18} {'avg precision':>15}",
@@ -793,6 +836,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="inject into Bitcoin-Alpha (default) or the synthetic background as dense as the training streams",
     )
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
+    parser.add_argument(
+        "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
+    )
+    parser.add_argument(
+        "--decisions-out",
+        type=Path,
+        help="write every case ours opened, decided from the ground truth, for `detector train --decisions`",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -806,6 +857,8 @@ def run(args: argparse.Namespace) -> int:
         midas_bucket=args.midas_bucket,
         workers=args.workers,
         background=args.background,
+        weights=str(args.weights) if args.weights else None,
+        review=args.decisions_out is not None,
     )
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
     if used:
@@ -814,7 +867,15 @@ def run(args: argparse.Namespace) -> int:
             "trained on; evaluate on other seeds"
         )
     report = evaluate(config)
+    decisions = [
+        {**row, "case_id": f"seed-{run['seed']}/{row['case_id']}"}
+        for run in report["seeds"]
+        for row in run["methods"].get("ours", {}).pop("decisions", [])
+    ]
     print(format_report(report))
+    if args.decisions_out:
+        args.decisions_out.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in decisions))
+        print(f"wrote {len(decisions)} decided cases to {args.decisions_out}", file=sys.stderr)
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         print(f"wrote {args.json}", file=sys.stderr)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from detector.core.engine import AccountResult, Engine, EngineConfig
 from detector.core.events import Event, EventRejected, event_time, parse_event
 from detector.core.findings import Finding
+from detector.core.scoring import Scorer, load_weights
 from models.labels import SchemeIndex
 
 #: Lines handled as one batch, and between progress bar updates: per line, a generator's step or a bar's update
@@ -212,6 +213,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ground truth (`detector simulate --truth` format): label each exported candidate with the scheme it is "
         "about (`scheme_id`, null when organic) and `label`",
     )
+    parser.add_argument(
+        "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -292,7 +296,8 @@ def _seekable(path: Path) -> Iterator[IO[bytes]]:
 def _replay(
     batches: Iterable[tuple[list[int], list[Event]]], count: int, rejects: list[Rejected], args: argparse.Namespace
 ) -> tuple[Engine, list[Finding], set[str]]:
-    engine = Engine(EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True))
+    config = EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True)
+    engine = Engine(config, scorer=Scorer(load_weights(args.weights), seed=config.seed) if args.weights else None)
     findings: list[Finding] = []
     seen: set[str] = set()
     with tqdm(desc="replaying", unit=" events", total=count, disable=args.no_progress, file=sys.stderr) as bar:

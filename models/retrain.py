@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -27,6 +28,7 @@ from sklearn.metrics import roc_auc_score
 
 from models import WEIGHTS_PATH
 from models.calibration import Reliability
+from models.decisions import Decisions
 from models.labels import SchemeIndex
 from models.linear import LogisticScore
 
@@ -40,15 +42,20 @@ def label_candidates(candidates: Iterable[dict], truth: dict) -> list[tuple[str,
 
 
 def fit_score(
-    rows: Sequence[tuple[dict, bool]], names: Sequence[str], log1p: frozenset[str], c: float = 1.0
+    rows: Sequence[tuple[dict, bool]],
+    names: Sequence[str],
+    log1p: frozenset[str],
+    c: float = 1.0,
+    weights: Sequence[float] | None = None,
 ) -> LogisticScore:
     """Fit an L2-regularised logistic regression on standardised features and fold the scaling back into
-    plain coefficients, so the score stays a readable ``LogisticScore``."""
+    plain coefficients, so the score stays a readable ``LogisticScore``. ``weights``: per row, how much it counts
+    (all 1 by default)."""
     x = np.array([[_transform(f, n, log1p) for n in names] for f, _ in rows], dtype=float)
     y = np.array([label for _, label in rows], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y, sample_weight=weights)
     coefs = model.coef_[0] / scale
     intercept = float(model.intercept_[0] - np.dot(coefs, mean))
     return LogisticScore(intercept, {n: round(float(w), 4) for n, w in zip(names, coefs, strict=True)}, log1p)
@@ -72,6 +79,12 @@ TRAINING_DAYS = 60.0
 SPARSE_TRAINED_MODELS = frozenset({"farming_ring_local"})
 SPARSE_TRAINING_ACTIVITY = 0.1
 FIRST_SPARSE_TRAINING_SEED = 1100
+
+
+#: How many simulated training candidates one reviewer decision counts as. A reviewed case is one group, where the
+#: simulated streams hold each group as often as the engine re-scored it; measured (docs/detection.md, *Learning
+#: from reviewers*): 1 helped on held-out seeds, 3 and more flagged organic cliques the decisions had not shown.
+DECISION_WEIGHT = 1.0
 
 
 def training_seeds(streams: int = TRAINING_STREAMS) -> set[int]:
@@ -116,6 +129,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train on your own labelled streams instead of simulating: `detector replay --candidates` output and "
         "its truth JSON (`detector simulate --truth` format); repeat for more streams, the last one is held out",
     )
+    parser.add_argument(
+        "--decisions",
+        type=Path,
+        action="append",
+        metavar="DECISIONS",
+        help="also learn from reviewers' decisions (`detector cases export` or `detector eval --decisions-out` "
+        "output): each confirmed case a positive, each dismissed one a negative of the model that scored it; "
+        "repeat for more files",
+    )
+    parser.add_argument(
+        "--decision-weight",
+        type=float,
+        default=DECISION_WEIGHT,
+        help="how many training candidates one decision counts as (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,22 +166,31 @@ def run(args: argparse.Namespace) -> int:
             simulated = list(pool.map(simulate_candidates, *zip(*jobs, strict=True)))
         streams, sparse = simulated[: args.seeds], simulated[args.seeds :]
     current = load_weights()
+    decisions = Decisions()
+    for path in args.decisions or ():
+        decisions.read(str(path), path.read_bytes().splitlines(), {m: sorted(s.coefs) for m, s in current.items()})
+    _report_left_out(decisions.left_out, file=sys.stderr)
     fitted = {}
     for model, base in current.items():
         # Hold the last stream out to report how the fit does on a stream it has not seen.
         own = streams + sparse if model in SPARSE_TRAINED_MODELS else streams
         train = [(f, y) for stream in own[:-1] for s, f, y in stream if s == model]
         held = [(f, y) for s, f, y in own[-1] if s == model]
+        reviewed = decisions.rows.get(model, [])
         names = sorted(base.coefs)
         if _both_classes(train):
             _report(model, fit_score(train, names, base.log1p, c=args.c), held, file=sys.stderr)
         else:
             print(f"{model}: the training streams hold one class only; no held-out report", file=sys.stderr)
-        if _both_classes(train + held):
-            fitted[model] = fit_score(train + held, names, base.log1p, c=args.c)
+        rows = train + held + reviewed
+        if _both_classes(rows):
+            weights = [1.0] * len(train + held) + [args.decision_weight] * len(reviewed)
+            fitted[model] = fit_score(rows, names, base.log1p, c=args.c, weights=weights)
         else:
             print(f"{model}: one class only in all streams; its current weights are kept", file=sys.stderr)
             fitted[model] = base
+        if reviewed:
+            _report_decisions(model, base, fitted[model], reviewed, file=sys.stderr)
     args.out.write_text(_dump(fitted))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
@@ -176,6 +213,35 @@ def _report(model: str, score: LogisticScore, held: Sequence[tuple[dict, bool]],
         f"{model}: held-out candidates {len(held)} ({sum(labels)} positive) AUC {auc:.3f}, "
         f"at 0.5: {tp} true and {fp} false candidates; calibration error {reliability.ece:.3f}, "
         f"Brier {reliability.brier:.3f}",
+        file=file,
+    )
+
+
+def _report_left_out(left_out: Sequence[tuple[str, int, str]], file, shown: int = 5) -> None:
+    """Every decision line not learnt from is counted by reason; the first few are named."""
+    if not left_out:
+        return
+    reasons = Counter(reason.split(":")[0] if reason.startswith("feature ") else reason for _, _, reason in left_out)
+    counts = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+    print(f"decision lines left out: {len(left_out)} ({counts})", file=file)
+    for name, number, reason in left_out[:shown]:
+        print(f"  {name}:{number}: {reason}", file=file)
+
+
+def _report_decisions(
+    model: str, before: LogisticScore, after: LogisticScore, reviewed: Sequence[tuple[dict, bool]], file
+) -> None:
+    """How the current and the refitted weights score the reviewed cases (all of them were learnt from)."""
+
+    def passing(score: LogisticScore, label: bool) -> int:
+        return sum(1 for f, y in reviewed if y == label and score.score(f) >= 0.5)
+
+    confirmed = sum(1 for _, y in reviewed if y)
+    dismissed = len(reviewed) - confirmed
+    print(
+        f"{model}: learnt from {len(reviewed)} decisions; scored 0.5 or more: of {confirmed} confirmed "
+        f"{passing(before, True)} before, {passing(after, True)} after; of {dismissed} dismissed "
+        f"{passing(before, False)} before, {passing(after, False)} after",
         file=file,
     )
 

@@ -258,3 +258,43 @@ def test_the_sparse_training_streams_train_only_the_models_that_need_them(tmp_pa
     assert fitted["farming_ring_local"].coefs["tie_density"] < 0  # learnt from the sparse streams
     assert fitted["farming_ring"].coefs["tie_density"] > 0  # never saw them
     assert fitted["farming_ring_dense"] == shipped["farming_ring_dense"]  # no candidates at all: kept
+
+
+def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(retrain, "simulate_candidates", fake_stream)  # simulated: dense groups are rings
+    ring_features = sorted(load_weights()["farming_ring"].coefs)
+    # Dense, and every tie answered: what the simulated groups (ties only) never show.
+    clique = {name: 0.0 for name in ring_features} | {"tie_density": 0.95, "mutual_density": 0.9}
+
+    def line(features: dict, decision: str, label: bool | None) -> str:
+        return json.dumps({"model": "farming_ring", "features": features, "decision": decision, "label": label})
+
+    decisions = tmp_path / "decisions.jsonl"
+    decisions.write_text(
+        # The platform's reviewers keep dismissing a dense organic clique the simulated streams never showed.
+        "".join(line(clique, "dismissed", False) + "\n" for _ in range(40))
+        + line(clique, "escalated", None)
+        + "\n"
+        + line({"tie_density": 0.95}, "confirmed", True)
+        + "\n"  # fmt: skip
+        + "{not json\n"
+    )
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    def fitted(*extra: str) -> dict[str, LogisticScore]:
+        out = tmp_path / "weights.json"
+        assert run(parser.parse_args(["--seeds", "2", "--out", str(out), *extra])) == 0
+        return load_weights(out)
+
+    simulated_only = fitted()
+    capsys.readouterr()
+    with_decisions = fitted("--decisions", str(decisions))
+    report = capsys.readouterr().err
+    assert with_decisions["farming_ring"].score(clique) < 0.5 < simulated_only["farming_ring"].score(clique)
+    assert with_decisions["follower_growth"] == simulated_only["follower_growth"]  # no decisions about it
+    assert "decision lines left out: 3 (1 no label (escalated), 1 feature fresh_share, 1 not JSON)" in report
+    assert f"{decisions}:42: feature fresh_share: not a finite number" in report
+    assert "farming_ring: learnt from 40 decisions" in report
+    # A decision counts as one simulated candidate unless told otherwise.
+    assert fitted("--decisions", str(decisions), "--decision-weight", "0.001")["farming_ring"].score(clique) > 0.5

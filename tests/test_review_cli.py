@@ -64,6 +64,22 @@ def test_list_claim_decide_reopen_from_the_terminal(prefix: str, capsys: pytest.
     assert cases(capsys, "claim", "--next", "--scheme", "farming_ring") == (1, "no open case\n")
 
 
+def test_decided_cases_export_as_training_lines(prefix: str, capsys: pytest.CaptureFixture, tmp_path):
+    out = tmp_path / "decisions.jsonl"
+    assert cases(capsys, "export", "--out", str(out)) == (0, f"{out}: exported=0\n")
+    assert out.read_bytes() == b""
+    cases(capsys, "--as", "ann", "decide", "growth-cli", "dismissed", "--policy", "no-violation", "--reason", "viral")
+    assert cases(capsys, "export", "--out", str(out))[0] == 0
+    [line] = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert (line["case_id"], line["model"], line["decision"], line["label"]) == (
+        "growth-cli",
+        FOLLOWER_GROWTH,
+        "dismissed",
+        False,
+    )
+    assert line["reviewer"] == "ann" and line["policy"] == "no-violation" and line["features"] == {}
+
+
 def test_allowlist_from_the_terminal(prefix: str, capsys: pytest.CaptureFixture):
     assert cases(capsys, "--as", "root", "allowlist", "add", "c:li", "--reason", "partner", "--days", "1")[0] == 0
     code, out = cases(capsys, "--json", "allowlist", "list")

@@ -368,6 +368,26 @@ async def test_deciding_publishes_and_reopening_supersedes(store: CaseStore, sin
         await store.release("ring-aaaa", "bob")  # decided, so nobody holds it
 
 
+async def test_decision_records_keep_what_the_reviewer_saw_not_later_evidence(store: CaseStore, clock: Clock):
+    await store.upsert_finding(ring())
+    await store.upsert_finding(growth())
+    await store.upsert_finding(ring("ring-bbbb", members=("n1", "n2", "n3", "n4")))
+    await store.decide("ring-aaaa", "alice", "dismissed", "no-violation", "a gaming guild")
+    clock.now += 1
+    await store.decide("growth-star", "alice", "escalated", POLICY, "needs a second look")
+    clock.now += 1
+    later = ring(score=0.95, last=T0)
+    later.evidence["features"] = {"inflow_closure": 1.0}
+    await store.upsert_finding(later)  # flagged again after the decision, with other features
+    records = [(case_id, record) async for case_id, record in store.decision_records()]
+    assert [case_id for case_id, _ in records] == ["ring-aaaa", "growth-star"]  # decided ones, oldest first
+    dismissed = records[0][1]
+    assert dismissed["features"] == {"inflow_closure": 0.9} and dismissed["decision"] == "dismissed"
+    assert dismissed["model"] == FARMING_RING  # the evidence named no model: the scheme's own
+    await store.reopen("ring-aaaa", "admin", "appeal")
+    assert [case_id async for case_id, _ in store.decision_records()] == ["growth-star"]
+
+
 async def test_decisions_wait_in_the_outbox_while_the_broker_is_down(client, clock: Clock):
     down = ListSink(fail=True)
     store = CaseStore(client, clock=clock, prefix=f"test-{uuid.uuid4().hex[:12]}:", sink=down)

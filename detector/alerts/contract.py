@@ -17,6 +17,7 @@ import orjson
 
 from detector.alerts.cloudevents import CloudEvent, rfc3339
 from detector.core.findings import FOLLOWER_GROWTH, SCHEMES, Finding
+from models.decisions import DECISION_LABELS
 
 TYPE_PREFIX = "dev.gsd.detector."
 FLAGGED_TYPES = {scheme: f"{TYPE_PREFIX}{scheme}.flagged.v1" for scheme in SCHEMES}
@@ -114,7 +115,7 @@ class Decision:
     @property
     def label(self) -> bool | None:
         """True for confirmed, False for dismissed; an escalation is not a label."""
-        return {"confirmed": True, "dismissed": False}.get(self.decision)
+        return DECISION_LABELS.get(self.decision)
 
     @classmethod
     def from_json(cls, raw: bytes | None) -> Decision:

@@ -7,6 +7,7 @@ Examples::
     detector cases --as alice decide ring-205830ca5b23bbe3 confirmed --policy inauthentic-engagement \
         --reason "closed loop of endorsements"
     detector cases --as alice allowlist add some_account --reason "verified outlet" --days 30
+    detector cases export --out decisions.jsonl     # then: detector train --decisions decisions.jsonl
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import asyncio
 import getpass
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 import orjson
 
@@ -26,6 +29,7 @@ from detector.review.policies import POLICIES
 from detector.review.sink import KafkaDecisionSink
 from detector.review.store import DECISIONS, STATES, Case, CaseStore, ReviewError
 from detector.settings import Settings
+from models.decisions import decision_row
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     remove.add_argument("account")
 
     sub.add_parser("maintain", help="return expired leases, publish pending decisions, apply retention")
+
+    export = sub.add_parser(
+        "export", help="write every decided case as a labelled line for `detector train --decisions`"
+    )
+    export.add_argument("--out", type=Path, required=True, help="JSONL file (replaced once complete)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,6 +152,9 @@ async def _act(store: CaseStore, args: argparse.Namespace) -> int:
         _emit(args, case.to_dict(), f"reopened: {_line(case)}")
     elif args.action == "allowlist":
         return await _allowlist(store, args)
+    elif args.action == "export":
+        counts = await _export(store, args.out)
+        _emit(args, counts, f"{args.out}: " + _compact(counts))
     else:
         done = await store.maintain()
         _emit(args, done, _compact(done))
@@ -167,6 +179,35 @@ async def _allowlist(store: CaseStore, args: argparse.Namespace) -> int:
     else:
         _emit(args, {"removed": args.account}, f"removed {args.account}")
     return 0
+
+
+async def _export(store: CaseStore, out: Path) -> dict[str, int]:
+    """Write the decided cases' last decisions, with the features the reviewer saw, as training lines; the file
+    appears only once complete."""
+    counts: Counter[str] = Counter()
+    partial = out.with_name(out.name + ".partial")
+    with partial.open("wb") as file:
+        async for case_id, record in store.decision_records():
+            if record is None:
+                counts["without_record"] += 1  # decided before decision records were kept
+                continue
+            row = decision_row(
+                case_id=case_id,
+                scheme=record["scheme"],
+                model=record.get("model") or record["scheme"],
+                accounts=record["accounts"],
+                features=record.get("features") or {},
+                decision=record["decision"],
+                **{key: record.get(key) for key in EXPORTED_PROVENANCE},
+            )
+            file.write(orjson.dumps(row) + b"\n")
+            counts[record["decision"]] += 1
+    partial.replace(out)
+    return {"exported": sum(n for k, n in counts.items() if k != "without_record"), **counts}
+
+
+#: What an export line carries besides the case, its features and the decision: who decided, when, why, on what.
+EXPORTED_PROVENANCE = ("decision_id", "policy", "reason", "reviewer", "decided_at", "score", "model_version")
 
 
 def _emit(args: argparse.Namespace, data: object, text: str) -> None:

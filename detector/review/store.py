@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -61,7 +61,9 @@ _SUMMARY_FIELDS = (
     "evidence_after_decision",
 )  # fmt: skip
 _CLAIM_FIELDS = ("claimed_by", "claimed_at", "lease_expires_at")
-_DECISION_FIELDS = ("decision", "decided_by", "decided_at", "policy", "reason", "note", "decision_id")
+_DECISION_FIELDS = (
+    "decision", "decided_by", "decided_at", "policy", "reason", "note", "decision_id", "decision_record",
+)  # fmt: skip
 
 # Shared Lua: audit to the global and the per-case stream; return expired leases to the queue.
 _LUA_COMMON = """
@@ -554,6 +556,20 @@ class CaseStore:
             open_, claimed, decided = await pipe.execute()
         return {OPEN: open_, CLAIMED: claimed, DECIDED: decided}
 
+    async def decision_records(self) -> AsyncIterator[tuple[str, dict | None]]:
+        """Per decided case, oldest decision first: its id and its last decision record (what the decisions topic
+        carried, with the features and the model the reviewer saw), or ``None`` for a case decided before records
+        were kept. Read a page at a time, so an export of any size holds one page in memory."""
+        start = 0
+        while ids := _decode(await self.redis.zrange(self.keys.decided, start, start + SCAN_PAGE - 1)):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for case_id in ids:
+                    pipe.hget(self.keys.case(case_id), "decision_record")
+                records = await pipe.execute()
+            for case_id, record in zip(ids, records, strict=True):
+                yield case_id, orjson.loads(record) if record else None
+            start += SCAN_PAGE
+
     async def related_cases(self, case_id: str, limit: int = 50) -> list[Case]:
         """Other cases sharing an account with this one, strongest first."""
         case = await self.get(case_id)
@@ -680,6 +696,7 @@ class CaseStore:
                 "decided_at": now,
                 "score": case.score,
                 "model_version": case.model_version,
+                "model": case.evidence.get("model", case.scheme),
                 "features": case.evidence.get("features", {}),
                 "supersedes": raw.get("last_decision_id") or None,
                 "bulk_id": bulk_id,
@@ -691,6 +708,7 @@ class CaseStore:
                     "state": DECIDED, "decision": decision, "decided_by": reviewer, "decided_at": now,
                     "policy": policy, "reason": reason, "note": note, "decision_id": record["decision_id"],
                     "last_decision_id": record["decision_id"], "evidence_after_decision": 0,
+                    "decision_record": _json(record),
                     "updated_at": now, "claimed_by": "", "claimed_at": "", "lease_expires_at": "",
                 },
             )  # fmt: skip
