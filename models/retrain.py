@@ -82,9 +82,9 @@ FIRST_SPARSE_TRAINING_SEED = 1100
 
 
 #: How many simulated training candidates one reviewer decision counts as. A reviewed case is one group, where the
-#: simulated streams hold each group as often as the engine re-scored it; measured (docs/detection.md, *Learning
-#: from reviewers*): 1 helped on held-out seeds, 3 and more flagged organic cliques the decisions had not shown.
-DECISION_WEIGHT = 1.0
+#: simulated streams hold a group as often as the engine re-scored it (the 160 rings of the 16 streams: 1,688
+#: tie-path candidates, ~10 each). Measured with 1, 3, 10 and 30 (docs/detection.md, *Learning from reviewers*).
+DECISION_WEIGHT = 10.0
 
 
 def training_seeds(streams: int = TRAINING_STREAMS) -> set[int]:
@@ -177,6 +177,12 @@ def run(args: argparse.Namespace) -> int:
         train = [(f, y) for stream in own[:-1] for s, f, y in stream if s == model]
         held = [(f, y) for s, f, y in own[-1] if s == model]
         reviewed = decisions.rows.get(model, [])
+        if reviewed and not _both_classes(reviewed):
+            # Reviewers see flagged cases only: one kind of decision says how often flags were right, not where the
+            # boundary lies, and folding it in would only move the model's base rate (docs/detection.md).
+            kind = "confirmed" if reviewed[0][1] else "dismissed"
+            print(f"{model}: its {len(reviewed)} decisions are all {kind}; left out", file=sys.stderr)
+            reviewed = []
         names = sorted(base.coefs)
         if _both_classes(train):
             _report(model, fit_score(train, names, base.log1p, c=args.c), held, file=sys.stderr)

@@ -11,6 +11,7 @@ import pytest
 from detector.baselines import BaselineResult as R
 from detector.cli import main
 from detector.core.events import Event
+from detector.core.scoring import load_weights
 from detector.evaluate import (
     EvalConfig,
     Truth,
@@ -25,6 +26,7 @@ from detector.evaluate import (
 )
 from detector.simulation import BurstShape, OrganicConfig, RingShape, generate_organic, inject
 from detector.simulation.clock import HOUR
+from models.decisions import Decisions
 from models.labels import SchemeIndex
 
 # Two schemes: ring r1..r3 (events at t = 0, 10, 20, 30, 40) and a burst on b1 by helpers h1, h2 (t = 100..130).
@@ -380,3 +382,26 @@ def test_eval_injects_into_the_synthetic_background_when_asked(tmp_path, capsys)
     report = orjson.loads(out.read_bytes())
     assert report["config"]["background"] == "synthetic"
     assert report["seeds"][0]["events"] > 30_000  # as dense as a training stream: 1,000 accounts over 60 days
+
+
+def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):
+    argv = ["eval", "--seeds", "1", "--first-seed", "3", "--methods", "ours"]
+    decisions, report = tmp_path / "decisions.jsonl", tmp_path / "eval.json"
+    assert main([*argv, "--decisions-out", str(decisions), "--json", str(report)]) == 0
+    run = orjson.loads(report.read_bytes())["seeds"][0]["methods"]["ours"]
+    assert "decisions" not in run  # written to their own file, not the report
+    lines = decisions.read_bytes().splitlines()
+    read = Decisions()
+    read.read("d", lines, {model: sorted(score.coefs) for model, score in load_weights().items()})
+    assert read.left_out == []  # every line is what `detector train --decisions` learns from
+    labels = [orjson.loads(line)["label"] for line in lines]
+    # One decision per case but those naming only side targets; confirmed exactly when about an injected scheme.
+    assert len(labels) == run["cases"] - run["ignored_cases"] and sum(labels) == run["true_cases"]
+    assert all(orjson.loads(line)["case_id"].startswith("seed-3/") for line in lines)
+
+    never = tmp_path / "never.json"  # weights under which nothing can reach the threshold
+    never.write_text(orjson.dumps({m: {"intercept": -50.0, "coefs": {}, "log1p": []} for m in load_weights()}).decode())
+    capsys.readouterr()
+    assert main([*argv, "--weights", str(never), "--json", str(report)]) == 0
+    assert f"; weights {never}" in capsys.readouterr().out.splitlines()[0]
+    assert orjson.loads(report.read_bytes())["seeds"][0]["methods"]["ours"]["cases"] == 0

@@ -263,21 +263,23 @@ def test_the_sparse_training_streams_train_only_the_models_that_need_them(tmp_pa
 def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(retrain, "simulate_candidates", fake_stream)  # simulated: dense groups are rings
     ring_features = sorted(load_weights()["farming_ring"].coefs)
+    ring = dict.fromkeys(ring_features, 0.0) | {"tie_density": 0.9}
     # Dense, and every tie answered: what the simulated groups (ties only) never show.
-    clique = {name: 0.0 for name in ring_features} | {"tie_density": 0.95, "mutual_density": 0.9}
+    clique = ring | {"tie_density": 0.95, "mutual_density": 0.9}
 
-    def line(features: dict, decision: str, label: bool | None) -> str:
-        return json.dumps({"model": "farming_ring", "features": features, "decision": decision, "label": label})
+    def line(features: dict, decision: str, model: str = "farming_ring") -> str:
+        label = {"confirmed": True, "dismissed": False}.get(decision)
+        return json.dumps({"model": model, "features": features, "decision": decision, "label": label}) + "\n"
 
     decisions = tmp_path / "decisions.jsonl"
     decisions.write_text(
-        # The platform's reviewers keep dismissing a dense organic clique the simulated streams never showed.
-        "".join(line(clique, "dismissed", False) + "\n" for _ in range(40))
-        + line(clique, "escalated", None)
-        + "\n"
-        + line({"tie_density": 0.95}, "confirmed", True)
-        + "\n"  # fmt: skip
+        # The platform's reviewers keep dismissing a dense organic clique, and confirm the rings.
+        line(clique, "dismissed") * 4
+        + line(ring, "confirmed") * 4
+        + line(clique, "escalated")
+        + line({"tie_density": 0.95}, "confirmed")
         + "{not json\n"
+        + line(ring, "confirmed", model="farming_ring_local") * 4  # confirmations only: no boundary to learn
     )
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -292,9 +294,12 @@ def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypat
     with_decisions = fitted("--decisions", str(decisions))
     report = capsys.readouterr().err
     assert with_decisions["farming_ring"].score(clique) < 0.5 < simulated_only["farming_ring"].score(clique)
+    assert with_decisions["farming_ring"].score(ring) > 0.5
+    assert with_decisions["farming_ring_local"] == simulated_only["farming_ring_local"]
     assert with_decisions["follower_growth"] == simulated_only["follower_growth"]  # no decisions about it
     assert "decision lines left out: 3 (1 no label (escalated), 1 feature fresh_share, 1 not JSON)" in report
-    assert f"{decisions}:42: feature fresh_share: not a finite number" in report
-    assert "farming_ring: learnt from 40 decisions" in report
-    # A decision counts as one simulated candidate unless told otherwise.
-    assert fitted("--decisions", str(decisions), "--decision-weight", "0.001")["farming_ring"].score(clique) > 0.5
+    assert f"{decisions}:10: feature fresh_share: not a finite number" in report
+    assert "farming_ring: learnt from 8 decisions" in report
+    assert "farming_ring_local: its 4 decisions are all confirmed; left out" in report
+    # A decision counts as DECISION_WEIGHT simulated candidates unless told otherwise.
+    assert fitted("--decisions", str(decisions), "--decision-weight", "0.01")["farming_ring"].score(clique) > 0.5
