@@ -296,11 +296,11 @@ def shape_groups(scheme: Mapping) -> list[str]:
 def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Mapping[str, Result], dict]:
     # The engine and its models load only when it is evaluated.
     from detector.core.engine import Engine, EngineConfig
-    from detector.core.scoring import Scorer, load_weights
+    from detector.core.scoring import Scorer
     from detector.replay import replay_events
 
     engine_config = EngineConfig(record_candidates=True, keep_forgotten_scores=True)
-    scorer = Scorer(load_weights(Path(config.weights)), seed=engine_config.seed) if config.weights else None
+    scorer = Scorer.from_file(Path(config.weights), engine_config.seed) if config.weights else None
     engine = Engine(engine_config, scorer=scorer)
     findings: list[Finding] = []
     results = replay_events(events, engine=engine, findings=findings)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from detector.core.engine import AccountResult, Engine, EngineConfig
 from detector.core.events import Event, EventRejected, event_time, parse_event
 from detector.core.findings import Finding
-from detector.core.scoring import Scorer, load_weights
+from detector.core.scoring import Scorer
 from models.labels import SchemeIndex
 
 #: Lines handled as one batch, and between progress bar updates: per line, a generator's step or a bar's update
@@ -297,7 +297,7 @@ def _replay(
     batches: Iterable[tuple[list[int], list[Event]]], count: int, rejects: list[Rejected], args: argparse.Namespace
 ) -> tuple[Engine, list[Finding], set[str]]:
     config = EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True)
-    engine = Engine(config, scorer=Scorer(load_weights(args.weights), seed=config.seed) if args.weights else None)
+    engine = Engine(config, scorer=Scorer.from_file(args.weights, config.seed) if args.weights else None)
     findings: list[Finding] = []
     seen: set[str] = set()
     with tqdm(desc="replaying", unit=" events", total=count, disable=args.no_progress, file=sys.stderr) as bar:

@@ -39,6 +39,9 @@ class Settings:
     batch_size: int = 1000
     batch_timeout_s: float = 0.5
     state_dir: str = ".work/state"
+    #: The scores' weights (a `detector train --out` file); empty: the shipped models/weights.json. Applied at every
+    #: start, a resumed checkpoint included.
+    weights: str = ""
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     case_base_url: str = "http://127.0.0.1:8080/cases"

@@ -42,6 +42,9 @@ def create_app(settings: Settings, *, checkpoint_interval_s: float = DEFAULT_CHE
         case_base_url=settings.case_base_url,
     )
     cases = RedisCaseSink(CaseStore.from_url(settings.redis_url))
-    detection = Detection.restore(state_dir / f"{settings.app_id}.checkpoint", [cases, alerts], dead_letters)
+    weights = Path(settings.weights) if settings.weights else None
+    detection = Detection.restore(
+        state_dir / f"{settings.app_id}.checkpoint", [cases, alerts], dead_letters, weights=weights
+    )
     agents.register(app, settings, declared, detection, alerts, dead_letters, checkpoint_interval_s)
     return app

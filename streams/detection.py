@@ -24,6 +24,7 @@ from pathlib import Path
 
 from detector.alerts import Decision
 from detector.core.engine import Engine
+from detector.core.scoring import load_weights, weights_version
 from streams import checkpoint
 from streams.pipeline import DetectorState, InputRecord
 from streams.sinks import DeadLetterSink, FindingSink
@@ -56,15 +57,24 @@ class Detection:
         self._quiet = True  # no batch since the last checkpoint interval began
 
     @classmethod
-    def restore(cls, path: Path, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink) -> Detection:
-        """Resume from the checkpoint at ``path``, or start with an empty engine when there is none."""
+    def restore(
+        cls, path: Path, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink, weights: Path | None = None
+    ) -> Detection:
+        """Resume from the checkpoint at ``path``, or start with an empty engine when there is none; score with
+        ``weights`` (a ``detector train --out`` file), else the shipped weights."""
         saved = checkpoint.load(path)
-        if saved is None:
-            detection = cls(DetectorState(Engine()), sinks, dead_letters, path)
-            detection.origin = f"no checkpoint at {path}: starting with empty state"
-            return detection
-        detection = cls(DetectorState.from_checkpoint(saved), sinks, dead_letters, path)
-        detection.origin = f"resuming from {path} at offsets {saved.offsets}"
+        state = DetectorState(Engine()) if saved is None else DetectorState.from_checkpoint(saved)
+        # A checkpoint holds the weights it scored with: the configured ones (a refit, an upgrade's) apply from now
+        # on, and the online models keep what they learnt.
+        version = weights_version(weights) if weights else ""
+        state.engine.scorer.use_weights(load_weights(weights), version)
+        detection = cls(state, sinks, dead_letters, path)
+        origin = (
+            f"no checkpoint at {path}: starting with empty state"
+            if saved is None
+            else (f"resuming from {path} at offsets {saved.offsets}")
+        )
+        detection.origin = f"{origin}; scoring with {version or 'the shipped weights'}"
         return detection
 
     async def handle(self, records: Sequence[InputRecord]) -> None:

@@ -14,8 +14,10 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from detector.alerts import Decision
-from detector.core.engine import Engine
+from detector.core.engine import MODEL_VERSION, Engine
 from detector.core.events import Event
+from detector.core.scoring import load_weights, weights_version
+from models import WEIGHTS_PATH
 from streams import checkpoint, pipeline
 from streams.detection import Detection
 from streams.pipeline import DetectorState, Record
@@ -253,3 +255,45 @@ async def test_a_decision_learned_while_no_interactions_arrive_is_saved_by_the_n
     await detection.checkpoint()
     restored = DetectorState.from_checkpoint(checkpoint.load(path))
     assert "farming_ring" in restored.engine.scorer.feedback
+
+
+class _Keep(_Discard):
+    def __init__(self):
+        self.revisions: list = []
+
+    async def emit(self, revisions: list) -> list:
+        self.revisions += revisions
+        return list(revisions)
+
+
+async def test_a_worker_resumed_with_refitted_weights_scores_with_them_and_keeps_what_it_learnt(tmp_path: Path):
+    path = tmp_path / "w.checkpoint"
+    kept = _Keep()
+    detection = Detection.restore(path, [kept], _Discard())
+    assert detection.origin.endswith("scoring with the shipped weights")
+    first = [e.to_json() for e in ring_events("p")]
+    await detection.handle(records(first, partitions=1))
+    assert kept.revisions and all(r.finding.model_version == MODEL_VERSION for r in kept.revisions)
+    await detection.checkpoint()
+    learnt = detection.state.engine.scorer.novelty
+
+    refit = tmp_path / "refit.json"  # every model's intercept 60 logits lower: nothing reaches the threshold
+    shipped = orjson.loads(WEIGHTS_PATH.read_bytes())
+    refit.write_bytes(orjson.dumps({m: {**w, "intercept": w["intercept"] - 60} for m, w in shipped.items()}))
+    kept = _Keep()
+    resumed = Detection.restore(path, [kept], _Discard(), weights=refit)
+    assert resumed.origin.startswith("resuming from") and resumed.origin.endswith(weights_version(refit))
+    scorer = resumed.state.engine.scorer
+    assert scorer.weights == load_weights(refit) and scorer.novelty.keys() == learnt.keys()
+    assert [scorer.novelty[m].seen for m in learnt] == [learnt[m].seen for m in learnt]  # what the trees had seen
+    later = [
+        Record(TOPIC, 0, len(first) + i, None, e.to_json())
+        for i, e in enumerate(ring_events("q", start=1_700_100_000.0))
+    ]
+    await resumed.handle(later)
+    assert kept.revisions == []  # the stricter weights flag nothing
+
+    other = tmp_path / "other.json"
+    other.write_bytes(orjson.dumps({"farming_ring": shipped["farming_ring"]}))
+    with pytest.raises(ValueError, match="the weights name models"):
+        Detection.restore(path, [_Discard()], _Discard(), weights=other)

@@ -14,8 +14,11 @@ from tqdm import tqdm
 
 from detector import replay
 from detector.cli import main
+from detector.core.engine import MODEL_VERSION
 from detector.core.events import Event
 from detector.core.findings import Finding
+from detector.core.scoring import weights_version
+from models import WEIGHTS_PATH
 
 
 def write_input(path, rng: random.Random) -> set[str]:
@@ -84,6 +87,25 @@ def test_replay_writes_findings_as_their_dicts(tmp_path):
     assert lines
     for line in lines:
         assert orjson.dumps(Finding.from_dict(orjson.loads(line)).to_dict()) == line
+
+
+def test_refitted_weights_can_be_backtested_before_they_ship(tmp_path):
+    members = write_input(tmp_path / "in.jsonl", random.Random(3))
+
+    def flagged(*extra: str) -> set[str]:
+        out = tmp_path / "scores.jsonl"
+        assert main(["replay", str(tmp_path / "in.jsonl"), "--out", str(out), "--no-progress", *extra]) == 0
+        return {row["account"] for row in map(orjson.loads, out.read_bytes().splitlines()) if row["flagged"]}
+
+    assert flagged() == members
+    strict = tmp_path / "weights.json"  # every model's intercept 60 logits lower: nothing reaches the threshold
+    shipped = orjson.loads(WEIGHTS_PATH.read_bytes())
+    strict.write_bytes(orjson.dumps({m: {**w, "intercept": w["intercept"] - 60} for m, w in shipped.items()}))
+    assert flagged("--weights", str(strict)) == set()
+    findings = tmp_path / "findings.jsonl"  # the cases name the weights they were scored with
+    assert flagged("--weights", str(WEIGHTS_PATH), "--findings", str(findings)) == members
+    versions = {orjson.loads(line)["model_version"] for line in findings.read_bytes().splitlines()}
+    assert versions == {f"{MODEL_VERSION}+{weights_version(WEIGHTS_PATH)}"}
 
 
 def test_unflagged_accounts_report_the_highest_score_they_reached(tmp_path):

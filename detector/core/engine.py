@@ -360,7 +360,7 @@ class Engine:
             flagged_ts=ts,
             first_event_ts=first_ts,
             last_event_ts=ts,
-            model_version=MODEL_VERSION,
+            model_version=f"{MODEL_VERSION}+{self.scorer.version}" if self.scorer.version else MODEL_VERSION,
             evidence=evidence,
         )
         for account in accounts:

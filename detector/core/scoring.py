@@ -7,6 +7,7 @@ candidates seen?) and, once reviewers have decided enough cases, an online class
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -23,6 +24,12 @@ def load_weights(path: Path | None = None) -> dict[str, LogisticScore]:
     return {scheme: LogisticScore.from_json(json.dumps(spec)) for scheme, spec in data.items()}
 
 
+def weights_version(path: Path) -> str:
+    """How cases name the weights that scored them, when not the shipped ones: the file's content digest (the same
+    weights in two files share it)."""
+    return "weights-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 NOVELTY_WEIGHT = 1.0  # logit units at full novelty (score 1 vs 0.5)
 FEEDBACK_WEIGHT = 1.0  # logit units per logit of the reviewer model
 
@@ -35,10 +42,25 @@ class Scorer:
     The novelty trees are per model, the reviewer-feedback classifier per scheme (reviewers judge the scheme).
     """
 
-    def __init__(self, weights: dict[str, LogisticScore] | None = None, seed: int = 42):
+    def __init__(self, weights: dict[str, LogisticScore] | None = None, seed: int = 42, version: str = ""):
         self.weights = load_weights() if weights is None else dict(weights)
+        #: Names the weights in the findings' ``model_version`` ("" for the shipped ones; see :func:`weights_version`).
+        self.version = version
         self.novelty = {model: CandidateNovelty(seed=seed) for model in self.weights}
         self.feedback: dict[str, ReviewerFeedbackModel] = {}
+
+    @classmethod
+    def from_file(cls, path: Path, seed: int = 42) -> Scorer:
+        """A scorer with the weights of a ``detector train --out`` file, named by :func:`weights_version`."""
+        return cls(load_weights(path), seed, weights_version(path))
+
+    def use_weights(self, weights: dict[str, LogisticScore], version: str = "") -> None:
+        """Score with other logistic weights from now on (a refit, deployed to a running stream), keeping what was
+        learnt online: the novelty trees and the reviewer-feedback classifiers. The models must be the same."""
+        if set(weights) != set(self.weights):
+            raise ValueError(f"the weights name models {sorted(weights)}, the engine scores {sorted(self.weights)}")
+        self.weights = dict(weights)
+        self.version = version
 
     def score(
         self, scheme: str, x: dict[str, float], model: str | None = None
