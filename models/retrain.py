@@ -135,8 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="DECISIONS",
         help="also learn from reviewers' decisions (`detector cases export` or `detector eval --decisions-out` "
-        "output): each confirmed case a positive, each dismissed one a negative of the model that scored it; "
-        "repeat for more files",
+        "output): each confirmed case a positive, each dismissed one a negative of the model that scored it, for "
+        "models with decisions of both kinds; repeat for more files",
     )
     parser.add_argument(
         "--decision-weight",

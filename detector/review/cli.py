@@ -181,6 +181,10 @@ async def _allowlist(store: CaseStore, args: argparse.Namespace) -> int:
     return 0
 
 
+#: What an export line carries besides the case, its features and the decision: who decided, when, why, on what.
+EXPORTED_PROVENANCE = ("decision_id", "policy", "reason", "reviewer", "decided_at", "score", "model_version")
+
+
 async def _export(store: CaseStore, out: Path) -> dict[str, int]:
     """Write the decided cases' last decisions, with the features the reviewer saw, as training lines; the file
     appears only once complete."""
@@ -204,10 +208,6 @@ async def _export(store: CaseStore, out: Path) -> dict[str, int]:
             counts[record["decision"]] += 1
     partial.replace(out)
     return {"exported": sum(n for k, n in counts.items() if k != "without_record"), **counts}
-
-
-#: What an export line carries besides the case, its features and the decision: who decided, when, why, on what.
-EXPORTED_PROVENANCE = ("decision_id", "policy", "reason", "reviewer", "decided_at", "score", "model_version")
 
 
 def _emit(args: argparse.Namespace, data: object, text: str) -> None:
