@@ -379,13 +379,15 @@ async def test_decision_records_keep_what_the_reviewer_saw_not_later_evidence(st
     later = ring(score=0.95, last=T0)
     later.evidence["features"] = {"inflow_closure": 1.0}
     await store.upsert_finding(later)  # flagged again after the decision, with other features
-    records = [(case_id, record) async for case_id, record in store.decision_records()]
-    assert [case_id for case_id, _ in records] == ["ring-aaaa", "growth-star"]  # decided ones, oldest first
-    dismissed = records[0][1]
-    assert dismissed["features"] == {"inflow_closure": 0.9} and dismissed["decision"] == "dismissed"
+    rows = [(case_id, row) async for case_id, row in store.labelled_decisions()]
+    assert [case_id for case_id, _ in rows] == ["ring-aaaa", "growth-star"]  # decided ones, oldest first
+    dismissed, escalated = rows[0][1], rows[1][1]
+    assert dismissed["features"] == {"inflow_closure": 0.9} and dismissed["label"] is False
     assert dismissed["model"] == FARMING_RING  # the evidence named no model: the scheme's own
+    assert (dismissed["reviewer"], dismissed["policy"], dismissed["decided_at"]) == ("alice", "no-violation", T0)
+    assert escalated["label"] is None  # not a label
     await store.reopen("ring-aaaa", "admin", "appeal")
-    assert [case_id async for case_id, _ in store.decision_records()] == ["growth-star"]
+    assert [case_id async for case_id, _ in store.labelled_decisions()] == ["growth-star"]
 
 
 async def test_decisions_wait_in_the_outbox_while_the_broker_is_down(client, clock: Clock):

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import httpx
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -238,6 +239,18 @@ async def test_the_api_works_the_queue(web: httpx.AsyncClient):
     assert (await web.post("/api/v1/cases/claim-next", json={}, headers=reviewer)).status_code == 204
 
 
+async def test_admins_export_the_decisions_as_training_lines(web: httpx.AsyncClient, store: CaseStore):
+    reviewer, admin = bearer(REVIEWER_TOKEN), bearer(ADMIN_TOKEN)
+    await store.decide("growth-m1", "root", "dismissed", "no-violation", "organic")
+    await store.decide("ring-evil", "root", "confirmed", "inauthentic-engagement", "closed loop")
+    assert (await web.get("/api/v1/decisions/export", headers=reviewer)).status_code == 403
+    exported = await web.get("/api/v1/decisions/export", headers=admin)
+    assert exported.status_code == 200 and exported.headers["content-type"] == "application/x-ndjson"
+    rows = [orjson.loads(line) for line in exported.content.splitlines()]
+    assert [(r["case_id"], r["label"]) for r in rows] == [("growth-m1", False), ("ring-evil", True)]
+    assert rows == [row async for _, row in store.labelled_decisions()]  # what `detector cases export` writes
+
+
 async def test_the_api_manages_allowlist_and_labels(web: httpx.AsyncClient):
     reviewer, admin = bearer(REVIEWER_TOKEN), bearer(ADMIN_TOKEN)
     entry = {"account": "a/b c", "reason": "partner"}
@@ -257,7 +270,8 @@ async def test_openapi_describes_the_api(web: httpx.AsyncClient):
     spec = (await web.get("/openapi.json", headers=bearer(REVIEWER_TOKEN))).json()
     paths = spec["paths"]
     for path in ["/api/v1/cases", "/api/v1/cases/claim-next", "/api/v1/cases/{case_id}/decide",
-                 "/api/v1/cases/bulk-decide", "/api/v1/allowlist", "/api/v1/labels"]:  # fmt: skip
+                 "/api/v1/cases/bulk-decide", "/api/v1/allowlist", "/api/v1/labels",
+                 "/api/v1/decisions/export"]:  # fmt: skip
         assert path in paths, path
     assert not any(p.startswith("/cases") or p == "/login" for p in paths)  # pages are not API
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

@@ -29,7 +29,6 @@ from detector.review.policies import POLICIES
 from detector.review.sink import KafkaDecisionSink
 from detector.review.store import DECISIONS, STATES, Case, CaseStore, ReviewError
 from detector.settings import Settings
-from models.decisions import decision_row
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,31 +180,18 @@ async def _allowlist(store: CaseStore, args: argparse.Namespace) -> int:
     return 0
 
 
-#: What an export line carries besides the case, its features and the decision: who decided, when, why, on what.
-EXPORTED_PROVENANCE = ("decision_id", "policy", "reason", "reviewer", "decided_at", "score", "model_version")
-
-
 async def _export(store: CaseStore, out: Path) -> dict[str, int]:
     """Write the decided cases' last decisions, with the features the reviewer saw, as training lines; the file
     appears only once complete."""
     counts: Counter[str] = Counter()
     partial = out.with_name(out.name + ".partial")
     with partial.open("wb") as file:
-        async for case_id, record in store.decision_records():
-            if record is None:
+        async for _, row in store.labelled_decisions():
+            if row is None:
                 counts["without_record"] += 1  # decided before decision records were kept
                 continue
-            row = decision_row(
-                case_id=case_id,
-                scheme=record["scheme"],
-                model=record.get("model") or record["scheme"],
-                accounts=record["accounts"],
-                features=record.get("features") or {},
-                decision=record["decision"],
-                **{key: record.get(key) for key in EXPORTED_PROVENANCE},
-            )
             file.write(orjson.dumps(row) + b"\n")
-            counts[record["decision"]] += 1
+            counts[row["decision"]] += 1
     partial.replace(out)
     return {"exported": sum(n for k, n in counts.items() if k != "without_record"), **counts}
 

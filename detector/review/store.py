@@ -33,6 +33,7 @@ from redis.exceptions import WatchError
 from detector.core.findings import FOLLOWER_GROWTH, Finding
 from detector.review.policies import POLICIES
 from detector.review.sink import DecisionSink
+from models.decisions import decision_row
 
 T = TypeVar("T")
 
@@ -556,10 +557,11 @@ class CaseStore:
             open_, claimed, decided = await pipe.execute()
         return {OPEN: open_, CLAIMED: claimed, DECIDED: decided}
 
-    async def decision_records(self) -> AsyncIterator[tuple[str, dict | None]]:
-        """Per decided case, oldest decision first: its id and its last decision record (what the decisions topic
-        carried, with the features and the model the reviewer saw), or ``None`` for a case decided before records
-        were kept. Read a page at a time, so an export of any size holds one page in memory."""
+    async def labelled_decisions(self) -> AsyncIterator[tuple[str, dict | None]]:
+        """Per decided case, oldest decision first: its id and its last decision as a training line
+        (:func:`models.decisions.decision_row`, with the features and model of the evidence the reviewer saw), or
+        ``None`` for a case decided before decision records were kept. Read a page at a time, so an export of any
+        size holds one page in memory."""
         start = 0
         while ids := _decode(await self.redis.zrange(self.keys.decided, start, start + SCAN_PAGE - 1)):
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -567,7 +569,7 @@ class CaseStore:
                     pipe.hget(self.keys.case(case_id), "decision_record")
                 records = await pipe.execute()
             for case_id, record in zip(ids, records, strict=True):
-                yield case_id, orjson.loads(record) if record else None
+                yield case_id, _decision_row(case_id, orjson.loads(record)) if record else None
             start += SCAN_PAGE
 
     async def related_cases(self, case_id: str, limit: int = 50) -> list[Case]:
@@ -983,6 +985,22 @@ class CaseStore:
 
 
 # ---------------------------------------------------------------------- helpers
+#: What an exported decision carries besides the case, its features and the decision: who decided, when, why, on what.
+EXPORTED_PROVENANCE = ("decision_id", "policy", "reason", "reviewer", "decided_at", "score", "model_version")
+
+
+def _decision_row(case_id: str, record: dict) -> dict:
+    return decision_row(
+        case_id=case_id,
+        scheme=record["scheme"],
+        model=record.get("model") or record["scheme"],
+        accounts=record["accounts"],
+        features=record.get("features") or {},
+        decision=record["decision"],
+        **{key: record.get(key) for key in EXPORTED_PROVENANCE},
+    )
+
+
 def _priority(score: float, created_at: float) -> float:
     return score * SCORE_WEIGHT_SECONDS - created_at
 

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
+import orjson
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -289,6 +290,23 @@ async def api_list_cases(
         min_age_seconds=min_age_seconds, max_age_seconds=max_age_seconds, limit=limit, offset=offset,
     )  # fmt: skip
     return [CaseSummaryOut(**c.to_dict()) for c in cases]
+
+
+@api.get(
+    "/decisions/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "one decided case a line"}},
+)
+async def api_export_decisions(store: StoreDep, user: ApiAdmin) -> StreamingResponse:
+    """Every decided case as a training line for `detector train --decisions` (what `detector cases export`
+    writes), streamed a page of cases at a time."""
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for _, row in store.labelled_decisions():
+            if row is not None:  # decided before decision records were kept
+                yield orjson.dumps(row) + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 @api.post("/cases/claim-next", response_model=CaseOut, responses={204: {"description": "no open case matches"}})
