@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
     current = load_weights()
     decisions = Decisions()
     for path in args.decisions or ():
-        decisions.read(str(path), path.read_bytes().splitlines(), {m: sorted(s.coefs) for m, s in current.items()})
+        with path.open("rb") as lines:
+            decisions.read(str(path), lines, {m: sorted(s.coefs) for m, s in current.items()})
     _report_left_out(decisions.left_out, file=sys.stderr)
     fitted = {}
     for model, base in current.items():
