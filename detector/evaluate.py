@@ -868,9 +868,9 @@ def run(args: argparse.Namespace) -> int:
         )
     report = evaluate(config)
     decisions = [
-        {**row, "case_id": f"seed-{run['seed']}/{row['case_id']}"}
-        for run in report["seeds"]
-        for row in run["methods"].get("ours", {}).pop("decisions", [])
+        {**row, "case_id": f"seed-{seed_run['seed']}/{row['case_id']}"}
+        for seed_run in report["seeds"]
+        for row in seed_run["methods"].get("ours", {}).pop("decisions", [])
     ]
     print(format_report(report))
     if args.decisions_out:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from detector.alerts import Decision
 from detector.core.engine import Engine
-from detector.core.scoring import load_weights, weights_version
+from detector.core.scoring import Scorer, load_weights, weights_version
 from streams import checkpoint
 from streams.pipeline import DetectorState, InputRecord
 from streams.sinks import DeadLetterSink, FindingSink
@@ -63,11 +63,14 @@ class Detection:
         """Resume from the checkpoint at ``path``, or start with an empty engine when there is none; score with
         ``weights`` (a ``detector train --out`` file), else the shipped weights."""
         saved = checkpoint.load(path)
-        state = DetectorState(Engine()) if saved is None else DetectorState.from_checkpoint(saved)
-        # A checkpoint holds the weights it scored with: the configured ones (a refit, an upgrade's) apply from now
-        # on, and the online models keep what they learnt.
-        version = weights_version(weights) if weights else ""
-        state.engine.scorer.use_weights(load_weights(weights), version)
+        chosen, version = load_weights(weights), weights_version(weights) if weights else ""
+        if saved is None:
+            state = DetectorState(Engine(scorer=Scorer(chosen, version=version)))
+        else:
+            # A checkpoint holds the weights it scored with: the configured ones (a refit, an upgrade's) apply from
+            # now on, and the online models keep what they learnt.
+            state = DetectorState.from_checkpoint(saved)
+            state.engine.scorer.use_weights(chosen, version)
         detection = cls(state, sinks, dead_letters, path)
         origin = (
             f"no checkpoint at {path}: starting with empty state"

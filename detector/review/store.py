@@ -993,11 +993,11 @@ def _decision_row(case_id: str, record: dict) -> dict:
     return decision_row(
         case_id=case_id,
         scheme=record["scheme"],
-        model=record.get("model") or record["scheme"],
+        model=record["model"],
         accounts=record["accounts"],
-        features=record.get("features") or {},
+        features=record["features"],
         decision=record["decision"],
-        **{key: record.get(key) for key in EXPORTED_PROVENANCE},
+        **{key: record[key] for key in EXPORTED_PROVENANCE},
     )
 
 
