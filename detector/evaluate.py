@@ -69,6 +69,8 @@ class EvalConfig:
     midas_bucket: str = "day"  # the better of hour and day for MIDAS-R here (generous to the baseline)
     workers: int = 0  # 0: one per seed, up to the CPU count
     background: str = BITCOIN_ALPHA
+    #: Friend circles per synthetic stream (`--circles-per-seed`): organic cliques that must not be flagged.
+    circles_per_seed: int = 0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None
     #: Decide every case ours opens as a reviewer knowing the truth would (`--decisions-out`).
@@ -90,6 +92,8 @@ class Truth:
     schemes: tuple[dict, ...]
     #: Beneficiaries of the synthetic background's viral bursts: organic growth that must not be flagged.
     viral: frozenset[str] = frozenset()
+    #: Members of the synthetic background's friend circles: organic trading that must not be flagged.
+    circles: frozenset[str] = frozenset()
 
     @classmethod
     def from_simulation(cls, events: Sequence[Event], truth: Mapping) -> Truth:
@@ -103,6 +107,7 @@ class Truth:
             organic=frozenset(organic),
             schemes=schemes,
             viral=frozenset(burst["account"] for burst in truth.get("organic_bursts", ())),
+            circles=frozenset(a for circle in truth.get("organic_circles", ()) for a in circle["accounts"]),
         )
 
 
@@ -142,6 +147,7 @@ def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
         "organic_flagged": len(organic),
         "organic_flagged_accounts": sorted(organic),
         "viral_flagged": len((flagged & truth.viral) - truth.positives),
+        "circle_flagged": len((flagged & truth.circles) - truth.positives),
     }
 
 
@@ -485,6 +491,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         rings=config.rings_per_seed,
         bursts=config.bursts_per_seed,
         days=TRAINING_DAYS,  # the synthetic background's span (Bitcoin-Alpha is what it is)
+        circles=config.circles_per_seed,
     )
     events, truth_json = generate(simulation)
     truth = Truth.from_simulation(events, truth_json)
@@ -493,6 +500,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         "events": len(events),
         "positives": len(truth.positives),
         "viral": len(truth.viral - truth.positives),
+        "circles": len(truth.circles - truth.positives),
         "methods": evaluate_stream(events, truth, config.methods, config),
     }
 
@@ -558,6 +566,7 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
         # Every seed injects into the same background: its organic false flags are mostly the same few accounts.
         runs_flagging = Counter(a for run in runs for a in run.get("organic_flagged_accounts", ()))
         entry["viral_flagged"] = sum(run.get("viral_flagged", 0) for run in runs)
+        entry["circle_flagged"] = sum(run.get("circle_flagged", 0) for run in runs)
         entry["organic_flagged_accounts"] = dict(sorted(runs_flagging.items(), key=lambda item: (-item[1], item[0])))
         entry.update(_pooled(schemes))
         entry["seconds_per_seed"] = statistics.fmean(run["seconds"] for run in runs)
@@ -624,9 +633,10 @@ def format_report(report: dict) -> str:
     lines = [
         f"{len(report['seeds'])} seeds ({_seed_ranges_text([s['seed'] for s in report['seeds']])}) x "
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
-        f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}; account level: positives = ring "
-        f"members + burst beneficiaries, "
-        f"bought helper accounts ignored" + (f"; weights {config['weights']}" if config.get("weights") else ""),
+        f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
+        + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
+        + "; account level: positives = ring members + burst beneficiaries, bought helper accounts ignored"
+        + (f"; weights {config['weights']}" if config.get("weights") else ""),
         "",
         f"{'method':<10} {'precision':>15} {'recall':>15} {'F1':>15} {'benign flagged':>15} "
         f"{'organic flagged':>16} {'caught':>9} {'delay h med/p90':>16} {'prevention':>18} {'avg precision':>15}",
@@ -684,6 +694,9 @@ def format_report(report: dict) -> str:
     if viral := sum(seed.get("viral", 0) for seed in report["seeds"]):
         flagged = ", ".join(f"{m} {summary[m]['viral_flagged']}" for m in methods)
         lines.append(f"organic viral bursts (must not be flagged): {viral} beneficiaries in all; flagged: {flagged}")
+    if circles := sum(seed.get("circles", 0) for seed in report["seeds"]):
+        flagged = ", ".join(f"{m} {summary[m]['circle_flagged']}" for m in methods)
+        lines.append(f"organic friend circles (must not be flagged): {circles} members in all; flagged: {flagged}")
     if "midas" in summary:
         thresholds = ", ".join(f"{t:.4g}" for t in summary["midas"]["thresholds"])
         lines.append(f"midas: best-F1 threshold per seed, chosen with the ground truth (an upper bound): {thresholds}")
@@ -835,6 +848,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.background,
         help="inject into Bitcoin-Alpha (default) or the synthetic background as dense as the training streams",
     )
+    parser.add_argument(
+        "--circles-per-seed",
+        type=int,
+        default=defaults.circles_per_seed,
+        help="friend circles in each synthetic stream (organic cliques; their flags are reported)",
+    )
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
     parser.add_argument(
         "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
@@ -857,9 +876,13 @@ def run(args: argparse.Namespace) -> int:
         midas_bucket=args.midas_bucket,
         workers=args.workers,
         background=args.background,
+        circles_per_seed=args.circles_per_seed,
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
     )
+    if config.circles_per_seed and config.background != SYNTHETIC:
+        print("--circles-per-seed is for the synthetic background (Bitcoin-Alpha has its own cliques)", file=sys.stderr)
+        return 2
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
     if used:
         raise SystemExit(

@@ -79,6 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="boosts an account starts per day on average, answers not included (synthetic)",
     )
     parser.add_argument(
+        "--circles",
+        type=_not_negative,
+        default=defaults.circles,
+        help="friend circles in the synthetic background: 3-6 accounts boosting each other at once, must not be "
+        "flagged (default: none)",
+    )
+    parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
     )
 
@@ -87,6 +94,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
     return value
 
 
@@ -106,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         days=args.days,
         accounts=args.accounts,
         activity=args.activity,
+        circles=args.circles,
     )
     events, truth = generate(config)
     if args.out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 
 import orjson
@@ -113,6 +114,12 @@ def test_flags_on_organic_viral_bursts_are_counted_unless_the_account_is_also_in
     truth = replace(TRUTH, viral=frozenset({"o1", "o2", "r1"}))
     assert account_metrics(RESULTS, truth)["viral_flagged"] == 1
     assert account_metrics(RESULTS, TRUTH)["viral_flagged"] == 0
+
+
+def test_flags_on_friend_circles_are_counted_unless_the_account_is_also_in_a_scheme():
+    truth = replace(TRUTH, circles=frozenset({"o1", "o2", "r1"}))
+    assert account_metrics(RESULTS, truth)["circle_flagged"] == 1
+    assert account_metrics(RESULTS, TRUTH)["circle_flagged"] == 0
 
 
 def test_nothing_flagged_gives_zero_precision_and_recall():
@@ -379,9 +386,20 @@ def test_eval_injects_into_the_synthetic_background_when_asked(tmp_path, capsys)
     printed = capsys.readouterr().out
     assert "injected into the synthetic background (no benign labels)" in printed
     assert "organic viral bursts (must not be flagged):" in printed  # the background's own bursts, counted
+    assert "friend circles" not in printed  # none unless asked for
     report = orjson.loads(out.read_bytes())
     assert report["config"]["background"] == "synthetic"
     assert report["seeds"][0]["events"] > 30_000  # as dense as a training stream: 1,000 accounts over 60 days
+
+
+def test_eval_weaves_friend_circles_into_the_synthetic_background_and_counts_their_flags(capsys):
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1"]
+    assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", "--circles-per-seed", "8"]) == 0
+    printed = capsys.readouterr().out
+    assert "injected into the synthetic background (no benign labels) with 8 friend circles;" in printed
+    circles = r"organic friend circles \(must not be flagged\): \d+ members in all; flagged: heuristic \d+"
+    assert re.search(circles, printed)
+    assert main(["eval", "--seeds", "1", "--circles-per-seed", "8"]) == 2  # Bitcoin-Alpha has its own cliques
 
 
 def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):

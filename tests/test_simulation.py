@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -220,6 +221,54 @@ def test_synthetic_background_has_organic_reciprocity_and_viral_bursts():
         assert len(fans) >= 100
 
 
+def test_friend_circles_are_closed_reciprocal_groups_that_leave_the_schemes_as_they_were(synthetic):
+    config = replace(SMALL, circles=6)
+    events, truth = generate(config)
+    circles = truth["organic_circles"]
+    assert len(circles) == 6 and synthetic[1]["organic_circles"] == []
+    # Their own random stream: the same scheme shapes as without circles (who takes part may change).
+    drawn = {"hijacked", "camouflage_targets", "side_received"}
+    assert [{k: v for k, v in s["shape"].items() if k not in drawn} for s in truth["schemes"]] == [
+        {k: v for k, v in s["shape"].items() if k not in drawn} for s in synthetic[1]["schemes"]
+    ]
+
+    def organic(stream: tuple[list[Event], dict]) -> list[tuple]:
+        injected = {i for scheme in stream[1]["schemes"] for i in scheme["event_ids"]}
+        return [(e.ts, e.kind, e.actor, e.target) for e in stream[0] if e.id not in injected]
+
+    assert set(organic(synthetic)) < set(organic((events, truth)))  # the background, circles added
+    assert all(a.ts <= b.ts for a, b in zip(events, events[1:], strict=False))
+    assert len({e.id for e in events}) == len(events)
+    assert generate(config) == (events, truth)
+    first_seen: dict[str, float] = {}
+    for e in events:
+        first_seen.setdefault(e.actor, e.ts)
+    for circle in circles:
+        members = set(circle["accounts"])
+        assert 3 <= len(members) <= 6
+        assert circle["end_ts"] - circle["start_ts"] <= 4 * DAY
+        inside = [
+            e
+            for e in events
+            if e.actor in members and e.target in members and circle["start_ts"] <= e.ts <= circle["end_ts"]
+        ]
+        pairs = {(e.actor, e.target) for e in inside}
+        assert {a for a, _ in pairs} == members == {b for _, b in pairs}  # everyone boosts and is boosted inside
+        assert sum((b, a) in pairs for a, b in pairs) >= len(pairs) / 2  # mostly answered
+        if circle["newcomers"]:  # signed up together, a day or less before they met
+            created = [e.actor_profile.created_ts for e in events if e.actor in members]
+            assert max(created) - min(created) <= DAY and min(created) >= circle["start_ts"] - DAY
+            assert all(first_seen[m] >= circle["start_ts"] for m in members)
+            assert len(inside) == sum(e.actor in members and e.target in members for e in events)
+        else:  # established accounts with organic history before the circle
+            assert all(first_seen[m] < circle["start_ts"] for m in members)
+    assert {c["newcomers"] for c in circles} == {True, False}
+    with pytest.raises(ValueError, match="circles"):
+        SimulationConfig(background=BITCOIN_ALPHA, circles=1)
+    with pytest.raises(ValueError, match="circles"):
+        SimulationConfig(circles=-1)
+
+
 def test_bitcoin_alpha_loads_sorted_with_distinct_times_within_the_original_day():
     stream = load_bitcoin_alpha()
     events = stream.events
@@ -233,10 +282,11 @@ def test_bitcoin_alpha_loads_sorted_with_distinct_times_within_the_original_day(
 def test_simulate_cli_writes_events_and_truth(tmp_path):
     out, truth_path = tmp_path / "events.jsonl", tmp_path / "truth.json"
     argv = ["simulate", "--out", str(out), "--truth", str(truth_path), "--seed", "3", "--days", "6"]
-    assert main([*argv, "--accounts", "200", "--rings", "1", "--bursts", "1"]) == 0
+    assert main([*argv, "--accounts", "200", "--rings", "1", "--bursts", "1", "--circles", "2"]) == 0
     events = [parse_event(line) for line in out.read_bytes().splitlines()]
     truth = orjson.loads(truth_path.read_bytes())
     assert [s["scheme"] for s in truth["schemes"]] == ["farming_ring", "follower_growth"]
+    assert len(truth["organic_circles"]) == 2
     assert set(truth["schemes"][0]["event_ids"]) <= {e.id for e in events}
 
 

@@ -50,6 +50,10 @@ class ProfileSampler:
         age = rng.random() * (self._reference_ts - row.created_ts)
         return _profile(row, first_active_ts - age)
 
+    def human(self, rng: random.Random, created_ts: float) -> Profile:
+        """A human's counts on an account created at ``created_ts`` (a newcomer, e.g. one who joined with friends)."""
+        return _profile(rng.choice(self._humans), created_ts)
+
     def fake(self, rng: random.Random, created_ts: float) -> Profile:
         """A bought account's counts, created at ``created_ts`` (see :func:`batch_creation_times`)."""
         return _profile(rng.choice(self._fakes), created_ts)

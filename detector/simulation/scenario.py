@@ -7,6 +7,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from detector.core.events import Event
+from detector.simulation.circles import add_circles
 from detector.simulation.datasets import load_bitcoin_alpha
 from detector.simulation.organic import OrganicConfig, generate_organic
 from detector.simulation.profiles import ProfileSampler, attach_profiles
@@ -27,9 +28,9 @@ _BURST_KINDS = {SYNTHETIC: ("follow", "follow", "like"), BITCOIN_ALPHA: ("rate",
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """What to simulate. ``days``, ``accounts`` and ``activity`` (boosts an account starts per day, on average;
-    answers and viral bursts come on top) shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186
-    ratings over five years)."""
+    """What to simulate. ``days``, ``accounts``, ``activity`` (boosts an account starts per day, on average;
+    answers and viral bursts come on top) and ``circles`` (friend circles, the must-not-flag twins of small rings)
+    shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years)."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -38,12 +39,15 @@ class SimulationConfig:
     days: float = 30.0
     accounts: int = 1000
     activity: float = OrganicConfig.actions_per_day
+    circles: int = 0
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {BACKGROUNDS}")
         if not (math.isfinite(self.activity) and self.activity > 0):
             raise ValueError("activity must be a positive number")
+        if self.circles < 0 or (self.circles and self.background != SYNTHETIC):
+            raise ValueError("circles: a number of friend circles in the synthetic background, not negative")
 
 
 def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
@@ -51,6 +55,7 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
 
     Returns the time-ordered events and the truth: ``{"config", "schemes": [one record per scheme, see
     detector.simulation.schemes], "organic_bursts": [viral, must-not-flag bursts of the synthetic background],
+    "organic_circles": [its friend circles, must not be flagged either],
     "benign": [accounts labelled benign (Bitcoin-Alpha), must not be flagged]}``. Deterministic for a seed.
 
     Shapes are stratified so that a few schemes already cover the grid: ring member types and paces rotate, burst
@@ -68,7 +73,10 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
     if config.background == SYNTHETIC:
         organic = OrganicConfig(accounts=config.accounts, days=config.days, actions_per_day=config.activity)
         traffic = generate_organic(organic, rng, sampler)
-        background, labels, benign, viral = traffic.events, {}, frozenset(), traffic.viral
+        # Their own random stream: the same seed injects the same scheme shapes with or without circles.
+        circle_rng = random.Random(f"circles-{config.seed}")
+        background, circles = add_circles(traffic.events, config.circles, circle_rng, sampler)
+        labels, benign, viral = {}, frozenset(), traffic.viral
     else:
         stream = load_bitcoin_alpha()
         background, labels, benign, viral = (
@@ -77,6 +85,7 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
             stream.benign,
             [],
         )
+        circles = []
     offset = rng.randrange(6)
     shapes = [
         random_ring_shape(
@@ -95,6 +104,7 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
         "config": asdict(config),
         "schemes": schemes,
         "organic_bursts": viral,
+        "organic_circles": circles,
         "benign": sorted(benign),
     }
     return events, truth
