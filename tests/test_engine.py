@@ -108,6 +108,23 @@ def test_a_fresh_ring_with_camouflage_is_flagged_as_one_case_without_its_camoufl
     assert evidence["sample_event_ids"] and evidence["top_features"]
 
 
+def test_a_ring_case_tells_the_reviewer_each_members_age_profile_and_partners(market):
+    members = [f"ring{i}" for i in range(8)]
+    engine = run(market + ring(members, T0 + 20 * DAY, 5 * DAY, random.Random(1), camouflage=["u0"]))
+    evidence = engine.results[members[0]].evidence
+    facts = {row["account"]: row for row in evidence["member_facts"]}
+    assert set(facts) == set(evidence["members"]) == set(members)
+    edges = [(a, b) for a, b, _ in evidence["edges"]]
+    for member, row in facts.items():
+        assert row["created_ts"] == T0 + 17 * DAY and T0 + 20 * DAY <= row["first_seen_ts"] <= T0 + 25 * DAY
+        assert (row["followers"], row["following"], row["posts"]) == (2, 900, 3)
+        assert row["boosts_members"] == sum(a == member for a, _ in edges)
+        assert row["boosted_by_members"] == sum(b == member for _, b in edges)
+        # Outside the group, at most the hub (by the time of the flag), which does not answer.
+        assert row["boosts_others"] <= 1 and row["boosted_by_others"] == 0
+    assert any(row["boosts_others"] == 1 for row in facts.values())
+
+
 def test_a_slow_ring_of_hijacked_accounts_is_flagged(market):
     rng = random.Random(2)
     # Dormant accounts with organic history are the ones taken over: the ring starts after a quiet spell.

@@ -40,6 +40,21 @@ def ring_finding() -> Finding:
             "edges": [[a, b, 1_700_000_000.0] for a in members for b in members if a != b],
             "top_features": [{"name": "inflow_closure", "value": 1.0, "contribution": 2.5}],
             "sample_event_ids": [f"evt-{EVIL}"],
+            "member_facts": [
+                {
+                    "account": m,
+                    "created_ts": 1_699_000_000.0 + 60 * i,
+                    "first_seen_ts": 1_699_990_000.0,
+                    "followers": 2,
+                    "following": 900,
+                    "posts": 3,
+                    "boosts_members": 3,
+                    "boosts_others": i,
+                    "boosted_by_members": 3,
+                    "boosted_by_others": 0,
+                }
+                for i, m in enumerate(sorted(members))
+            ],  # fmt: skip
         },
     )
 
@@ -157,6 +172,16 @@ async def test_user_controlled_strings_are_escaped(web: httpx.AsyncClient):
     case = (await web.get("/cases/ring-evil")).text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in case
     assert "<svg" in case and case.count('class="node"') == 4
+
+
+async def test_a_ring_case_lists_each_members_age_profile_and_partners(web: httpx.AsyncClient):
+    await login(web, "alice", "alice-pw")
+    page = (await web.get("/cases/ring-evil")).text
+    table = page[page.index('data-testid="member-facts"') : page.index("</table>", page.index("member-facts"))]
+    assert table.count("<tr>") == 5  # the header and the four members
+    # Created a minute apart: what a reviewer reads as accounts registered in bulk.
+    assert "2023-11-03 08:26:40" in table and "2023-11-03 08:27:40" in table
+    assert '<a href="/accounts?id=m1">m1</a>' in table and ">900<" in table
 
 
 async def test_claim_and_decide_through_the_pages(web: httpx.AsyncClient, store: CaseStore):

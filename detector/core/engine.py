@@ -244,6 +244,7 @@ class Engine:
                 f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
             ),
             "members": sorted(members),
+            "member_facts": self._member_facts(members, edges),
             "edges": [[s, d, t] for s, d, t in edges[:400]],
             "features": features,
             "model": model,
@@ -251,6 +252,32 @@ class Engine:
         sample = self.state.sample_ids(members)
         first_ts = min((t for _, _, t in edges), default=ts)
         return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
+
+    def _member_facts(self, members: set[str], edges: Sequence[tuple[str, str, float]]) -> list[dict]:
+        """Per member, what tells a ring from friends: when the account was created and first seen, its profile,
+        and how many of the accounts it boosts, and is boosted by, are members (the graph's kept partners)."""
+        boosts_inside = Counter(actor for actor, _, _ in edges)
+        boosted_inside = Counter(target for _, target, _ in edges)
+        rows = []
+        for member in sorted(members):
+            first_seen, created, followers, following, posts = self.state.account_facts(member) or (None,) * 5
+            boosters = self.graph.booster_count(member)
+            boosted = self.graph.ties(member) - boosters
+            rows.append(
+                {
+                    "account": member,
+                    "created_ts": created,
+                    "first_seen_ts": first_seen,
+                    "followers": followers,
+                    "following": following,
+                    "posts": posts,
+                    "boosts_members": boosts_inside[member],
+                    "boosts_others": max(boosted - boosts_inside[member], 0),
+                    "boosted_by_members": boosted_inside[member],
+                    "boosted_by_others": max(boosters - boosted_inside[member], 0),
+                }
+            )
+        return rows
 
     def _ring_case(self, members: set[str]) -> tuple[str, set[str]]:
         """Reuse the case of a ring already flagged when most of the smaller of the two groups is shared, so a

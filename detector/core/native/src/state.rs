@@ -637,6 +637,11 @@ impl State {
         }
     }
 
+    /// When the account was first seen and its profile as its latest event carried it; None when not in memory.
+    pub fn account_facts(&self, account: &str) -> Option<(f64, Profile)> {
+        self.accounts.get(account).map(|i| (i.first_seen, i.profile))
+    }
+
     pub fn best_score(&self, account: &str) -> f64 {
         let live = self.accounts.get(account).map_or(0.0, |i| i.best_score);
         live.max(self.forgotten_scores.get(account).copied().unwrap_or(0.0))
