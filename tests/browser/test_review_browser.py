@@ -180,7 +180,10 @@ def test_a_reviewer_logs_in_claims_reads_the_evidence_and_decides(server, page: 
     expect(page.locator("svg.ring-graph g.node")).to_have_count(6)
     expect(page.get_by_test_id("features")).to_contain_text("inflow closure")
     expect(page.get_by_test_id("samples")).to_contain_text("evt")
-    expect(page.get_by_test_id("members")).to_contain_text("farm5")
+    # Each member's row: these events carried no profile, so its creation time is unknown, not made up.
+    expect(page.get_by_test_id("member-facts").locator("tbody tr")).to_have_count(6)
+    expect(page.get_by_test_id("member-facts")).to_contain_text("farm5")
+    expect(page.get_by_test_id("member-facts").locator("tbody tr").first).to_contain_text("unknown")
     expect(page.get_by_test_id("audit")).to_contain_text("claimed")
     shot(page, "03-ring-claimed")
 
