@@ -310,6 +310,10 @@ def test_bought_followers_flag_the_beneficiary(market):
     # The case is revised as the burst doubles: its evidence shows the burst's extent, not its first signs.
     assert window["new_followers"] >= 64 and window["fresh_share"] > 0.9
     assert T0 + 30 * DAY <= result.first_flagged_ts <= T0 + 31 * DAY
+    # Registered in bulk five days before: one chain of creations minutes apart, holding nearly every follower.
+    (batch,) = result.evidence["creation_batches"]
+    assert batch["followers"] >= 0.9 * window["new_followers"]
+    assert T0 + 25 * DAY <= batch["first_created_ts"] < batch["last_created_ts"] <= T0 + 25 * DAY + 20 * 60
 
 
 def test_organic_virality_from_established_accounts_is_not_flagged(market):

@@ -63,7 +63,8 @@ def growth_finding() -> Finding:
     window = {"start": 1_699_900_000.0, "end": 1_700_000_000.0, "new_followers": 400, "baseline_per_day": 3.0}
     return Finding(
         "growth-m1", FOLLOWER_GROWTH, ("m1",), 0.7, 1_700_000_000.0, 1_699_900_000.0, 1_700_000_000.0, "test-1",
-        {"summary": "burst", "burst_window": window},
+        {"summary": "burst", "burst_window": window, "creation_batches": [
+            {"first_created_ts": 1_699_000_000.0, "last_created_ts": 1_699_000_420.0, "followers": 180}]},
     )  # fmt: skip
 
 
@@ -172,6 +173,13 @@ async def test_user_controlled_strings_are_escaped(web: httpx.AsyncClient):
     case = (await web.get("/cases/ring-evil")).text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in case
     assert "<svg" in case and case.count('class="node"') == 4
+
+
+async def test_a_growth_case_shows_when_its_new_followers_were_created(web: httpx.AsyncClient):
+    await login(web, "alice", "alice-pw")
+    page = (await web.get("/cases/growth-m1")).text
+    table = page[page.index('data-testid="creation-batches"') : page.index("</table>", page.index("creation-batches"))]
+    assert "2023-11-03 08:26:40 – 2023-11-03 08:33:40" in table and ">180<" in table
 
 
 async def test_a_ring_case_lists_each_members_age_profile_and_partners(web: httpx.AsyncClient):

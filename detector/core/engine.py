@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from detector.core._native import DAY, FRESH_DAYS, EngineState, LateEvent
 from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
-from detector.core.growth import MIN_BURST, GrowthFeatures
+from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
 from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, describe
 from detector.core.scoring import Scorer
 
@@ -325,6 +325,9 @@ class Engine:
                 "batch_share": growth.batch_share,
             },
             "followers_sample": [f for _, f, _ in window[-50:]],
+            "creation_batches": creation_batches(
+                facts[1] for f in {f for _, f, _ in window} if (facts := self.state.account_facts(f)) is not None
+            ),
             "features": features,
         }
         sample = [eid for _, _, eid in window if eid is not None]

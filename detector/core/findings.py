@@ -21,7 +21,9 @@ class Finding:
     Evidence keys (all JSON-serialisable):
       ``summary`` (one sentence for a reviewer), ``top_features`` (list of name/value/contribution),
       ``members`` (ring members) or ``burst_window`` ({start, end, new_followers, baseline_per_day,
-      fresh_share, batch_share}), ``sample_event_ids`` (up to 20 ids), and for a ring ``edges`` ([[src, dst, ts],
+      fresh_share, batch_share}) with ``followers_sample`` (the latest 50) and ``creation_batches`` (the new
+      followers' creation times chained within ten minutes, the ten largest: first_created_ts, last_created_ts,
+      followers), ``sample_event_ids`` (up to 20 ids), and for a ring ``edges`` ([[src, dst, ts],
       ...]) and ``member_facts`` (per member: account, created_ts, first_seen_ts, followers, following, posts,
       boosts_members, boosts_others, boosted_by_members, boosted_by_others).
     """

@@ -15,7 +15,10 @@ The ledgers and the counts behind the features are kept and computed by the comp
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from detector.core._native import BATCH_SECONDS
 
 #: The fewest new boosters in the window that a burst is scored at (``EngineConfig.min_burst``).
 MIN_BURST = 10
@@ -35,3 +38,26 @@ class GrowthFeatures:
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
+
+
+def creation_batches(created: Iterable[float | None], shown: int = 10) -> list[dict]:
+    """Creation times chained into batches, each account created within BATCH_SECONDS (ten minutes) of the one
+    before; the ``shown`` largest batches of two or more, largest first. Accounts registered in bulk show as a few
+    big batches, humans as none. Unknown creation times (``None``) are left out.
+
+    Examples
+    --------
+    >>> bulk = [1000.0, 1100.0, 1300.0, 5000.0, 5060.0, None, 90000.0]
+    >>> [batch["followers"] for batch in creation_batches(bulk)]
+    [3, 2]
+    >>> creation_batches(bulk)[0]
+    {'first_created_ts': 1000.0, 'last_created_ts': 1300.0, 'followers': 3}
+    """
+    batches: list[list[float]] = []
+    for ts in sorted(t for t in created if t is not None):
+        if batches and ts - batches[-1][-1] <= BATCH_SECONDS:
+            batches[-1].append(ts)
+        else:
+            batches.append([ts])
+    largest = sorted((b for b in batches if len(b) > 1), key=lambda b: (-len(b), b[0]))[:shown]
+    return [{"first_created_ts": b[0], "last_created_ts": b[-1], "followers": len(b)} for b in largest]
