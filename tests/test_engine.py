@@ -214,7 +214,7 @@ def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(
     assert not {(e.actor, e.target) for e in young} & {(e.target, e.actor) for e in young}
     engine = run(market + young)
     assert flagged(engine) == set(members)
-    assert "100% created in the last 30 days" in engine.results["ring0"].evidence["summary"]
+    assert "100% under 30 days old" in engine.results["ring0"].evidence["summary"]
 
 
 SESSION_MEMBERS = [f"u{i}" for i in range(350, 360)]

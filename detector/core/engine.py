@@ -240,7 +240,7 @@ class Engine:
                 f"{len(members)} accounts boosting each other ({search.found_by}): "
                 f"{features['inflow_closure']:.0%} of their recent boosters and "
                 f"{features['outflow_closure']:.0%} of their recent boost targets are "
-                f"inside the group; {features['fresh_share']:.0%} created in the last {FRESH_DAYS:g} days; "
+                f"inside the group; {features['fresh_share']:.0%} under {FRESH_DAYS:g} days old; "
                 f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
             ),
             "members": sorted(members),
