@@ -78,7 +78,8 @@ TRAINING_DAYS = 60.0
 #: fed to every model made Bitcoin-Alpha's organic cliques look like rings, docs/detection.md).
 SPARSE_TRAINED_MODELS = frozenset({"farming_ring_local"})
 SPARSE_TRAINING_ACTIVITY = 0.1
-FIRST_SPARSE_TRAINING_SEED = 1100
+SPARSE_SEED_OFFSET = 100
+FIRST_SPARSE_TRAINING_SEED = FIRST_TRAINING_SEED + SPARSE_SEED_OFFSET
 
 
 #: How many simulated training candidates one reviewer decision counts as. A reviewed case is one group, where the
@@ -87,10 +88,10 @@ FIRST_SPARSE_TRAINING_SEED = 1100
 DECISION_WEIGHT = 10.0
 
 
-def training_seeds(streams: int = TRAINING_STREAMS) -> set[int]:
-    """The synthetic seeds the shipped weights were trained on, dense and sparse."""
-    dense = range(FIRST_TRAINING_SEED, FIRST_TRAINING_SEED + streams)
-    sparse = range(FIRST_SPARSE_TRAINING_SEED, FIRST_SPARSE_TRAINING_SEED + streams)
+def training_seeds(streams: int = TRAINING_STREAMS, first: int = FIRST_TRAINING_SEED) -> set[int]:
+    """The synthetic seeds of a training run, dense and sparse (by default the shipped weights')."""
+    dense = range(first, first + streams)
+    sparse = range(first + SPARSE_SEED_OFFSET, first + SPARSE_SEED_OFFSET + streams)
     return set(dense) | set(sparse)
 
 
@@ -117,6 +118,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=TRAINING_STREAMS,
         help=f"simulated training streams (seeds {FIRST_TRAINING_SEED}..), and on the synthetic background as many "
         f"sparse ones for {', '.join(sorted(SPARSE_TRAINED_MODELS))} (seeds {FIRST_SPARSE_TRAINING_SEED}..)",
+    )
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=FIRST_TRAINING_SEED,
+        help=f"the first simulated training stream's seed (sparse ones from it + {SPARSE_SEED_OFFSET}): another set "
+        "of streams, to measure how far the fit moves with the draw (docs/detection.md, *Training variance*); "
+        "evaluate on other synthetic seeds",
     )
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--c", type=float, default=0.1, help="inverse L2 regularisation strength")
@@ -158,10 +167,12 @@ def run(args: argparse.Namespace) -> int:
             for cands, truth in args.candidates
         ]
     else:
-        jobs = [(args.background, seed, None) for seed in range(FIRST_TRAINING_SEED, FIRST_TRAINING_SEED + args.seeds)]
+        first = args.first_seed
+        jobs = [(args.background, seed, None) for seed in range(first, first + args.seeds)]
         if args.background == "synthetic":
-            first = FIRST_SPARSE_TRAINING_SEED
-            jobs += [(args.background, seed, SPARSE_TRAINING_ACTIVITY) for seed in range(first, first + args.seeds)]
+            sparse_first = first + SPARSE_SEED_OFFSET
+            sparse_seeds = range(sparse_first, sparse_first + args.seeds)
+            jobs += [(args.background, seed, SPARSE_TRAINING_ACTIVITY) for seed in sparse_seeds]
         with ProcessPoolExecutor() as pool:
             simulated = list(pool.map(simulate_candidates, *zip(*jobs, strict=True)))
         streams, sparse = simulated[: args.seeds], simulated[args.seeds :]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import pickle
 import random
+from pathlib import Path
 
 import pytest
 from river import anomaly, compose, preprocessing
@@ -27,6 +29,7 @@ from models.retrain import (
     fit_score,
     label_candidates,
     run,
+    training_seeds,
 )
 
 
@@ -258,6 +261,25 @@ def test_the_sparse_training_streams_train_only_the_models_that_need_them(tmp_pa
     assert fitted["farming_ring_local"].coefs["tie_density"] < 0  # learnt from the sparse streams
     assert fitted["farming_ring"].coefs["tie_density"] > 0  # never saw them
     assert fitted["farming_ring_dense"] == shipped["farming_ring_dense"]  # no candidates at all: kept
+
+
+def recording_stream(background: str, seed: int, activity: float | None = None) -> list[tuple[str, dict, bool]]:
+    """`fake_stream`, noting each stream asked for in the folder RECORD_STREAMS_IN (forked workers inherit it)."""
+    (Path(os.environ["RECORD_STREAMS_IN"]) / f"{seed}-{activity}").touch()
+    return fake_stream(background, seed, activity)
+
+
+def test_another_first_seed_trains_on_other_streams_dense_and_sparse(tmp_path, monkeypatch):
+    seen = tmp_path / "seeds"
+    seen.mkdir()
+    monkeypatch.setenv("RECORD_STREAMS_IN", str(seen))
+    monkeypatch.setattr(retrain, "simulate_candidates", recording_stream)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert run(parser.parse_args(["--seeds", "2", "--first-seed", "5000", "--out", str(tmp_path / "w.json")])) == 0
+    assert sorted(f.name for f in seen.iterdir()) == ["5000-None", "5001-None", "5100-0.1", "5101-0.1"]
+    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101}
+    assert training_seeds() == {*range(1000, 1016), *range(1100, 1116)}  # the shipped weights', refused by eval
 
 
 def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypatch, capsys):
