@@ -176,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         with ProcessPoolExecutor() as pool:
             simulated = list(pool.map(simulate_candidates, *zip(*jobs, strict=True)))
         streams, sparse = simulated[: args.seeds], simulated[args.seeds :]
+        sparse_note = f", sparse {sparse_seeds[0]}–{sparse_seeds[-1]}" if sparse else ""
+        print(f"simulated training streams: seeds {first}–{first + args.seeds - 1}{sparse_note}", file=sys.stderr)
     current = load_weights()
     decisions = Decisions()
     for path in args.decisions or ():
