@@ -41,14 +41,15 @@ def replay_rate(raw: list[bytes]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "in.jsonl").write_bytes(b"\n".join(raw) + b"\n")
-        args = argparse.Namespace(
-            input=work / "in.jsonl",
-            out=work / "scores.jsonl",
-            rejects=work / "rejects.jsonl",
-            findings=work / "findings.jsonl",
-            candidates=None,
-            truth=None,
-            no_progress=True,
+        # The command's own parser, so every option it grows has its default here too.
+        parser = argparse.ArgumentParser()
+        replay.add_arguments(parser)
+        args = parser.parse_args(
+            [
+                str(work / "in.jsonl"),
+                *("--out", str(work / "scores.jsonl"), "--rejects", str(work / "rejects.jsonl")),
+                *("--findings", str(work / "findings.jsonl"), "--no-progress"),
+            ]
         )
         started = time.perf_counter()
         with contextlib.redirect_stderr(io.StringIO()):
