@@ -648,16 +648,19 @@ fn peel_together(group: &mut IdSet, leaves: impl Fn(Id, &IdSet) -> bool) {
     }
 }
 
-/// Per follower sample of a growing account: how many of them boost another follower in the sample (trading),
-/// and how many boost the most shared other target (lockstep).
+/// Per follower sample of a growing account: how many of them trade (boost another follower in the sample, or
+/// boost an account other than the growing one that boosts them back), and how many boost the most shared other
+/// target (lockstep). Bought followers only give; ring members boosting a popular account as camouflage also
+/// trade with their ring, even when the boosters come from several rings that never meet.
 pub fn follower_ties(graph: &Graph, sample: &[Option<Id>], account: Option<Id>, now: f64) -> (usize, usize) {
     let horizon = now - graph.window;
     let followers: IdSet = sample.iter().flatten().copied().collect();
     let mut co_targets: FxHashMap<Id, usize> = FxHashMap::default();
     let mut trading = 0;
-    for f in sample.iter().flatten() {
-        let targets = || graph.recent_rev(graph.out_row(*f), horizon);
-        if targets().any(|t| followers.contains(&t)) {
+    for &f in sample.iter().flatten() {
+        let targets = || graph.recent_rev(graph.out_row(f), horizon);
+        let answered = |t: Id| Some(t) != account && graph.boosted(t, f, now);
+        if targets().any(|t| followers.contains(&t) || answered(t)) {
             trading += 1;
         }
         for t in targets() {
