@@ -880,8 +880,12 @@ def run(args: argparse.Namespace) -> int:
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
     )
-    if config.circles_per_seed and config.background != SYNTHETIC:
-        print("--circles-per-seed is for the synthetic background (Bitcoin-Alpha has its own cliques)", file=sys.stderr)
+    if config.circles_per_seed < 0 or (config.circles_per_seed and config.background != SYNTHETIC):
+        print(
+            "--circles-per-seed: a number of friend circles, not negative, for the synthetic background "
+            "(Bitcoin-Alpha has its own cliques)",
+            file=sys.stderr,
+        )
         return 2
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
     if used:

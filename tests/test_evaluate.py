@@ -400,6 +400,7 @@ def test_eval_weaves_friend_circles_into_the_synthetic_background_and_counts_the
     circles = r"organic friend circles \(must not be flagged\): \d+ members in all; flagged: heuristic \d+"
     assert re.search(circles, printed)
     assert main(["eval", "--seeds", "1", "--circles-per-seed", "8"]) == 2  # Bitcoin-Alpha has its own cliques
+    assert main([*argv, "--circles-per-seed", "-1"]) == 2
 
 
 def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):

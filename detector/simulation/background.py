@@ -88,6 +88,16 @@ class BackgroundIndex:
         return max(earliest, min(self.times[rng.randrange(n // 5, n)], self.last_ts - duration))
 
 
+def id_prefix(events: Sequence[Event]) -> str:
+    """The prefix of a stream's event ids (``syn`` of ``syn-12``), so events merged into it are numbered alike.
+
+    >>> id_prefix([Event(1.3e9, "rate", "a", "b", id="ba-7")]), id_prefix([Event(1.3e9, "rate", "a", "b")])
+    ('ba', 'ev')
+    """
+    first_id = events[0].id or "ev-0"
+    return first_id.rsplit("-", 1)[0] if "-" in first_id else "ev"
+
+
 class IdAllocator:
     """New account ids in the same format as the existing ones (``"123"`` or ``"u123"``), drawn at random from
     the unused numbers, so a new account's id does not give it away.

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from msgspec.structs import replace
 
 from detector.core.events import Event, Profile
-from detector.simulation.background import BackgroundIndex, IdAllocator
+from detector.simulation.background import BackgroundIndex, IdAllocator, id_prefix
 from detector.simulation.clock import DAY, HOUR, log_uniform
 from detector.simulation.organic import KIND_MIX
 from detector.simulation.profiles import ProfileSampler
@@ -98,8 +98,7 @@ def add_circles(
             }
         )
     merged = sorted([*events, *added], key=lambda e: e.ts)  # stable: the background first on equal times
-    first_id = events[0].id or "ev-0"
-    prefix = first_id.rsplit("-", 1)[0] if "-" in first_id else "ev"
+    prefix = id_prefix(events)
     return [replace(e, id=f"{prefix}-{n}") for n, e in enumerate(merged)], records
 
 

@@ -24,7 +24,7 @@ from msgspec.structs import replace
 
 from detector.core.events import BOOST_KINDS, Event, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
-from detector.simulation.background import BackgroundIndex, IdAllocator
+from detector.simulation.background import BackgroundIndex, IdAllocator, id_prefix
 from detector.simulation.clock import DAY, HOUR, MINUTE, WEEK, log_uniform
 from detector.simulation.profiles import ProfileSampler, batch_creation_times
 
@@ -181,8 +181,7 @@ def inject(
     truth = [injector.add(shape, f"s{i}") for i, shape in enumerate(schemes)]
     tagged = [(e, False) for e in background] + [(e, True) for e in injector.events]
     tagged.sort(key=lambda item: item[0].ts)  # stable: background first on equal times
-    first_id = background[0].id or "ev-0"
-    prefix = first_id.rsplit("-", 1)[0] if "-" in first_id else "ev"
+    prefix = id_prefix(background)
     events, renamed = [], {}
     for position, (event, injected) in enumerate(tagged):
         new_id = f"{prefix}-{position}"
