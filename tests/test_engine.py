@@ -179,13 +179,14 @@ def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_ow
     assert "(grown from a traded pair of busy accounts)" in engine.results["busy0"].evidence["summary"]
 
 
+def boost(hour: float, actor: str, target: str, kind: str = "endorse") -> Event:
+    """An established account's boost, ``hour`` hours after T0."""
+    return Event(T0 + hour * HOUR, kind, actor, target, id=f"{actor}>{target}", actor_profile=HUMAN)
+
+
 def sparse_four(extra_partners: int) -> list[Event]:
     """Four established accounts: c boosts a and b, a and b boost d, d boosts c, then a and b trade. No outside
     account boosts two of them and is boosted back, so growth from the pair a-b never starts."""
-
-    def boost(hour: float, actor: str, target: str, kind: str = "endorse") -> Event:
-        return Event(T0 + hour * HOUR, kind, actor, target, id=f"{actor}>{target}", actor_profile=HUMAN)
-
     before = [boost(-480, "a", f"o{i}", "like") for i in range(extra_partners)] + [boost(-480, "b", "p0", "like")]
     ring = [boost(1, "c", "a"), boost(2, "c", "b"), boost(3, "a", "d"), boost(4, "b", "d"), boost(5, "d", "c")]
     return before + ring + [boost(6, "a", "b"), boost(7, "b", "a")]
@@ -199,6 +200,19 @@ def test_a_sparse_ring_of_accounts_with_few_partners_is_found_by_peeling_the_pai
         assert found == [("farming_ring_local", ["a", "b", "c", "d"])]
     else:  # a, b, c, d and 21 other partners: one account more than is peeled whole, and nothing else finds them
         assert found == []
+
+
+def test_two_accounts_a_sparse_ring_boosts_as_camouflage_are_not_kept_with_it_when_they_trade():
+    # The ring of `sparse_four` also boosts p and q, two popular accounts that a fan boosted months ago and that
+    # then trade with each other. Peeled whole, their neighbourhood is the ring and the pair, each of p and q tied to
+    # three of it: only that they boost back one of the three members boosting them sets them apart.
+    camouflage = [boost(1.5, "a", "p"), boost(2.5, "c", "p"), boost(3.5, "b", "q"), boost(4.5, "d", "q")]
+    fan = [boost(-2400, "fan", "p", "like"), boost(-2399, "fan", "q", "like")]
+    events = sparse_four(1) + camouflage + fan + [boost(8, "p", "q"), boost(9, "q", "p")]
+    engine = run(events, EngineConfig(record_candidates=True))
+    found = [(c["model"], c["accounts"]) for c in engine.candidates]
+    assert found and all(accounts == ["a", "b", "c", "d"] for _, accounts in found), found
+    assert {"p", "q"}.isdisjoint(flagged(engine))
 
 
 def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(market):

@@ -180,7 +180,29 @@ impl<'g> Finder<'g> {
             .iter()
             .map(|&m| (m, self.graph.recent_rev(self.ins(m), horizon).count()))
             .collect();
-        self.peel(group, &boosters, now)
+        let mut group = self.peel(group, &boosters, now);
+        // The neighbourhood holds the popular accounts the pair's partners boost as camouflage; two of them trading
+        // with each other pass the peel, but their boosts never lead back into the ring. Drop, all at once, the
+        // members whose boosts inside reach fewer than half of the others (directly or through other members),
+        // peel again, until stable.
+        let boosts: FxHashMap<Id, IdSet> = group
+            .iter()
+            .map(|&m| (m, self.graph.recent_among(self.outs(m), horizon, &group)))
+            .collect();
+        loop {
+            let stranded: Vec<Id> = group
+                .iter()
+                .copied()
+                .filter(|&m| 2 * reached(m, &boosts, &group) < group.len() - 1)
+                .collect();
+            if stranded.is_empty() {
+                return group;
+            }
+            for m in stranded {
+                group.remove(&m);
+            }
+            group = self.peel(group, &boosters, now);
+        }
     }
 
     /// Whether `grow` adds anyone to the pair: an outside account recently boosting both, boosted by one of them,
@@ -632,6 +654,21 @@ fn count_in(set: &IdSet, group: &IdSet) -> usize {
     } else {
         group.iter().filter(|x| set.contains(x)).count()
     }
+}
+
+/// How many other members of `group` the member reaches through boosts inside it (`boosts`: each member's boost
+/// targets among a group holding `group`).
+fn reached(member: Id, boosts: &FxHashMap<Id, IdSet>, group: &IdSet) -> usize {
+    let mut seen: IdSet = [member].into_iter().collect();
+    let mut frontier = vec![member];
+    while let Some(m) = frontier.pop() {
+        for &next in &boosts[&m] {
+            if group.contains(&next) && seen.insert(next) {
+                frontier.push(next);
+            }
+        }
+    }
+    seen.len() - 1
 }
 
 /// Remove, round by round, every member that `leaves` the current group, all at once: thresholds relative to the
