@@ -38,7 +38,7 @@ from detector.simulation.schemes import pace
 from models.calibration import Reliability
 from models.decisions import decision_row
 from models.labels import SchemeIndex
-from models.retrain import TRAINING_DAYS, training_seeds
+from models.retrain import TRAINING_DAYS, TRAINING_STREAMS, training_seeds
 
 METHODS = ("ours", "heuristic", "midas")
 BACKGROUND_NAMES = {BITCOIN_ALPHA: "Bitcoin-Alpha", SYNTHETIC: "the synthetic background (no benign labels)"}
@@ -859,6 +859,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
     )
     parser.add_argument(
+        "--training-draws",
+        type=_seed_ranges,
+        default=(),
+        metavar="FIRST_SEEDS",
+        help="instead of the shipped weights, fit the training recipe on each of these draws of simulated streams "
+        "(first seeds, as `detector train --first-seed`), e.g. 1000,3000,5000, and report ours with each: how far "
+        "the figures move with the training draw alone",
+    )
+    parser.add_argument(
+        "--training-streams",
+        type=int,
+        default=TRAINING_STREAMS,
+        help="simulated streams a training draw fits on (default: %(default)s, the shipped recipe's)",
+    )
+    parser.add_argument(
         "--decisions-out",
         type=Path,
         help="write every case ours opened, decided from the ground truth, for `detector train --decisions`",
@@ -887,6 +902,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.training_draws:
+        return _run_draws(args, config)
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
     if used:
         raise SystemExit(
@@ -903,6 +920,30 @@ def run(args: argparse.Namespace) -> int:
     if args.decisions_out:
         args.decisions_out.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in decisions))
         print(f"wrote {len(decisions)} decided cases to {args.decisions_out}", file=sys.stderr)
+    if args.json:
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _run_draws(args: argparse.Namespace, config: EvalConfig) -> int:
+    from detector.training_draws import evaluate_draws, format_draws, overlapping_seeds
+
+    if args.weights or args.decisions_out or args.training_streams < 2:
+        print(
+            "--training-draws fits its own weights on at least 2 streams a draw (--training-streams), and takes "
+            "neither --weights nor --decisions-out",
+            file=sys.stderr,
+        )
+        return 2
+    used = overlapping_seeds(config, args.training_draws, args.training_streams)
+    if used:
+        raise SystemExit(
+            f"detector eval: synthetic seeds {_seed_ranges_text(used)} are streams a training draw fits on; evaluate "
+            "on other seeds"
+        )
+    report = evaluate_draws(config, args.training_draws, args.training_streams)
+    print(format_draws(report))
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         print(f"wrote {args.json}", file=sys.stderr)

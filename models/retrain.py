@@ -12,6 +12,7 @@ seen in training, so the evaluation measures generalisation rather than memorisa
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import orjson
@@ -155,6 +157,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def simulated_streams(
+    background: str, first: int = FIRST_TRAINING_SEED, seeds: int = TRAINING_STREAMS
+) -> tuple[list[list[tuple[str, dict, bool]]], list[list[tuple[str, dict, bool]]]]:
+    """The labelled candidates of a training run's simulated streams, dense and (synthetic background) sparse."""
+    jobs = [(background, seed, None) for seed in range(first, first + seeds)]
+    if background == "synthetic":
+        sparse_first = first + SPARSE_SEED_OFFSET
+        jobs += [(background, seed, SPARSE_TRAINING_ACTIVITY) for seed in range(sparse_first, sparse_first + seeds)]
+    with ProcessPoolExecutor() as pool:
+        simulated = list(pool.map(simulate_candidates, *zip(*jobs, strict=True)))
+    return simulated[:seeds], simulated[seeds:]
+
+
+def fit_weights(
+    streams: Sequence[Sequence[tuple[str, dict, bool]]],
+    sparse: Sequence[Sequence[tuple[str, dict, bool]]] = (),
+    decisions: Decisions | None = None,
+    c: float = 0.1,
+    decision_weight: float = DECISION_WEIGHT,
+    report: IO[str] | None = None,
+) -> dict[str, LogisticScore]:
+    """Fit every model of the shipped weights on its candidates (the last stream held out for ``report``) and on
+    ``decisions``; a model with one class only keeps its current weights."""
+    from detector.core.scoring import load_weights
+
+    report = report or io.StringIO()
+    reviewed_by_model = decisions.rows if decisions else {}
+    fitted = {}
+    for model, base in load_weights().items():
+        # Hold the last stream out to report how the fit does on a stream it has not seen.
+        own = [*streams, *sparse] if model in SPARSE_TRAINED_MODELS else list(streams)
+        train = [(f, y) for stream in own[:-1] for s, f, y in stream if s == model]
+        held = [(f, y) for s, f, y in own[-1] if s == model]
+        reviewed = reviewed_by_model.get(model, [])
+        if reviewed and not _both_classes(reviewed):
+            # Reviewers see flagged cases only: one kind of decision says how often flags were right, not where the
+            # boundary lies, and folding it in would only move the model's base rate (docs/detection.md).
+            kind = "confirmed" if reviewed[0][1] else "dismissed"
+            print(f"{model}: its {len(reviewed)} decisions are all {kind}; left out", file=report)
+            reviewed = []
+        names = sorted(base.coefs)
+        if _both_classes(train):
+            _report(model, fit_score(train, names, base.log1p, c=c), held, file=report)
+        else:
+            print(f"{model}: the training streams hold one class only; no held-out report", file=report)
+        rows = train + held + reviewed
+        if _both_classes(rows):
+            weights = [1.0] * len(train + held) + [decision_weight] * len(reviewed)
+            fitted[model] = fit_score(rows, names, base.log1p, c=c, weights=weights)
+        else:
+            print(f"{model}: one class only in all streams; its current weights are kept", file=report)
+            fitted[model] = base
+        if reviewed:
+            _report_decisions(model, base, fitted[model], reviewed, file=report)
+    return fitted
+
+
 def run(args: argparse.Namespace) -> int:
     from detector.core.scoring import load_weights
 
@@ -167,51 +226,18 @@ def run(args: argparse.Namespace) -> int:
             for cands, truth in args.candidates
         ]
     else:
-        first = args.first_seed
-        jobs = [(args.background, seed, None) for seed in range(first, first + args.seeds)]
-        if args.background == "synthetic":
-            sparse_first = first + SPARSE_SEED_OFFSET
-            sparse_seeds = range(sparse_first, sparse_first + args.seeds)
-            jobs += [(args.background, seed, SPARSE_TRAINING_ACTIVITY) for seed in sparse_seeds]
-        with ProcessPoolExecutor() as pool:
-            simulated = list(pool.map(simulate_candidates, *zip(*jobs, strict=True)))
-        streams, sparse = simulated[: args.seeds], simulated[args.seeds :]
-        sparse_note = f", sparse {sparse_seeds[0]}–{sparse_seeds[-1]}" if sparse else ""
-        print(f"simulated training streams: seeds {first}–{first + args.seeds - 1}{sparse_note}", file=sys.stderr)
-    current = load_weights()
+        streams, sparse = simulated_streams(args.background, args.first_seed, args.seeds)
+        last = args.first_seed + args.seeds - 1
+        sparse_first = args.first_seed + SPARSE_SEED_OFFSET
+        sparse_note = f", sparse {sparse_first}–{sparse_first + args.seeds - 1}" if sparse else ""
+        print(f"simulated training streams: seeds {args.first_seed}–{last}{sparse_note}", file=sys.stderr)
     decisions = Decisions()
     for path in args.decisions or ():
         with path.open("rb") as lines:
-            decisions.read(str(path), lines, {m: sorted(s.coefs) for m, s in current.items()})
+            decisions.read(str(path), lines, {m: sorted(s.coefs) for m, s in load_weights().items()})
     _report_left_out(decisions.left_out, file=sys.stderr)
-    fitted = {}
-    for model, base in current.items():
-        # Hold the last stream out to report how the fit does on a stream it has not seen.
-        own = streams + sparse if model in SPARSE_TRAINED_MODELS else streams
-        train = [(f, y) for stream in own[:-1] for s, f, y in stream if s == model]
-        held = [(f, y) for s, f, y in own[-1] if s == model]
-        reviewed = decisions.rows.get(model, [])
-        if reviewed and not _both_classes(reviewed):
-            # Reviewers see flagged cases only: one kind of decision says how often flags were right, not where the
-            # boundary lies, and folding it in would only move the model's base rate (docs/detection.md).
-            kind = "confirmed" if reviewed[0][1] else "dismissed"
-            print(f"{model}: its {len(reviewed)} decisions are all {kind}; left out", file=sys.stderr)
-            reviewed = []
-        names = sorted(base.coefs)
-        if _both_classes(train):
-            _report(model, fit_score(train, names, base.log1p, c=args.c), held, file=sys.stderr)
-        else:
-            print(f"{model}: the training streams hold one class only; no held-out report", file=sys.stderr)
-        rows = train + held + reviewed
-        if _both_classes(rows):
-            weights = [1.0] * len(train + held) + [args.decision_weight] * len(reviewed)
-            fitted[model] = fit_score(rows, names, base.log1p, c=args.c, weights=weights)
-        else:
-            print(f"{model}: one class only in all streams; its current weights are kept", file=sys.stderr)
-            fitted[model] = base
-        if reviewed:
-            _report_decisions(model, base, fitted[model], reviewed, file=sys.stderr)
-    args.out.write_text(_dump(fitted))
+    fitted = fit_weights(streams, sparse, decisions, args.c, args.decision_weight, report=sys.stderr)
+    args.out.write_text(weights_json(fitted))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -266,5 +292,6 @@ def _report_decisions(
     )
 
 
-def _dump(weights: dict[str, LogisticScore]) -> str:
+def weights_json(weights: dict[str, LogisticScore]) -> str:
+    """The weights file's text: what ``detector train`` writes and the scorer loads."""
     return json.dumps({scheme: json.loads(score.to_json()) for scheme, score in weights.items()}, indent=2) + "\n"

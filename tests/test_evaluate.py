@@ -424,3 +424,33 @@ def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tm
     assert main([*argv, "--weights", str(never), "--json", str(report)]) == 0
     assert f"; weights {never}" in capsys.readouterr().out.splitlines()[0]
     assert orjson.loads(report.read_bytes())["seeds"][0]["methods"]["ours"]["cases"] == 0
+
+
+def test_eval_over_training_draws_scores_each_draw_with_what_train_fits_on_it(tmp_path, capsys):
+    report_path, trained = tmp_path / "draws.json", tmp_path / "trained.json"
+    argv = ["eval", "--seed-ranges", "0-1", "--training-draws", "3000,4000", "--training-streams", "2"]
+    assert main([*argv, "--json", str(report_path)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "scored with the weights of 2 training draws (2 simulated streams each" in printed[0]
+    rows = {line.split()[0]: line.split() for line in printed[4:6]}  # under the title and the two header lines
+    assert set(rows) == {"3000", "4000"}  # one row per draw, unmarked: neither is the shipped weights' draw
+    assert re.match(r"spread: \d+–\d+ caught, [\d.]+–[\d.]+ organic flags a run; ", printed[-1])
+    report = orjson.loads(report_path.read_bytes())
+    assert [d["first_seed"] for d in report["draws"]] == [3000, 4000]
+    assert report["draws"][0]["weights"] != report["draws"][1]["weights"]  # other streams, another fit
+    for draw in report["draws"]:
+        # Each draw is exactly `detector train --first-seed N` on as many streams, evaluated on every seed.
+        assert main(["train", "--first-seed", str(draw["first_seed"]), "--seeds", "2", "--out", str(trained)]) == 0
+        assert draw["weights"] == orjson.loads(trained.read_bytes())
+        assert [s["seed"] for s in draw["seeds"]] == [0, 1]
+        caught = draw["summary"]["caught"]
+        assert rows[str(draw["first_seed"])][1] == f"{caught}/{draw['summary']['total']}"
+
+
+def test_eval_over_training_draws_refuses_seeds_a_draw_trains_on_and_other_weights(tmp_path):
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", "3001", "--training-draws", "3000"]
+    with pytest.raises(SystemExit, match="synthetic seeds 3001 are streams a training draw fits on"):
+        main([*argv, "--training-streams", "2"])
+    argv = ["eval", "--seed-ranges", "0", "--training-draws", "3000"]
+    assert main([*argv, "--weights", str(tmp_path / "w.json")]) == 2
+    assert main([*argv, "--training-streams", "1"]) == 2

@@ -18,7 +18,9 @@ from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
 from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, describe
 from detector.core.scoring import Scorer
 
-MODEL_VERSION = "gsd-engine-1.2"
+#: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
+#: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path).
+MODEL_VERSION = "gsd-engine-1.3"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 8
 
