@@ -54,13 +54,13 @@ def evaluate_draws(config: EvalConfig, draws: Sequence[int], streams: int = TRAI
 def format_draws(report: dict) -> str:
     config, draws = report["config"], report["draws"]
     seeds = [s["seed"] for s in draws[0]["seeds"]] if draws else []
-    streams = report["training_streams"]
-    circles = config["circles_per_seed"]
+    streams, circles = report["training_streams"], config["circles_per_seed"]
     lines = [
         f"{len(seeds)} seeds ({_seed_ranges_text(seeds)}) x ({config['rings_per_seed']} rings + "
-        f"{config['bursts_per_seed']} bursts) injected into {BACKGROUND_NAMES[config['background']]}, scored with "
-        f"the weights of {len(draws)} training draws ({streams} simulated streams each, `detector train "
-        "--first-seed N`)",
+        f"{config['bursts_per_seed']} bursts) injected into {BACKGROUND_NAMES[config['background']]}"
+        + (f" with {circles} friend circles" if circles else "")
+        + f", scored with the weights of {len(draws)} training draws ({streams} simulated streams each, "
+        "`detector train --first-seed N`)",
         "",
         f"{'draw':>6} {'caught':>10} {'F1 mean (min)':>14} {'recall min':>11} {'benign flagged':>15} "
         f"{'organic a run':>14} {'prevention':>11}" + (f" {'circle members':>15}" if circles else ""),
