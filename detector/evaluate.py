@@ -612,7 +612,8 @@ def evaluate(config: EvalConfig) -> dict:
 
 
 # -- report -------------------------------------------------------------------------------------------------------
-def _fmt(value: float | None, digits: int = 2) -> str:
+def fmt(value: float | None, digits: int = 2) -> str:
+    """A metric as the reports print it: fixed digits, ``-`` when there is none."""
     return "-" if value is None else f"{value:.{digits}f}"
 
 
@@ -631,7 +632,7 @@ def format_report(report: dict) -> str:
     summary, methods = report["summary"], report["config"]["methods"]
     config = report["config"]
     lines = [
-        f"{len(report['seeds'])} seeds ({_seed_ranges_text([s['seed'] for s in report['seeds']])}) x "
+        f"{len(report['seeds'])} seeds ({seed_ranges_text([s['seed'] for s in report['seeds']])}) x "
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
@@ -648,14 +649,14 @@ def format_report(report: dict) -> str:
         lines.append(
             f"{method:<10} "
             + " ".join(
-                f"{_fmt(s[k]['mean']) + ' (' + _fmt(s[k]['min']) + ')':>15}" for k in ("precision", "recall", "f1")
+                f"{fmt(s[k]['mean']) + ' (' + fmt(s[k]['min']) + ')':>15}" for k in ("precision", "recall", "f1")
             )
-            + f" {_fmt(s['benign_flagged']['mean'], 1) + ' (' + str(s['benign_flagged']['max']) + ')':>15}"
-            + f" {_fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>16}"
+            + f" {fmt(s['benign_flagged']['mean'], 1) + ' (' + str(s['benign_flagged']['max']) + ')':>15}"
+            + f" {fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>16}"
             + f" {str(s['caught']) + '/' + str(s['total']):>9}"
-            + f" {_fmt(s['median_delay_h'], 1) + ' / ' + _fmt(s['p90_delay_h'], 1):>16}"
-            + f" {_fmt(s['prevention']) + ' (' + _fmt(s['oracle_prevention']) + ')':>18}"
-            + f" {_fmt(s['average_precision']['mean'], 3) + ' (' + _fmt(s['average_precision']['min'], 3) + ')':>15}"
+            + f" {fmt(s['median_delay_h'], 1) + ' / ' + fmt(s['p90_delay_h'], 1):>16}"
+            + f" {fmt(s['prevention']) + ' (' + fmt(s['oracle_prevention']) + ')':>18}"
+            + f" {fmt(s['average_precision']['mean'], 3) + ' (' + fmt(s['average_precision']['min'], 3) + ')':>15}"
         )
     for method in methods:
         s = summary[method]
@@ -665,7 +666,7 @@ def format_report(report: dict) -> str:
             gap = round(s["oracle_prevention"], 2) - round(s["prevention"], 2)
             searches = round(s["oracle_prevention"] - s["candidate_prevention"], 2)
             lines.append(
-                f"{method}: prevention {_fmt(s['prevention'])} against the oracle's {_fmt(s['oracle_prevention'])}: "
+                f"{method}: prevention {fmt(s['prevention'])} against the oracle's {fmt(s['oracle_prevention'])}: "
                 f"{searches:.2f} net lost before the first candidate about a scheme (the searches), "
                 f"{gap - searches:.2f} to candidates scored below the threshold (the scores)"
             )
@@ -709,8 +710,8 @@ def format_report(report: dict) -> str:
         for method in methods:
             g = summary[method]["by_shape"][group]
             cells.append(
-                f"{g['caught']}/{g['total']} {_fmt(g['account_recall'])} {_fmt(g['median_delay_h'], 1)} "
-                f"{_fmt(g['prevention'])} ({_fmt(g['oracle_prevention'])})"
+                f"{g['caught']}/{g['total']} {fmt(g['account_recall'])} {fmt(g['median_delay_h'], 1)} "
+                f"{fmt(g['prevention'])} ({fmt(g['oracle_prevention'])})"
             )
         lines.append(f"{group:<28}" + "".join(f"{c:>32}" for c in cells))
     for method in methods:
@@ -749,11 +750,11 @@ def _seed_range_table(per_seed: Sequence[dict], methods: Sequence[str]) -> list[
         for method in methods:
             s = summary[method]
             cells.append(
-                f"{_fmt(s['f1']['mean'])} ({_fmt(s['f1']['min'])}) {_fmt(s['benign_flagged']['mean'], 1)} "
-                f"{_fmt(s['organic_flagged']['mean'], 1)} {s['caught']}/{s['total']} "
-                f"{_fmt(s['prevention'])} ({_fmt(s['oracle_prevention'])})"
+                f"{fmt(s['f1']['mean'])} ({fmt(s['f1']['min'])}) {fmt(s['benign_flagged']['mean'], 1)} "
+                f"{fmt(s['organic_flagged']['mean'], 1)} {s['caught']}/{s['total']} "
+                f"{fmt(s['prevention'])} ({fmt(s['oracle_prevention'])})"
             )
-        lines.append(f"{_seed_ranges_text(run):<12}" + "".join(f"{c:>40}" for c in cells))
+        lines.append(f"{seed_ranges_text(run):<12}" + "".join(f"{c:>40}" for c in cells))
     return lines
 
 
@@ -794,10 +795,10 @@ def _seed_runs(seeds: Sequence[int]) -> list[list[int]]:
     return runs
 
 
-def _seed_ranges_text(seeds: Sequence[int]) -> str:
+def seed_ranges_text(seeds: Sequence[int]) -> str:
     """Seeds as ranges, the way ``--seed-ranges`` takes them.
 
-    >>> _seed_ranges_text([0, 1, 2, 100, 102, 103])
+    >>> seed_ranges_text([0, 1, 2, 100, 102, 103])
     '0-2,100,102-103'
     """
     return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in _seed_runs(seeds))
@@ -907,7 +908,7 @@ def run(args: argparse.Namespace) -> int:
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
     if used:
         raise SystemExit(
-            f"detector eval: synthetic seeds {_seed_ranges_text(used)} are the streams the shipped weights were "
+            f"detector eval: synthetic seeds {seed_ranges_text(used)} are the streams the shipped weights were "
             "trained on; evaluate on other seeds"
         )
     report = evaluate(config)
@@ -939,7 +940,7 @@ def _run_draws(args: argparse.Namespace, config: EvalConfig) -> int:
     used = overlapping_seeds(config, args.training_draws, args.training_streams)
     if used:
         raise SystemExit(
-            f"detector eval: synthetic seeds {_seed_ranges_text(used)} are streams a training draw fits on; evaluate "
+            f"detector eval: synthetic seeds {seed_ranges_text(used)} are streams a training draw fits on; evaluate "
             "on other seeds"
         )
     report = evaluate_draws(config, args.training_draws, args.training_streams)

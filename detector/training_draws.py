@@ -15,15 +15,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from detector.evaluate import BACKGROUND_NAMES, EvalConfig, _fmt, _seed_ranges_text, evaluate
+from detector.evaluate import BACKGROUND_NAMES, EvalConfig, evaluate, fmt, seed_ranges_text
 from detector.simulation import SYNTHETIC
-from models.retrain import FIRST_TRAINING_SEED, TRAINING_STREAMS, fit_weights, simulated_streams, weights_json
+from models.retrain import (
+    FIRST_TRAINING_SEED,
+    TRAINING_STREAMS,
+    fit_weights,
+    simulated_streams,
+    training_seeds,
+    weights_json,
+)
 
 
 def overlapping_seeds(config: EvalConfig, draws: Sequence[int], streams: int) -> list[int]:
     """Synthetic evaluation seeds some draw trains on (a draw must be evaluated on streams it has not seen)."""
-    from models.retrain import training_seeds
-
     if config.background != SYNTHETIC:
         return []
     trained = set().union(*(training_seeds(streams, first) for first in draws))
@@ -56,7 +61,7 @@ def format_draws(report: dict) -> str:
     seeds = [s["seed"] for s in draws[0]["seeds"]] if draws else []
     streams, circles = report["training_streams"], config["circles_per_seed"]
     lines = [
-        f"{len(seeds)} seeds ({_seed_ranges_text(seeds)}) x ({config['rings_per_seed']} rings + "
+        f"{len(seeds)} seeds ({seed_ranges_text(seeds)}) x ({config['rings_per_seed']} rings + "
         f"{config['bursts_per_seed']} bursts) injected into {BACKGROUND_NAMES[config['background']]}"
         + (f" with {circles} friend circles" if circles else "")
         + f", scored with the weights of {len(draws)} training draws ({streams} simulated streams each, "
@@ -74,10 +79,10 @@ def format_draws(report: dict) -> str:
         name = f"{draw['first_seed']}{'*' if draw['first_seed'] == shipped else ''}"
         lines.append(
             f"{name:>6} {str(s['caught']) + '/' + str(s['total']):>10}"
-            f" {_fmt(s['f1']['mean']) + ' (' + _fmt(s['f1']['min']) + ')':>14} {_fmt(s['recall']['min']):>11}"
+            f" {fmt(s['f1']['mean']) + ' (' + fmt(s['f1']['min']) + ')':>14} {fmt(s['recall']['min']):>11}"
             f" {str(benign_runs) + ' (' + str(s['benign_flagged']['max']) + ')':>15}"
-            f" {_fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>14}"
-            f" {_fmt(s['prevention']) + ' (' + _fmt(s['oracle_prevention']) + ')':>11}"
+            f" {fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>14}"
+            f" {fmt(s['prevention']) + ' (' + fmt(s['oracle_prevention']) + ')':>11}"
             + (f" {s['circle_flagged']:>15}" if circles else "")
         )
     if draws:
