@@ -125,21 +125,46 @@ def test_a_ring_case_tells_the_reviewer_each_members_age_profile_and_partners(ma
     assert any(row["boosts_others"] == 1 for row in facts.values())
 
 
-def test_a_slow_ring_of_hijacked_accounts_is_flagged(market):
-    rng = random.Random(2)
-    # Dormant accounts with organic history are the ones taken over: the ring starts after a quiet spell.
-    hijacked = [f"u{i}" for i in range(350, 360)]
-    assert all(any(e.actor == h for e in market) for h in hijacked)
+HIJACKED = [f"u{i}" for i in range(350, 360)]
+
+
+@pytest.fixture(scope="module")
+def slow_hijacked_ring(market) -> Engine:
+    """Dormant accounts with organic history are the ones taken over: the market runs for 60 days, goes on without
+    them from day 100, and they trade as a ring from day 110 over four weeks."""
+    assert all(any(e.actor == h for e in market) for h in HIJACKED)
     later = organic_market(random.Random(8), days=30)
     later = [
         Event(e.ts + 100 * DAY, e.kind, e.actor, e.target, "L" + e.id, e.weight)
         for e in later
-        if e.actor not in hijacked and e.target not in hijacked
+        if e.actor not in HIJACKED and e.target not in HIJACKED
     ]
-    engine = run(market + later + ring(hijacked, T0 + 110 * DAY, 28 * DAY, rng, camouflage=["u0"]))
+    return run(market + later + ring(HIJACKED, T0 + 110 * DAY, 28 * DAY, random.Random(2), camouflage=["u0"]))
+
+
+def test_a_slow_ring_of_hijacked_accounts_is_flagged(slow_hijacked_ring):
+    engine, hijacked = slow_hijacked_ring, HIJACKED
     assert set(hijacked) <= flagged(engine)
     assert flagged(engine) - set(hijacked) == set()
     assert all(engine.results[h].first_flagged_ts < T0 + 138 * DAY for h in hijacked)
+
+
+def test_the_member_table_says_when_a_member_came_back_from_a_dormancy_and_how_long_it_had_been_idle(
+    slow_hijacked_ring, market
+):
+    engine = slow_hijacked_ring
+    facts = {row["account"]: row for row in engine.results[HIJACKED[0]].evidence["member_facts"]}
+    assert set(HIJACKED) <= set(facts)
+    for member in HIJACKED:
+        last_organic = max(e.ts for e in market if e.actor == member)
+        first_ring_boost = min(
+            e.ts for e in ring(HIJACKED, T0 + 110 * DAY, 28 * DAY, random.Random(2), ["u0"]) if e.actor == member
+        )
+        assert facts[member]["returned_ts"] == first_ring_boost
+        assert facts[member]["idle_days_before"] == pytest.approx((first_ring_boost - last_organic) / DAY)
+    # The market's accounts came back too, after its 40 quiet days; its busiest account, in the market alone, did not.
+    assert engine.state.account_facts("u0")[5][1] == pytest.approx(40, abs=1)
+    assert run(market).state.account_facts("u0")[5] is None
 
 
 def busy_ring(rng: random.Random) -> tuple[list[str], list[Event]]:

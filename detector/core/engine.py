@@ -22,7 +22,7 @@ from detector.core.scoring import Scorer
 #: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path).
 MODEL_VERSION = "gsd-engine-1.3"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 8
+SNAPSHOT_FORMAT = 9
 
 
 @dataclass(frozen=True)
@@ -257,12 +257,15 @@ class Engine:
 
     def _member_facts(self, members: set[str], edges: Sequence[tuple[str, str, float]]) -> list[dict]:
         """Per member, what tells a ring from friends: when the account was created and first seen, its profile,
-        and how many of the accounts it boosts, and is boosted by, are members (the graph's kept partners)."""
+        when it last acted again after a month or more without acting (a dormant account taken over comes back so)
+        and how long it had been idle, and how many of the accounts it boosts, and is boosted by, are members (the
+        graph's kept partners)."""
         boosts_inside = Counter(actor for actor, _, _ in edges)
         boosted_inside = Counter(target for _, target, _ in edges)
         rows = []
         for member in sorted(members):
-            first_seen, created, followers, following, posts = self.state.account_facts(member) or (None,) * 5
+            first_seen, created, followers, following, posts, back = self.state.account_facts(member) or (None,) * 6
+            returned, idle_days = back or (None, None)
             boosters = self.graph.booster_count(member)
             boosted = self.graph.ties(member) - boosters
             rows.append(
@@ -273,6 +276,8 @@ class Engine:
                     "followers": followers,
                     "following": following,
                     "posts": posts,
+                    "returned_ts": returned,
+                    "idle_days_before": idle_days,
                     "boosts_members": boosts_inside[member],
                     "boosts_others": max(boosted - boosts_inside[member], 0),
                     "boosted_by_members": boosted_inside[member],

@@ -441,13 +441,24 @@ impl EngineState {
         Ok(())
     }
 
-    /// When the account was first seen and its profile (created_ts, followers, following, posts) as its latest
-    /// event carried it; None for an account not in memory.
+    /// When the account was first seen, its profile (created_ts, followers, following, posts) as its latest event
+    /// carried it, and its latest return from a dormancy (when, days idle before) or None; None for an account not
+    /// in memory.
     #[allow(clippy::type_complexity)]
-    fn account_facts(&self, account: &str) -> Option<(f64, Option<f64>, Option<i64>, Option<i64>, Option<i64>)> {
+    fn account_facts(
+        &self,
+        account: &str,
+    ) -> Option<(
+        f64,
+        Option<f64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<(f64, f64)>,
+    )> {
         self.s
             .account_facts(account)
-            .map(|(seen, p)| (seen, p.created_ts, p.followers, p.following, p.posts))
+            .map(|(seen, p, back)| (seen, p.created_ts, p.followers, p.following, p.posts, back))
     }
 
     /// The highest score of any candidate the account was in (0 when none).

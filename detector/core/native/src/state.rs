@@ -18,6 +18,9 @@ pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
 /// Accounts younger than this are fresh: what bought accounts and fresh ring members are when they act.
 pub const FRESH_DAYS: f64 = 30.0;
+/// An account acting again after this long without acting is back from dormancy (what a taken-over account often
+/// is); the reviewer's member table says so.
+pub const DORMANT_DAYS: f64 = 30.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
 pub const BATCH_SECONDS: f64 = 600.0;
 /// Per actor, the latest (target, event id) pairs kept as evidence.
@@ -26,7 +29,7 @@ const RECENT_IDS: usize = 32;
 const MAX_SAMPLED: usize = 400;
 /// Per boosted account, the new boosters kept in detail inside the growth window.
 const MAX_RECENT_BOOSTERS: usize = 4096;
-const STATE_FORMAT: u8 = 1;
+const STATE_FORMAT: u8 = 2;
 
 #[derive(Clone, Copy)]
 pub struct Config {
@@ -62,6 +65,10 @@ struct Checked {
 pub struct Account {
     first_seen: f64,
     last_seen: f64,
+    /// When it last acted (boosted, or withdrew a boost), and when it last came back after `DORMANT_DAYS` or more
+    /// without acting, with how many days it had been idle.
+    last_acted: Option<f64>,
+    returned: Option<(f64, f64)>,
     profile: Profile,
     /// The highest score of any candidate the account was in.
     best_score: f64,
@@ -272,6 +279,11 @@ impl State {
         if ts < info.first_seen {
             info.first_seen = ts;
         }
+        match info.last_acted {
+            Some(last) if ts - last >= DORMANT_DAYS * DAY => info.returned = Some((ts, (ts - last) / DAY)),
+            _ => {}
+        }
+        info.last_acted = Some(info.last_acted.map_or(ts, |last| last.max(ts)));
         if let Some(p) = profile {
             let known = &mut info.profile;
             known.created_ts = p.created_ts.or(known.created_ts);
@@ -638,8 +650,11 @@ impl State {
     }
 
     /// When the account was first seen and its profile as its latest event carried it; None when not in memory.
-    pub fn account_facts(&self, account: &str) -> Option<(f64, Profile)> {
-        self.accounts.get(account).map(|i| (i.first_seen, i.profile))
+    /// First seen, the latest profile, and the latest return after a dormancy (when, days idle before).
+    pub fn account_facts(&self, account: &str) -> Option<(f64, Profile, Option<(f64, f64)>)> {
+        self.accounts
+            .get(account)
+            .map(|i| (i.first_seen, i.profile, i.returned))
     }
 
     pub fn best_score(&self, account: &str) -> f64 {
@@ -778,6 +793,12 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
 fn write_account(w: &mut Writer, info: &Account) {
     w.f64(info.first_seen);
     w.f64(info.last_seen);
+    w.opt_f64(info.last_acted);
+    w.bool(info.returned.is_some());
+    if let Some((at, idle_days)) = info.returned {
+        w.f64(at);
+        w.f64(idle_days);
+    }
     let p = &info.profile;
     w.opt_f64(p.created_ts);
     for count in [p.followers, p.following, p.posts] {
@@ -815,6 +836,10 @@ fn write_account(w: &mut Writer, info: &Account) {
 fn read_account(r: &mut Reader) -> Result<Account, String> {
     let mut info = Account::new(r.f64()?);
     info.last_seen = r.f64()?;
+    info.last_acted = r.opt_f64()?;
+    if r.bool()? {
+        info.returned = Some((r.f64()?, r.f64()?));
+    }
     info.profile = Profile {
         created_ts: r.opt_f64()?,
         followers: r.opt_i64()?,
