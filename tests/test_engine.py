@@ -429,6 +429,21 @@ def test_memory_stays_bounded_for_a_hub_with_endless_new_boosters():
     assert len(engine.state.burst_window("hub")) == 4096  # all 5000 are in the window; the detail is capped
 
 
+def test_an_account_back_after_being_forgotten_shows_how_long_it_slept():
+    engine = Engine(EngineConfig(idle_eviction_days=30))
+    engine.process(Event(T0, "like", "sleeper", "x"))
+    engine.process(Event(T0 + 40 * DAY, "like", "a", "b"))  # the weekly sweep forgets the sleeper
+    assert "sleeper" not in engine.state
+    snapshot = Engine.restore(engine.snapshot())  # what is remembered of it survives a restart
+    for e in (engine, snapshot):
+        e.process(Event(T0 + 300 * DAY, "like", "sleeper", "y"))
+        *_, back = e.state.account_facts("sleeper")
+        assert back == (T0 + 300 * DAY, pytest.approx(300))
+    # Seen only as a target, an account has no action to return from.
+    engine.process(Event(T0 + 301 * DAY, "like", "x", "c"))
+    assert engine.state.account_facts("x")[5] is None
+
+
 def test_idle_accounts_are_forgotten():
     engine = Engine(EngineConfig(idle_eviction_days=30))
     engine.process(Event(T0, "like", "old", "gone"))

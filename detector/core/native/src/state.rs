@@ -23,6 +23,9 @@ pub const FRESH_DAYS: f64 = 30.0;
 pub const DORMANT_DAYS: f64 = 30.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
 pub const BATCH_SECONDS: f64 = 600.0;
+/// Forgotten accounts whose last action is remembered, so a return after a long sleep still shows (the most
+/// recently active ones are kept when there are more).
+const MAX_FORGOTTEN_ACTORS: usize = 200_000;
 /// Per actor, the latest (target, event id) pairs kept as evidence.
 const RECENT_IDS: usize = 32;
 /// Follower quality is judged on the latest followers only, to bound the cost on huge accounts.
@@ -218,6 +221,8 @@ pub struct State {
     accounts: FxHashMap<Box<str>, Account>,
     /// Best scores of forgotten accounts (kept only with `keep_forgotten_scores`).
     forgotten_scores: FxHashMap<Box<str>, f64>,
+    /// When forgotten accounts last acted (at most about `MAX_FORGOTTEN_ACTORS`), restored when they come back.
+    forgotten_last_acted: FxHashMap<Box<str>, f64>,
     pub watermark: f64,
     last_sweep: f64,
     seen_ids: FxHashSet<Arc<str>>,
@@ -235,6 +240,7 @@ impl State {
             config,
             accounts: FxHashMap::default(),
             forgotten_scores: FxHashMap::default(),
+            forgotten_last_acted: FxHashMap::default(),
             watermark: f64::NEG_INFINITY,
             last_sweep: f64::NEG_INFINITY,
             seen_ids: FxHashSet::default(),
@@ -330,7 +336,9 @@ impl State {
     fn observe(&mut self, account: &str, ts: f64) -> &mut Account {
         if !self.accounts.contains_key(account) {
             file_for_sweep(&mut self.idle_by_week, account, ts);
-            self.accounts.insert(account.into(), Account::new(ts));
+            let mut info = Account::new(ts);
+            info.last_acted = self.forgotten_last_acted.remove(account);
+            self.accounts.insert(account.into(), info);
         }
         let info = self.accounts.get_mut(account).expect("held or inserted above");
         if ts > info.last_seen {
@@ -374,8 +382,18 @@ impl State {
                 let kept = self.forgotten_scores.entry(account.clone()).or_insert(0.0);
                 *kept = kept.max(info.best_score);
             }
+            if let Some(last) = info.last_acted {
+                self.forgotten_last_acted.insert(account.clone(), last);
+            }
         }
         self.counters.evicted_accounts += evicted;
+        if self.forgotten_last_acted.len() > MAX_FORGOTTEN_ACTORS {
+            // Keep the most recently active (ties at the cut all stay, so the bound is approximate).
+            let mut times: Vec<f64> = self.forgotten_last_acted.values().copied().collect();
+            let cut = times.len() - MAX_FORGOTTEN_ACTORS;
+            let (_, &mut oldest_kept, _) = times.select_nth_unstable_by(cut, f64::total_cmp);
+            self.forgotten_last_acted.retain(|_, &mut last| last >= oldest_kept);
+        }
     }
 
     // ------------------------------------------------------------------ growth
@@ -699,10 +717,12 @@ impl State {
             w.str(name);
             write_account(&mut w, info);
         }
-        w.u64(self.forgotten_scores.len() as u64);
-        for (name, score) in &self.forgotten_scores {
-            w.str(name);
-            w.f64(*score);
+        for forgotten in [&self.forgotten_scores, &self.forgotten_last_acted] {
+            w.u64(forgotten.len() as u64);
+            for (name, value) in forgotten {
+                w.str(name);
+                w.f64(*value);
+            }
         }
         w.u64(self.seen_order.len() as u64);
         for (id, ts) in &self.seen_order {
@@ -740,9 +760,11 @@ impl State {
             let name = r.str()?.into();
             s.accounts.insert(name, read_account(&mut r)?);
         }
-        for _ in 0..r.len()? {
-            let name = r.str()?.into();
-            s.forgotten_scores.insert(name, r.f64()?);
+        for forgotten in [&mut s.forgotten_scores, &mut s.forgotten_last_acted] {
+            for _ in 0..r.len()? {
+                let name = r.str()?.into();
+                forgotten.insert(name, r.f64()?);
+            }
         }
         for _ in 0..r.len()? {
             let id: Arc<str> = r.str()?.into();
