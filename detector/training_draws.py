@@ -42,13 +42,14 @@ def evaluate_draws(config: EvalConfig, draws: Sequence[int], streams: int = TRAI
     with tempfile.TemporaryDirectory(prefix="detector-draws-") as workdir:
         for first in draws:
             dense, sparse = simulated_streams(SYNTHETIC, first, streams)
+            text = weights_json(fit_weights(dense, sparse))
             path = Path(workdir) / f"weights-{first}.json"
-            path.write_text(weights_json(fit_weights(dense, sparse)))
+            path.write_text(text)  # the evaluation's worker processes load the weights from a file
             report = evaluate(replace(config, weights=str(path)))
             rows.append(
                 {
                     "first_seed": first,
-                    "weights": json.loads(path.read_text()),
+                    "weights": json.loads(text),
                     "summary": report["summary"]["ours"],
                     "seeds": report["seeds"],
                 }

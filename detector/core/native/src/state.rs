@@ -285,9 +285,8 @@ impl State {
         if ts < info.first_seen {
             info.first_seen = ts;
         }
-        match info.last_acted {
-            Some(last) if ts - last >= DORMANT_DAYS * DAY => info.returned = Some((ts, (ts - last) / DAY)),
-            _ => {}
+        if let Some(last) = info.last_acted.filter(|&last| ts - last >= DORMANT_DAYS * DAY) {
+            info.returned = Some((ts, (ts - last) / DAY));
         }
         info.last_acted = Some(info.last_acted.map_or(ts, |last| last.max(ts)));
         if let Some(p) = profile {
@@ -667,8 +666,8 @@ impl State {
         }
     }
 
-    /// When the account was first seen and its profile as its latest event carried it; None when not in memory.
-    /// First seen, the latest profile, and the latest return after a dormancy (when, days idle before).
+    /// When the account was first seen, its profile as its latest event carried it, and its latest return after a
+    /// dormancy (when, days idle before); None when not in memory.
     pub fn account_facts(&self, account: &str) -> Option<(f64, Profile, Option<(f64, f64)>)> {
         self.accounts
             .get(account)
