@@ -167,6 +167,23 @@ def test_the_member_table_says_when_a_member_came_back_from_a_dormancy_and_how_l
     assert run(market).state.account_facts("u0")[5] is None
 
 
+def test_the_member_table_says_since_when_each_member_trades_with_the_others(slow_hijacked_ring, market):
+    engine = slow_hijacked_ring
+    facts = {row["account"]: row for row in engine.results[HIJACKED[0]].evidence["member_facts"]}
+    ring_events = ring(HIJACKED, T0 + 110 * DAY, 28 * DAY, random.Random(2), ["u0"])
+    members = set(facts)
+    for member in HIJACKED:
+        # Its first boost with another member either way: organic ties from the market months before count.
+        inside = [
+            e.ts
+            for e in market + ring_events
+            if e.is_boost and {e.actor, e.target} <= members and member in {e.actor, e.target}
+        ]
+        assert facts[member]["tied_inside_since_ts"] == min(inside)
+    # Taken over together, strangers before: every member's first trade inside is the ring's.
+    assert all(facts[m]["tied_inside_since_ts"] >= T0 + 110 * DAY for m in HIJACKED)
+
+
 def busy_ring(rng: random.Random) -> tuple[list[str], list[Event]]:
     """Six established accounts, each boosting 35 accounts of its own before they trade among themselves."""
     members = [f"busy{i}" for i in range(6)]

@@ -51,6 +51,7 @@ def ring_finding() -> Finding:
                     # The first member came back after 91 days without acting; the others never went quiet.
                     "returned_ts": 1_699_990_000.0 if i == 0 else None,
                     "idle_days_before": 91.4 if i == 0 else None,
+                    "tied_inside_since_ts": 1_699_950_000.0,
                     "boosts_members": 3,
                     "boosts_others": i,
                     "boosted_by_members": 3,
@@ -194,6 +195,7 @@ async def test_a_ring_case_lists_each_members_age_profile_and_partners(web: http
     assert "2023-11-03 08:26:40" in table and "2023-11-03 08:27:40" in table
     assert '<a href="/accounts?id=m1">m1</a>' in table and ">900<" in table
     assert table.count("days idle") == 1 and "2023-11-14 19:26:40, 91 days idle" in table
+    assert table.count("2023-11-14 08:20:00") == 4  # each member's first trade with another member
 
 
 async def test_claim_and_decide_through_the_pages(web: httpx.AsyncClient, store: CaseStore):

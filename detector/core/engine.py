@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from detector.core._native import DAY, FRESH_DAYS, EngineState, LateEvent
+from detector.core._native import DAY, FRESH_DAYS, OLD_TIE_S, EngineState, LateEvent
 from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
 from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
@@ -19,10 +19,11 @@ from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, des
 from detector.core.scoring import Scorer
 
 #: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
-#: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path).
-MODEL_VERSION = "gsd-engine-1.3"
+#: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path;
+#: 1.4: old ties among the members, `old_tie_share`).
+MODEL_VERSION = "gsd-engine-1.4"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 9
+SNAPSHOT_FORMAT = 10
 
 
 @dataclass(frozen=True)
@@ -243,25 +244,31 @@ class Engine:
                 f"{features['inflow_closure']:.0%} of their recent boosters and "
                 f"{features['outflow_closure']:.0%} of their recent boost targets are "
                 f"inside the group; {features['fresh_share']:.0%} under {FRESH_DAYS:g} days old; "
-                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
+                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour; "
+                f"{features['old_tie_share']:.0%} of the tied pairs first traded {OLD_TIE_S / DAY:g} or more days ago"
             ),
             "members": sorted(members),
             "member_facts": self._member_facts(members, edges),
-            "edges": [[s, d, t] for s, d, t in edges[:400]],
+            "edges": [[s, d, t] for s, d, t, _ in edges[:400]],
             "features": features,
             "model": model,
         }
         sample = self.state.sample_ids(members)
-        first_ts = min((t for _, _, t in edges), default=ts)
+        first_ts = min((t for _, _, t, _ in edges), default=ts)
         return self._finding(FARMING_RING, case_id, members, score, contributions, evidence, sample, first_ts, ts)
 
-    def _member_facts(self, members: set[str], edges: Sequence[tuple[str, str, float]]) -> list[dict]:
+    def _member_facts(self, members: set[str], edges: Sequence[tuple[str, str, float, float]]) -> list[dict]:
         """Per member, what tells a ring from friends: when the account was created and first seen, its profile,
         when it last acted again after a month or more without acting (a dormant account taken over comes back so)
-        and how long it had been idle, and how many of the accounts it boosts, and is boosted by, are members (the
-        graph's kept partners)."""
-        boosts_inside = Counter(actor for actor, _, _ in edges)
-        boosted_inside = Counter(target for _, target, _ in edges)
+        and how long it had been idle, since when it trades with the other members (friends for months, or since
+        last week), and how many of the accounts it boosts, and is boosted by, are members (the graph's kept
+        partners)."""
+        boosts_inside = Counter(actor for actor, _, _, _ in edges)
+        boosted_inside = Counter(target for _, target, _, _ in edges)
+        tied_since: dict[str, float] = {}
+        for actor, target, _, first in edges:
+            for member in (actor, target):
+                tied_since[member] = min(first, tied_since.get(member, first))
         rows = []
         for member in sorted(members):
             first_seen, created, followers, following, posts, back = self.state.account_facts(member) or (None,) * 6
@@ -278,6 +285,7 @@ class Engine:
                     "posts": posts,
                     "returned_ts": returned,
                     "idle_days_before": idle_days,
+                    "tied_inside_since_ts": tied_since.get(member),
                     "boosts_members": boosts_inside[member],
                     "boosts_others": max(boosted - boosts_inside[member], 0),
                     "boosted_by_members": boosted_inside[member],

@@ -26,6 +26,7 @@ class Finding:
       followers), ``sample_event_ids`` (up to 20 ids), and for a ring ``edges`` ([[src, dst, ts],
       ...]) and ``member_facts`` (per member: account, created_ts, first_seen_ts, followers, following, posts,
       returned_ts and idle_days_before (its latest return after 30 or more days without acting, else null),
+      tied_inside_since_ts (its first boost with another member, either way, as far as the engine remembers),
       boosts_members, boosts_others, boosted_by_members, boosted_by_others).
     """
 

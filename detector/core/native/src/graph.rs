@@ -19,8 +19,16 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use crate::codec::{Reader, Writer};
 
 pub type Id = u32;
-/// An account's partners in one direction, with the time of the latest boost, least recently boosted first.
-pub type Row = IndexMap<Id, f64, FxBuildHasher>;
+/// An account's partners in one direction, least recently boosted first.
+pub type Row = IndexMap<Id, Tie, FxBuildHasher>;
+
+/// One direction of a tie: when it was boosted last, and first (while the engine kept it: a tie evicted or
+/// forgotten starts again).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tie {
+    pub last: f64,
+    pub first: f64,
+}
 pub type IdSet = FxHashSet<Id>;
 
 #[derive(Default)]
@@ -110,19 +118,23 @@ impl Graph {
         let b = self.intern(target);
         let previous = self.touch(true, a, b, ts);
         self.touch(false, b, a, ts);
-        (previous.is_none_or(|previous| ts - previous > self.window), a, b)
+        (previous.is_none_or(|previous| ts - previous.last > self.window), a, b)
     }
 
-    /// Move the edge to the most recent end with time `ts`; return its previous time, if it had one.
-    fn touch(&mut self, outgoing: bool, key: Id, partner: Id, ts: f64) -> Option<f64> {
+    /// Move the edge to the most recent end with time `ts`; return its previous tie, if it had one.
+    fn touch(&mut self, outgoing: bool, key: Id, partner: Id, ts: f64) -> Option<Tie> {
         let row = if outgoing {
             &mut self.out[key as usize]
         } else {
             &mut self.inn[key as usize]
         };
         let previous = row.shift_remove(&partner);
-        // Out-of-order events must not move an edge's time backwards.
-        row.insert(partner, previous.map_or(ts, |p| if ts > p { ts } else { p }));
+        // Out-of-order events must not move an edge's latest time backwards, nor its first time forwards.
+        let tie = previous.map_or(Tie { last: ts, first: ts }, |p| Tie {
+            last: if ts > p.last { ts } else { p.last },
+            first: if ts < p.first { ts } else { p.first },
+        });
+        row.insert(partner, tie);
         let evicted = if row.len() > self.max_partners {
             row.shift_remove_index(0).map(|(id, _)| id)
         } else {
@@ -191,7 +203,7 @@ impl Graph {
     pub fn boosted(&self, actor: Id, target: Id, now: f64) -> bool {
         self.out[actor as usize]
             .get(&target)
-            .is_some_and(|&ts| now - ts <= self.window)
+            .is_some_and(|tie| now - tie.last <= self.window)
     }
 
     /// The partners kept for the account, both directions, recent or not.
@@ -223,8 +235,8 @@ impl Graph {
         let stop = since - self.lag;
         row.iter()
             .rev()
-            .take_while(move |(_, &ts)| ts >= stop)
-            .filter(move |(_, &ts)| ts >= since)
+            .take_while(move |(_, tie)| tie.last >= stop)
+            .filter(move |(_, tie)| tie.last >= since)
             .map(|(&partner, _)| partner)
     }
 
@@ -238,18 +250,18 @@ impl Graph {
         among
             .iter()
             .copied()
-            .filter(|m| row.get(m).is_some_and(|&ts| ts >= since))
+            .filter(|m| row.get(m).is_some_and(|tie| tie.last >= since))
             .collect()
     }
 
     /// Every edge between members within the window, sorted by actor then target name.
-    pub fn edges_within(&self, members: &IdSet, now: f64) -> Vec<(Id, Id, f64)> {
+    pub fn edges_within(&self, members: &IdSet, now: f64) -> Vec<(Id, Id, Tie)> {
         let horizon = now - self.window;
-        let mut edges: Vec<(Id, Id, f64)> = Vec::new();
+        let mut edges: Vec<(Id, Id, Tie)> = Vec::new();
         for &a in members {
-            for (&b, &ts) in &self.out[a as usize] {
-                if members.contains(&b) && ts >= horizon {
-                    edges.push((a, b, ts));
+            for (&b, &tie) in &self.out[a as usize] {
+                if members.contains(&b) && tie.last >= horizon {
+                    edges.push((a, b, tie));
                 }
             }
         }
@@ -271,9 +283,10 @@ impl Graph {
             w.u64(self.refs[i] as u64);
             for row in [&self.out[i], &self.inn[i]] {
                 w.u64(row.len() as u64);
-                for (&partner, &ts) in row {
+                for (&partner, tie) in row {
                     w.u64(partner as u64);
-                    w.f64(ts);
+                    w.f64(tie.last);
+                    w.f64(tie.first);
                 }
             }
         }
@@ -295,7 +308,9 @@ impl Graph {
             let mut rows = [Row::default(), Row::default()];
             for row in &mut rows {
                 for _ in 0..r.len()? {
-                    row.insert(r.u64()? as Id, r.f64()?);
+                    let partner = r.u64()? as Id;
+                    let (last, first) = (r.f64()?, r.f64()?);
+                    row.insert(partner, Tie { last, first });
                 }
             }
             let [out, inn] = rows;
@@ -322,7 +337,7 @@ impl Graph {
     }
 }
 
-const STATE_FORMAT: u8 = 1;
+const STATE_FORMAT: u8 = 2;
 
 fn shares_key(x: &Row, y: &Row) -> bool {
     let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };

@@ -140,14 +140,22 @@ impl BoostGraph {
         }
     }
 
-    /// Every edge between members within the window before ``now``, as (actor, target, ts) sorted by names.
-    fn edges_within(&self, members: &Bound<'_, PyAny>, now: f64) -> PyResult<Vec<(String, String, f64)>> {
+    /// Every edge between members within the window before ``now``, as (actor, target, latest boost, first boost)
+    /// sorted by names.
+    fn edges_within(&self, members: &Bound<'_, PyAny>, now: f64) -> PyResult<Vec<(String, String, f64, f64)>> {
         let members = ids(&self.g, members)?;
         Ok(self
             .g
             .edges_within(&members, now)
             .into_iter()
-            .map(|(a, b, ts)| (self.g.name(a).to_owned(), self.g.name(b).to_owned(), ts))
+            .map(|(a, b, tie)| {
+                (
+                    self.g.name(a).to_owned(),
+                    self.g.name(b).to_owned(),
+                    tie.last,
+                    tie.first,
+                )
+            })
             .collect())
     }
 
@@ -265,7 +273,7 @@ impl RingFinder {
 
     /// The counts and sums behind a group's features, in this order: size, member pairs tied (ordered), mutual
     /// (ordered), boosts inside, boosts inside in the last session, summed inflow share, members boosted at all,
-    /// summed outflow share, partners outside (summed over members).
+    /// summed outflow share, partners outside (summed over members), member pairs tied for a month or more (ordered).
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
@@ -279,6 +287,7 @@ impl RingFinder {
             s.boosted_members,
             s.outflow,
             s.outside,
+            s.old_ties,
         )
             .into_pyobject(py)
     }
@@ -657,5 +666,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MIN_RING_SIZE", rings::MIN_RING_SIZE)?;
     m.add("COHORT_MIN_CLOSURE", rings::COHORT_MIN_CLOSURE)?;
     m.add("LOCKSTEP_S", rings::LOCKSTEP_S)?;
+    m.add("OLD_TIE_S", rings::OLD_TIE_S)?;
     Ok(())
 }
