@@ -71,6 +71,9 @@ class EvalConfig:
     background: str = BITCOIN_ALPHA
     #: Friend circles per synthetic stream (`--circles-per-seed`): organic cliques that must not be flagged.
     circles_per_seed: int = 0
+    #: Share of the rings whose members boost each other once 50-90 days before trading (`--pre-aged-rings`): an
+    #: evasion of the old-ties feature (docs/detection.md, *Old ties*).
+    pre_aged_rings: float = 0.0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None
     #: Decide every case ours opens as a reviewer knowing the truth would (`--decisions-out`).
@@ -266,6 +269,7 @@ def describe_shape(scheme: Mapping) -> str:
         return (
             f"ring of {shape['size']} {shape['members']}, {shape['timing']} over {shape['window_s'] / HOUR:.1f} h, "
             f"{shape['camouflage']:.0%} camouflage, {shape['pair_prob']:.0%} of pairs trading, {events} events"
+            + (f", {len(pre_aged)} ties pre-aged" if (pre_aged := scheme.get("preparation_event_ids")) else "")
         )
     return (
         f"burst of {shape['followers']} {shape['kind']}s ({shape['delivery']}) over {shape['duration_s'] / HOUR:.1f} h "
@@ -288,6 +292,7 @@ def shape_groups(scheme: Mapping) -> list[str]:
             f"ring size={'4-9' if shape['size'] < 10 else '10-25'}",
             f"ring camouflage={'<30%' if shape['camouflage'] < 0.3 else '30-60%'}",
             f"ring kinds={'rate' if tuple(shape['kinds']) == ('rate',) else 'mixed'}",
+            *(["ring ties=pre-aged"] if scheme.get("preparation_event_ids") else []),
         ]
     return [
         f"burst pace={pace(shape['duration_s'])}",
@@ -492,6 +497,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         bursts=config.bursts_per_seed,
         days=TRAINING_DAYS,  # the synthetic background's span (Bitcoin-Alpha is what it is)
         circles=config.circles_per_seed,
+        pre_aged_rings=config.pre_aged_rings,
     )
     events, truth_json = generate(simulation)
     truth = Truth.from_simulation(events, truth_json)
@@ -636,6 +642,7 @@ def format_report(report: dict) -> str:
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
+        + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
         + "; account level: positives = ring members + burst beneficiaries, bought helper accounts ignored"
         + (f"; weights {config['weights']}" if config.get("weights") else ""),
         "",
@@ -855,6 +862,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.circles_per_seed,
         help="friend circles in each synthetic stream (organic cliques; their flags are reported)",
     )
+    parser.add_argument(
+        "--pre-aged-rings",
+        type=float,
+        default=defaults.pre_aged_rings,
+        metavar="SHARE",
+        help="share of the rings (0-1) whose members boost each other once 50-90 days before trading, so their ties "
+        "look old: how far that evasion gets (the rings are otherwise the same)",
+    )
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
     parser.add_argument(
         "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
@@ -893,6 +908,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         background=args.background,
         circles_per_seed=args.circles_per_seed,
+        pre_aged_rings=args.pre_aged_rings,
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
     )
@@ -902,6 +918,9 @@ def run(args: argparse.Namespace) -> int:
             "(Bitcoin-Alpha has its own cliques)",
             file=sys.stderr,
         )
+        return 2
+    if not 0.0 <= config.pre_aged_rings <= 1.0:
+        print("--pre-aged-rings: a share of the rings, from 0 to 1", file=sys.stderr)
         return 2
     if args.training_draws:
         return _run_draws(args, config)

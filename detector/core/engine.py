@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from detector.core._native import DAY, FRESH_DAYS, OLD_TIE_S, EngineState, LateEvent
+from detector.core._native import DAY, FRESH_DAYS, EngineState, LateEvent
 from detector.core.events import Event, EventRejected
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
 from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
@@ -19,9 +19,8 @@ from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, des
 from detector.core.scoring import Scorer
 
 #: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
-#: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path;
-#: 1.4: old ties among the members, `old_tie_share`).
-MODEL_VERSION = "gsd-engine-1.4"
+#: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path).
+MODEL_VERSION = "gsd-engine-1.3"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 10
 
@@ -244,8 +243,7 @@ class Engine:
                 f"{features['inflow_closure']:.0%} of their recent boosters and "
                 f"{features['outflow_closure']:.0%} of their recent boost targets are "
                 f"inside the group; {features['fresh_share']:.0%} under {FRESH_DAYS:g} days old; "
-                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour; "
-                f"{features['old_tie_share']:.0%} of the tied pairs first traded {OLD_TIE_S / DAY:g} or more days ago"
+                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
             ),
             "members": sorted(members),
             "member_facts": self._member_facts(members, edges),

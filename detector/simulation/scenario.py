@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from detector.core.events import Event
 from detector.simulation.circles import add_circles
@@ -30,7 +30,9 @@ _BURST_KINDS = {SYNTHETIC: ("follow", "follow", "like"), BITCOIN_ALPHA: ("rate",
 class SimulationConfig:
     """What to simulate. ``days``, ``accounts``, ``activity`` (boosts an account starts per day, on average;
     answers and viral bursts come on top) and ``circles`` (friend circles, the must-not-flag twins of small rings)
-    shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years)."""
+    shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years).
+    ``pre_aged_rings`` is the share of rings whose members boost each other once 50-90 days before trading, so that
+    their ties look old (``RingShape.pre_aged_days``); drawn apart, the schemes are otherwise the same."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -40,6 +42,7 @@ class SimulationConfig:
     accounts: int = 1000
     activity: float = OrganicConfig.actions_per_day
     circles: int = 0
+    pre_aged_rings: float = 0.0
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
@@ -48,6 +51,8 @@ class SimulationConfig:
             raise ValueError("activity must be a positive number")
         if self.circles < 0 or (self.circles and self.background != SYNTHETIC):
             raise ValueError("circles: a number of friend circles in the synthetic background, not negative")
+        if not 0.0 <= self.pre_aged_rings <= 1.0:
+            raise ValueError("pre_aged_rings: a share of the rings, from 0 to 1")
 
 
 def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
@@ -95,6 +100,12 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
             kinds=_RING_KINDS[config.background],
         )
         for i in range(config.rings)
+    ]
+    # Their own random stream too: pre-aging leaves every other draw as it was.
+    pre_aging = random.Random(f"pre-aged-{config.seed}")
+    shapes = [
+        replace(shape, pre_aged_days=pre_aging.uniform(50, 90)) if pre_aging.random() < config.pre_aged_rings else shape
+        for shape in shapes
     ] + [
         random_burst_shape(rng, speed=PACES[(j + offset) % 2], kinds=_BURST_KINDS[config.background])
         for j in range(config.bursts)

@@ -16,6 +16,7 @@ boost kind the background uses.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -50,6 +51,9 @@ class RingShape:
     ``boosts_per_pair`` is the mean number of boosts per trading pair (repeat boosts), ``camouflage`` the share of
     each member's boosts aimed at popular organic accounts (which do not answer). ``timing`` is ``desync`` (each
     boost at an independent random time in the window) or ``rounds`` (boosts clustered in a few sessions).
+    ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once that many days
+    before the ring starts (an evasion that makes their ties look old); those boosts are the scheme's
+    ``preparation_event_ids``, outside its window.
     """
 
     size: int = 8
@@ -62,9 +66,11 @@ class RingShape:
     kinds: tuple[str, ...] = ("endorse",)
     rating: tuple[int, int] = (5, 10)
     batch_created: bool = True
+    pre_aged_days: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.size >= 3, "a ring needs at least 3 members")
+        _check(self.pre_aged_days >= 0, "pre_aged_days must not be negative")
         _check(self.members in MEMBER_TYPES, f"members must be one of {MEMBER_TYPES}")
         _check(self.timing in ("desync", "rounds"), "timing must be desync or rounds")
         _check(0 < self.pair_prob <= 1 and self.boosts_per_pair >= 1, "pair_prob in (0, 1], boosts_per_pair >= 1")
@@ -190,6 +196,8 @@ def inject(
         events.append(replace(event, id=new_id))
     for record in truth:
         record["event_ids"] = [renamed[i] for i in record["event_ids"]]
+        if "preparation_event_ids" in record:
+            record["preparation_event_ids"] = [renamed[i] for i in record["preparation_event_ids"]]
     return events, truth
 
 
@@ -203,12 +211,15 @@ class _Injector:
         self.events: list[Event] = []
         self._scheme_id = ""
         self._scheme_events: list[Event] = []
+        self._preparation_events: list[Event] = []
 
     def add(self, shape: RingShape | BurstShape, scheme_id: str) -> dict:
-        self._scheme_id, self._scheme_events = scheme_id, []
+        self._scheme_id, self._scheme_events, self._preparation_events = scheme_id, [], []
         record = self._ring(shape) if isinstance(shape, RingShape) else self._burst(shape)
         events = self._scheme_events
         self.events.extend(events)
+        self.events.extend(self._preparation_events)
+        preparation = {"preparation_event_ids": [e.id for e in self._preparation_events]}
         return {
             "scheme_id": scheme_id,
             "scheme": FARMING_RING if isinstance(shape, RingShape) else FOLLOWER_GROWTH,
@@ -219,13 +230,27 @@ class _Injector:
             "end_ts": max(e.ts for e in events),
             "shape": {**asdict(shape), **record.get("shape", {})},
             "event_ids": [e.id for e in events],
+            **(preparation if self._preparation_events else {}),
         }
 
-    def _emit(self, ts: float, kind: str, actor: str, target: str, profile: Profile, rating: tuple[int, int]) -> None:
-        weight = float(self.rng.randint(*rating)) if kind == "rate" else 1.0
-        provisional_id = f"{self._scheme_id}/{len(self._scheme_events)}"  # inject() renames it
+    def _emit(
+        self,
+        ts: float,
+        kind: str,
+        actor: str,
+        target: str,
+        profile: Profile,
+        rating: tuple[int, int],
+        preparation: random.Random | None = None,
+    ) -> None:
+        """Add one of the scheme's events; a ``preparation`` event (drawn from its own random stream, so the
+        scheme's other events stay as they were) goes outside the scheme's window."""
+        rng = preparation or self.rng
+        weight = float(rng.randint(*rating)) if kind == "rate" else 1.0
+        into = self._preparation_events if preparation else self._scheme_events
+        provisional_id = f"{self._scheme_id}/{'p' if preparation else ''}{len(into)}"  # inject() renames it
         # Whole seconds, as in both backgrounds: a finer resolution on injected events alone would give them away.
-        self._scheme_events.append(Event(float(round(ts)), kind, actor, target, provisional_id, weight, None, profile))
+        into.append(Event(float(round(ts)), kind, actor, target, provisional_id, weight, None, profile))
 
     def _pick(self, pool: list[str], k: int, what: str) -> list[str]:
         pool = [a for a in pool if a not in self.used]
@@ -280,7 +305,22 @@ class _Injector:
             if kind == "follow":
                 followed.add((actor, target))
             self._emit(clock.next(), kind, actor, target, profiles[actor], shape.rating)
+        if shape.pre_aged_days:
+            self._pre_age(shape, start, pairs, profiles)
         return {"accounts": members, "shape": {"hijacked": sorted(hijacked), "camouflage_targets": camouflage_pool}}
+
+    def _pre_age(
+        self, shape: RingShape, start: float, pairs: dict[tuple[str, str], None], profiles: dict[str, Profile]
+    ) -> None:
+        """One boost per trading pair ``shape.pre_aged_days`` (within a day) before the ring starts, where both
+        accounts existed then (a member created later cannot be pre-aged)."""
+        rng = random.Random(f"pre-age-{self._scheme_id}-{start}")
+        kind = next((k for k in shape.kinds if k != "follow"), shape.kinds[0])
+        for a, b in sorted({tuple(sorted(pair)) for pair in pairs}):
+            ts = start - shape.pre_aged_days * DAY + rng.uniform(0, DAY)
+            actor, target = (a, b) if rng.random() < 0.5 else (b, a)
+            if all((profiles[m].created_ts or -math.inf) <= ts for m in (a, b)):
+                self._emit(ts, kind, actor, target, profiles[actor], shape.rating, preparation=rng)
 
     # -- follower burst --------------------------------------------------------------------------------------
     def _burst(self, shape: BurstShape) -> dict:

@@ -273,7 +273,7 @@ impl RingFinder {
 
     /// The counts and sums behind a group's features, in this order: size, member pairs tied (ordered), mutual
     /// (ordered), boosts inside, boosts inside in the last session, summed inflow share, members boosted at all,
-    /// summed outflow share, partners outside (summed over members), member pairs tied for a month or more (ordered).
+    /// summed outflow share, partners outside (summed over members).
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
@@ -287,7 +287,6 @@ impl RingFinder {
             s.boosted_members,
             s.outflow,
             s.outside,
-            s.old_ties,
         )
             .into_pyobject(py)
     }
@@ -666,6 +665,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MIN_RING_SIZE", rings::MIN_RING_SIZE)?;
     m.add("COHORT_MIN_CLOSURE", rings::COHORT_MIN_CLOSURE)?;
     m.add("LOCKSTEP_S", rings::LOCKSTEP_S)?;
-    m.add("OLD_TIE_S", rings::OLD_TIE_S)?;
     Ok(())
 }

@@ -31,9 +31,6 @@ pub const MIN_RING_SIZE: usize = 4;
 pub const COHORT_MIN_CLOSURE: f64 = 0.5;
 /// Boosts within this many seconds of each other count as one session (lockstep).
 pub const LOCKSTEP_S: f64 = 3600.0;
-/// A tie first boosted at least this long ago is old: members who traded with each other for a month or more
-/// before are a community (or a ring the searches missed for a month), where a ring's ties are all new.
-pub const OLD_TIE_S: f64 = 45.0 * 86_400.0;
 
 /// Per account walked from: its recent boost targets and boosters, as read during the walk.
 type Walked = FxHashMap<Id, (Vec<Id>, Vec<Id>)>;
@@ -66,8 +63,6 @@ pub struct GroupSums {
     pub boosted_members: usize,
     pub outflow: f64,
     pub outside: usize,
-    /// Of `tied`, the ties first boosted (either way) at least `OLD_TIE_S` before.
-    pub old_ties: usize,
 }
 
 pub struct Finder<'g> {
@@ -460,7 +455,6 @@ impl<'g> Finder<'g> {
         let graph = self.graph;
         let since = now - LOCKSTEP_S;
         let horizon = now - graph.window;
-        let old = now - OLD_TIE_S;
         let mut sorted: Vec<Id> = members.iter().copied().collect();
         sorted.sort_by(|x, y| graph.name(*x).cmp(graph.name(*y)));
         let mut s = GroupSums {
@@ -473,17 +467,10 @@ impl<'g> Finder<'g> {
             boosted_members: 0,
             outflow: 0.0,
             outside: 0,
-            old_ties: 0,
         };
         for m in sorted {
             let (out_row, in_row) = (self.outs(m), self.ins(m));
             let is_recent = |row: &Row, x: &Id| row.get(x).is_some_and(|tie| tie.last >= horizon);
-            // A tie is as old as its older direction.
-            let is_old = |x: &Id| {
-                [out_row, in_row]
-                    .iter()
-                    .any(|row| row.get(x).is_some_and(|t| t.first <= old))
-            };
             // Counted, not collected: a candidate's members can have hundreds of partners each.
             let (mut n_outs, mut n_ins, mut both) = (0, 0, 0);
             let (mut out_in_group, mut in_in_group, mut mutual) = (0, 0, 0);
@@ -495,16 +482,11 @@ impl<'g> Finder<'g> {
                     out_in_group += 1;
                     mutual += boosted_back as usize;
                     s.in_session += (out_row[&x].last >= since) as usize;
-                    s.old_ties += is_old(&x) as usize;
                 }
             }
             for x in graph.recent_rev(in_row, horizon) {
                 n_ins += 1;
-                if members.contains(&x) {
-                    in_in_group += 1;
-                    // Counted from the out side already when the member boosts back.
-                    s.old_ties += (!is_recent(out_row, &x) && is_old(&x)) as usize;
-                }
+                in_in_group += members.contains(&x) as usize;
             }
             let tied_m = out_in_group + in_in_group - mutual;
             s.tied += tied_m;
