@@ -86,6 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "flagged (default: none)",
     )
     parser.add_argument(
+        "--pre-aged-rings",
+        type=_share,
+        default=defaults.pre_aged_rings,
+        metavar="SHARE",
+        help="share of the rings (0-1) whose members boost each other once 50-90 days before trading, so their ties "
+        "look old (the truth lists those boosts as the scheme's preparation_event_ids)",
+    )
+    parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
     )
 
@@ -94,6 +102,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, not {text}")
     return value
 
 
@@ -121,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         accounts=args.accounts,
         activity=args.activity,
         circles=args.circles,
+        pre_aged_rings=args.pre_aged_rings,
     )
     events, truth = generate(config)
     if args.out:

@@ -197,7 +197,6 @@ def test_the_peel_keeps_exactly_the_members_its_rules_keep(seed):
     assert expected  # a core is kept (and in most seeds outsiders and weak members are dropped)
 
 
-
 def first_boosts(graph: RecentBoostGraph, members: list[str], now: float) -> dict[tuple[str, str], float]:
     return {(a, b): first for a, b, _, first in graph.edges_within(set(members), now)}
 

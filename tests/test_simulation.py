@@ -288,6 +288,9 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert [s["scheme"] for s in truth["schemes"]] == ["farming_ring", "follower_growth"]
     assert len(truth["organic_circles"]) == 2
     assert set(truth["schemes"][0]["event_ids"]) <= {e.id for e in events}
+    assert main([*argv, "--accounts", "200", "--rings", "2", "--pre-aged-rings", "1"]) == 0
+    ring = orjson.loads(truth_path.read_bytes())["schemes"][0]
+    assert ring["shape"]["pre_aged_days"] >= 50 and "preparation_event_ids" in ring
 
 
 def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
