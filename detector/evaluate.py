@@ -162,7 +162,9 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     """Whether a scheme was caught (any of its accounts flagged), how late, and how much of it came after the flag.
 
     Only flags raised at or after the scheme's start count: a hijacked account flagged for its organic behaviour
-    before the scheme began did not detect the scheme (``pre_flagged`` counts those accounts). The delay is the
+    before the scheme began did not detect the scheme (``pre_flagged`` counts those accounts). A ring that prepared
+    its ties weeks ahead (``preparation_start_ts``) begins there: a flag on the preparation counts, with a negative
+    delay. The delay is the
     first such flag of any of the scheme's accounts minus the scheme's start; the prevention ratio is the share of
     the scheme's events with a time after that first flag: what a flag-and-freeze action would have stopped.
 
@@ -172,10 +174,17 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     >>> results = {"a": R(flagged=True, first_flagged_ts=200.0), "c": R(flagged=True, first_flagged_ts=50.0)}
     >>> scheme_outcome(scheme, results, times)
     {'caught': True, 'delay_s': 100.0, 'prevention': 0.5, 'account_recall': 0.3333333333333333, 'pre_flagged': 1}
+
+    Had c's flag come while the ring prepared its ties, it would have caught the ring before it traded:
+
+    >>> prepared = {**scheme, "preparation_start_ts": 40.0}
+    >>> scheme_outcome(prepared, results, times)
+    {'caught': True, 'delay_s': -50.0, 'prevention': 1.0, 'account_recall': 0.6666666666666666, 'pre_flagged': 0}
     """
     accounts, start = scheme["accounts"], scheme["start_ts"]
+    begun = scheme.get("preparation_start_ts") or start
     flags = [results[a].first_flagged_ts for a in accounts if a in results and results[a].flagged]
-    during = [ts for ts in flags if ts is not None and ts >= start]
+    during = [ts for ts in flags if ts is not None and ts >= begun]
     pre_flagged = len(flags) - len(during)
     if not during:
         return {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": pre_flagged}
@@ -408,7 +417,7 @@ def closest_candidates(
     >>> closest_candidates([ring], cands, [SchemeIndex([ring]).about(c) for c in cands])
     {'s0': Closest(score=0.3, first_ts=12.0)}
     """
-    start = {scheme["scheme_id"]: scheme["start_ts"] for scheme in schemes}
+    start = {scheme["scheme_id"]: scheme.get("preparation_start_ts") or scheme["start_ts"] for scheme in schemes}
     closest: dict[str, Closest] = {}
     for cand, scheme_id in zip(candidates, about, strict=True):
         if scheme_id is None or cand["ts"] < start[scheme_id]:
@@ -867,8 +876,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.pre_aged_rings,
         metavar="SHARE",
-        help="share of the rings (0-1) whose members boost each other once 50-90 days before trading, so their ties "
-        "look old: how far that evasion gets (the rings are otherwise the same)",
+        help="share of the rings (0-1) whose members boost each other once, 46 to 60-90 days before trading, so "
+        "their ties look old: how far that evasion gets (the rings are otherwise the same)",
     )
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
     parser.add_argument(

@@ -90,8 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_share,
         default=defaults.pre_aged_rings,
         metavar="SHARE",
-        help="share of the rings (0-1) whose members boost each other once 50-90 days before trading, so their ties "
-        "look old (the truth lists those boosts as the scheme's preparation_event_ids)",
+        help="share of the rings (0-1) whose members boost each other once, 46 to 60-90 days before trading, so "
+        "their ties look old (the truth lists those boosts as the scheme's preparation_event_ids)",
     )
     parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"

@@ -290,7 +290,7 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert set(truth["schemes"][0]["event_ids"]) <= {e.id for e in events}
     assert main([*argv, "--accounts", "200", "--rings", "2", "--pre-aged-rings", "1"]) == 0
     ring = orjson.loads(truth_path.read_bytes())["schemes"][0]
-    assert ring["shape"]["pre_aged_days"] >= 50 and "preparation_event_ids" in ring
+    assert ring["shape"]["pre_aged_days"] >= 60 and "preparation_event_ids" in ring
 
 
 def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
@@ -304,21 +304,21 @@ def test_pre_aged_rings_trade_once_long_before_and_are_otherwise_the_same_scheme
     events, truth = generate(replace(SMALL, pre_aged_rings=1.0))
     by_id = {e.id: e for e in events}
     rings = [s for s in truth["schemes"] if s["scheme"] == "farming_ring"]
-    assert all(s["shape"]["pre_aged_days"] >= 50 for s in rings)
+    assert all(60 <= s["shape"]["pre_aged_days"] <= 90 for s in rings)
     assert any(s.get("preparation_event_ids") for s in rings)
     for ring in rings:
         members = set(ring["accounts"])
         trading = {frozenset((by_id[i].actor, by_id[i].target)) for i in ring["event_ids"]}
         trading = {pair for pair in trading if pair <= members}
         prepared = [by_id[i] for i in ring.get("preparation_event_ids", [])]
-        # One boost per trading pair, 50-90 days before the ring's first trade, outside its window.
+        # One boost per trading pair, 46 to 60-90 days before the ring's first trade, outside its window.
         assert len({frozenset((e.actor, e.target)) for e in prepared}) == len(prepared)
         assert all(frozenset((e.actor, e.target)) in trading for e in prepared)
         lead_days = [(ring["start_ts"] - e.ts) / DAY for e in prepared]
         late_start = ring["shape"]["window_s"] / DAY  # the first trade comes some time into the ring's window
-        assert all(
-            ring["shape"]["pre_aged_days"] - 1 <= d <= ring["shape"]["pre_aged_days"] + late_start for d in lead_days
-        )
+        assert all(46 - 1 / DAY <= d <= ring["shape"]["pre_aged_days"] + late_start for d in lead_days)
+        if prepared:
+            assert ring["preparation_start_ts"] == min(e.ts for e in prepared)
     # Drawn apart: the same events as without pre-aging, plus the preparation.
     plain = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in synthetic[0]}
     prepared_ids = {i for s in rings for i in s.get("preparation_event_ids", [])}

@@ -31,8 +31,8 @@ class SimulationConfig:
     """What to simulate. ``days``, ``accounts``, ``activity`` (boosts an account starts per day, on average;
     answers and viral bursts come on top) and ``circles`` (friend circles, the must-not-flag twins of small rings)
     shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years).
-    ``pre_aged_rings`` is the share of rings whose members boost each other once 50-90 days before trading, so that
-    their ties look old (``RingShape.pre_aged_days``); drawn apart, the schemes are otherwise the same."""
+    ``pre_aged_rings`` is the share of rings whose members boost each other once, 46 to 60-90 days before trading,
+    so that their ties look old (``RingShape.pre_aged_days``); drawn apart, the schemes are otherwise the same."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -104,7 +104,7 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
     # Their own random stream too: pre-aging leaves every other draw as it was.
     pre_aging = random.Random(f"pre-aged-{config.seed}")
     shapes = [
-        replace(shape, pre_aged_days=pre_aging.uniform(50, 90)) if pre_aging.random() < config.pre_aged_rings else shape
+        replace(shape, pre_aged_days=pre_aging.uniform(60, 90)) if pre_aging.random() < config.pre_aged_rings else shape
         for shape in shapes
     ] + [
         random_burst_shape(rng, speed=PACES[(j + offset) % 2], kinds=_BURST_KINDS[config.background])

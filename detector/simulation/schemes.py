@@ -40,6 +40,8 @@ ESTABLISHED_HISTORY = 10
 NEW_ACCOUNT_AGE = 90 * DAY
 NEW_MAX_HISTORY = 5
 CAMOUFLAGE_POOL = 25
+#: A pre-aged ring's preparation ends this many days before it trades: its ties are older than 45 days by then.
+PRE_AGED_MIN_DAYS = 46.0
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,10 @@ class RingShape:
     ``boosts_per_pair`` is the mean number of boosts per trading pair (repeat boosts), ``camouflage`` the share of
     each member's boosts aimed at popular organic accounts (which do not answer). ``timing`` is ``desync`` (each
     boost at an independent random time in the window) or ``rounds`` (boosts clustered in a few sessions).
-    ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once that many days
-    before the ring starts (an evasion that makes their ties look old); those boosts are the scheme's
-    ``preparation_event_ids``, outside its window.
+    ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once, at a random time
+    between ``PRE_AGED_MIN_DAYS`` and that many days before the ring starts (an evasion that makes their ties look
+    old); those boosts are the scheme's ``preparation_event_ids``, outside its window, from
+    ``preparation_start_ts``.
     """
 
     size: int = 8
@@ -70,7 +73,7 @@ class RingShape:
 
     def __post_init__(self) -> None:
         _check(self.size >= 3, "a ring needs at least 3 members")
-        _check(self.pre_aged_days >= 0, "pre_aged_days must not be negative")
+        _check(self.pre_aged_days == 0 or self.pre_aged_days > PRE_AGED_MIN_DAYS, "pre_aged_days: 0 or over 46")
         _check(self.members in MEMBER_TYPES, f"members must be one of {MEMBER_TYPES}")
         _check(self.timing in ("desync", "rounds"), "timing must be desync or rounds")
         _check(0 < self.pair_prob <= 1 and self.boosts_per_pair >= 1, "pair_prob in (0, 1], boosts_per_pair >= 1")
@@ -219,7 +222,10 @@ class _Injector:
         events = self._scheme_events
         self.events.extend(events)
         self.events.extend(self._preparation_events)
-        preparation = {"preparation_event_ids": [e.id for e in self._preparation_events]}
+        preparation = {
+            "preparation_event_ids": [e.id for e in self._preparation_events],
+            "preparation_start_ts": min((e.ts for e in self._preparation_events), default=None),
+        }
         return {
             "scheme_id": scheme_id,
             "scheme": FARMING_RING if isinstance(shape, RingShape) else FOLLOWER_GROWTH,
@@ -312,12 +318,13 @@ class _Injector:
     def _pre_age(
         self, shape: RingShape, start: float, pairs: dict[tuple[str, str], None], profiles: dict[str, Profile]
     ) -> None:
-        """One boost per trading pair ``shape.pre_aged_days`` (within a day) before the ring starts, where both
+        """One boost per trading pair, each at its own time ``PRE_AGED_MIN_DAYS`` to ``shape.pre_aged_days`` before
+        the ring starts (spread out, as a farm would: all at once would be a ring session of its own), where both
         accounts existed then (a member created later cannot be pre-aged)."""
         rng = random.Random(f"pre-age-{self._scheme_id}-{start}")
         kind = next((k for k in shape.kinds if k != "follow"), shape.kinds[0])
         for a, b in sorted({tuple(sorted(pair)) for pair in pairs}):
-            ts = start - shape.pre_aged_days * DAY + rng.uniform(0, DAY)
+            ts = start - rng.uniform(PRE_AGED_MIN_DAYS, shape.pre_aged_days) * DAY
             actor, target = (a, b) if rng.random() < 0.5 else (b, a)
             if all((profiles[m].created_ts or -math.inf) <= ts for m in (a, b)):
                 self._emit(ts, kind, actor, target, profiles[actor], shape.rating, preparation=rng)
