@@ -288,7 +288,8 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert [s["scheme"] for s in truth["schemes"]] == ["farming_ring", "follower_growth"]
     assert len(truth["organic_circles"]) == 2
     assert set(truth["schemes"][0]["event_ids"]) <= {e.id for e in events}
-    assert main([*argv, "--accounts", "200", "--rings", "2", "--pre-aged-rings", "1"]) == 0
+    prepared = ["--background", "bitcoin-alpha", "--rings", "2", "--bursts", "0", "--pre-aged-rings", "1"]
+    assert main([*argv, *prepared]) == 0
     ring = orjson.loads(truth_path.read_bytes())["schemes"][0]
     assert ring["shape"]["pre_aged_days"] >= 60 and "preparation_event_ids" in ring
 
@@ -300,8 +301,11 @@ def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
     assert "DETECTOR_KAFKA_BOOTSTRAP" in capsys.readouterr().err
 
 
-def test_pre_aged_rings_trade_once_long_before_and_are_otherwise_the_same_schemes(synthetic):
-    events, truth = generate(replace(SMALL, pre_aged_rings=1.0))
+def test_pre_aged_rings_trade_once_long_before_and_are_otherwise_the_same_schemes():
+    # Bitcoin-Alpha: five years of history to prepare in (a 12-day synthetic stream has none before its rings).
+    config = SimulationConfig(background="bitcoin-alpha", seed=11, rings=3, bursts=0)
+    events, truth = generate(replace(config, pre_aged_rings=1.0))
+    first_ts = min(e.ts for e in generate(config)[0])
     by_id = {e.id: e for e in events}
     rings = [s for s in truth["schemes"] if s["scheme"] == "farming_ring"]
     assert all(60 <= s["shape"]["pre_aged_days"] <= 90 for s in rings)
@@ -317,10 +321,11 @@ def test_pre_aged_rings_trade_once_long_before_and_are_otherwise_the_same_scheme
         lead_days = [(ring["start_ts"] - e.ts) / DAY for e in prepared]
         late_start = ring["shape"]["window_s"] / DAY  # the first trade comes some time into the ring's window
         assert all(46 - 1 / DAY <= d <= ring["shape"]["pre_aged_days"] + late_start for d in lead_days)
+        assert all(e.ts >= first_ts for e in prepared)  # not before the platform's history begins
         if prepared:
             assert ring["preparation_start_ts"] == min(e.ts for e in prepared)
     # Drawn apart: the same events as without pre-aging, plus the preparation.
-    plain = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in synthetic[0]}
+    plain = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in generate(config)[0]}
     prepared_ids = {i for s in rings for i in s.get("preparation_event_ids", [])}
     assert {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events if e.id not in prepared_ids} == plain
     with pytest.raises(ValueError, match="pre_aged_rings"):

@@ -320,13 +320,14 @@ class _Injector:
     ) -> None:
         """One boost per trading pair, each at its own time ``PRE_AGED_MIN_DAYS`` to ``shape.pre_aged_days`` before
         the ring starts (spread out, as a farm would: all at once would be a ring session of its own), where both
-        accounts existed then (a member created later cannot be pre-aged)."""
+        accounts existed then (a member created later cannot be pre-aged) and the background had begun (before it,
+        the pair would trade in an empty world, alone and easy to see)."""
         rng = random.Random(f"pre-age-{self._scheme_id}-{start}")
         kind = next((k for k in shape.kinds if k != "follow"), shape.kinds[0])
         for a, b in sorted({tuple(sorted(pair)) for pair in pairs}):
             ts = start - rng.uniform(PRE_AGED_MIN_DAYS, shape.pre_aged_days) * DAY
             actor, target = (a, b) if rng.random() < 0.5 else (b, a)
-            if all((profiles[m].created_ts or -math.inf) <= ts for m in (a, b)):
+            if ts >= self.bg.first_ts and all((profiles[m].created_ts or -math.inf) <= ts for m in (a, b)):
                 self._emit(ts, kind, actor, target, profiles[actor], shape.rating, preparation=rng)
 
     # -- follower burst --------------------------------------------------------------------------------------
