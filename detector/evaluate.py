@@ -71,8 +71,8 @@ class EvalConfig:
     background: str = BITCOIN_ALPHA
     #: Friend circles per synthetic stream (`--circles-per-seed`): organic cliques that must not be flagged.
     circles_per_seed: int = 0
-    #: Share of the rings whose members boost each other once 50-90 days before trading (`--pre-aged-rings`): an
-    #: evasion of the old-ties feature (docs/detection.md, *Old ties*).
+    #: Share of the rings whose members boost each other once, weeks before trading (`--pre-aged-rings`): how far a
+    #: ring that makes its ties look old gets (docs/evaluation.md, *Rings that pre-age their ties*).
     pre_aged_rings: float = 0.0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None

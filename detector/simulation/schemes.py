@@ -40,7 +40,8 @@ ESTABLISHED_HISTORY = 10
 NEW_ACCOUNT_AGE = 90 * DAY
 NEW_MAX_HISTORY = 5
 CAMOUFLAGE_POOL = 25
-#: A pre-aged ring's preparation ends this many days before it trades: its ties are older than 45 days by then.
+#: A pre-aged ring's preparation ends this many days before it trades, so its ties are older than the 45 days an
+#: old-ties feature would count (docs/detection.md, *Old ties*).
 PRE_AGED_MIN_DAYS = 46.0
 
 
