@@ -34,6 +34,9 @@ const MAX_SAMPLED: usize = 400;
 const MAX_RECENT_BOOSTERS: usize = 4096;
 const STATE_FORMAT: u8 = 2;
 
+/// An account's return after a dormancy: when, and how many days it had been idle before.
+pub type Return = (f64, f64);
+
 #[derive(Clone, Copy)]
 pub struct Config {
     pub growth_window: f64,
@@ -71,7 +74,7 @@ pub struct Account {
     /// When it last acted (boosted, or withdrew a boost), and when it last came back after `DORMANT_DAYS` or more
     /// without acting, with how many days it had been idle.
     last_acted: Option<f64>,
-    returned: Option<(f64, f64)>,
+    returned: Option<Return>,
     profile: Profile,
     /// The highest score of any candidate the account was in.
     best_score: f64,
@@ -668,7 +671,7 @@ impl State {
 
     /// When the account was first seen, its profile as its latest event carried it, and its latest return after a
     /// dormancy (when, days idle before); None when not in memory.
-    pub fn account_facts(&self, account: &str) -> Option<(f64, Profile, Option<(f64, f64)>)> {
+    pub fn account_facts(&self, account: &str) -> Option<(f64, Profile, Option<Return>)> {
         self.accounts
             .get(account)
             .map(|i| (i.first_seen, i.profile, i.returned))
