@@ -71,6 +71,8 @@ class EvalConfig:
     background: str = BITCOIN_ALPHA
     #: Friend circles per synthetic stream (`--circles-per-seed`): organic cliques that must not be flagged.
     circles_per_seed: int = 0
+    #: Share of the rings trading tit for tat, every boost inside answered (`--reciprocal-rings`).
+    reciprocal_rings: float = 0.0
     #: Share of the rings whose members boost each other once, weeks before trading (`--pre-aged-rings`): how far a
     #: ring that makes its ties look old gets (docs/evaluation.md, *Rings that pre-age their ties*).
     pre_aged_rings: float = 0.0
@@ -278,6 +280,7 @@ def describe_shape(scheme: Mapping) -> str:
         return (
             f"ring of {shape['size']} {shape['members']}, {shape['timing']} over {shape['window_s'] / HOUR:.1f} h, "
             f"{shape['camouflage']:.0%} camouflage, {shape['pair_prob']:.0%} of pairs trading, {events} events"
+            + (", tit for tat" if shape.get("reciprocal") else "")
             + (f", {len(pre_aged)} ties pre-aged" if (pre_aged := scheme.get("preparation_event_ids")) else "")
         )
     return (
@@ -301,6 +304,7 @@ def shape_groups(scheme: Mapping) -> list[str]:
             f"ring size={'4-9' if shape['size'] < 10 else '10-25'}",
             f"ring camouflage={'<30%' if shape['camouflage'] < 0.3 else '30-60%'}",
             f"ring kinds={'rate' if tuple(shape['kinds']) == ('rate',) else 'mixed'}",
+            *(["ring trading=tit for tat"] if shape.get("reciprocal") else []),
             *(["ring ties=pre-aged"] if scheme.get("preparation_event_ids") else []),
         ]
     return [
@@ -506,6 +510,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         bursts=config.bursts_per_seed,
         days=TRAINING_DAYS,  # the synthetic background's span (Bitcoin-Alpha is what it is)
         circles=config.circles_per_seed,
+        reciprocal_rings=config.reciprocal_rings,
         pre_aged_rings=config.pre_aged_rings,
     )
     events, truth_json = generate(simulation)
@@ -651,6 +656,7 @@ def format_report(report: dict) -> str:
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
+        + (f", {config['reciprocal_rings']:.0%} of rings tit for tat" if config.get("reciprocal_rings") else "")
         + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
         + "; account level: positives = ring members + burst beneficiaries, bought helper accounts ignored"
         + (f"; weights {config['weights']}" if config.get("weights") else ""),
@@ -872,6 +878,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="friend circles in each synthetic stream (organic cliques; their flags are reported)",
     )
     parser.add_argument(
+        "--reciprocal-rings",
+        type=float,
+        default=defaults.reciprocal_rings,
+        metavar="SHARE",
+        help="share of the rings (0-1) trading tit for tat, every boost inside answered minutes to hours later (the "
+        "rings are otherwise the same; by default each ordered pair trades or not on its own)",
+    )
+    parser.add_argument(
         "--pre-aged-rings",
         type=float,
         default=defaults.pre_aged_rings,
@@ -917,6 +931,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         background=args.background,
         circles_per_seed=args.circles_per_seed,
+        reciprocal_rings=args.reciprocal_rings,
         pre_aged_rings=args.pre_aged_rings,
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
@@ -928,9 +943,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not 0.0 <= config.pre_aged_rings <= 1.0:
-        print("--pre-aged-rings: a share of the rings, from 0 to 1", file=sys.stderr)
-        return 2
+    for flag, share in (("--reciprocal-rings", config.reciprocal_rings), ("--pre-aged-rings", config.pre_aged_rings)):
+        if not 0.0 <= share <= 1.0:
+            print(f"{flag}: a share of the rings, from 0 to 1", file=sys.stderr)
+            return 2
     if args.training_draws:
         return _run_draws(args, config)
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []

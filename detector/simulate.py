@@ -86,6 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "flagged (default: none)",
     )
     parser.add_argument(
+        "--reciprocal-rings",
+        type=_share,
+        default=defaults.reciprocal_rings,
+        metavar="SHARE",
+        help="share of the rings (0-1) trading tit for tat, every boost inside answered (default: each ordered pair "
+        "trades or not on its own)",
+    )
+    parser.add_argument(
         "--pre-aged-rings",
         type=_share,
         default=defaults.pre_aged_rings,
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         accounts=args.accounts,
         activity=args.activity,
         circles=args.circles,
+        reciprocal_rings=args.reciprocal_rings,
         pre_aged_rings=args.pre_aged_rings,
     )
     events, truth = generate(config)

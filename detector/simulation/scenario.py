@@ -31,8 +31,10 @@ class SimulationConfig:
     """What to simulate. ``days``, ``accounts``, ``activity`` (boosts an account starts per day, on average;
     answers and viral bursts come on top) and ``circles`` (friend circles, the must-not-flag twins of small rings)
     shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years).
-    ``pre_aged_rings`` is the share of rings whose members boost each other once, 46 to 60-90 days before trading,
-    so that their ties look old (``RingShape.pre_aged_days``); drawn apart, the schemes are otherwise the same."""
+    ``reciprocal_rings`` is the share of rings trading tit for tat, every boost inside answered
+    (``RingShape.reciprocal``); ``pre_aged_rings`` the share whose members boost each other once, 46 to 60-90 days
+    before trading, so that their ties look old (``RingShape.pre_aged_days``). Both are drawn apart: the schemes
+    are otherwise the same."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -42,6 +44,7 @@ class SimulationConfig:
     accounts: int = 1000
     activity: float = OrganicConfig.actions_per_day
     circles: int = 0
+    reciprocal_rings: float = 0.0
     pre_aged_rings: float = 0.0
 
     def __post_init__(self) -> None:
@@ -51,8 +54,9 @@ class SimulationConfig:
             raise ValueError("activity must be a positive number")
         if self.circles < 0 or (self.circles and self.background != SYNTHETIC):
             raise ValueError("circles: a number of friend circles in the synthetic background, not negative")
-        if not 0.0 <= self.pre_aged_rings <= 1.0:
-            raise ValueError("pre_aged_rings: a share of the rings, from 0 to 1")
+        for name in ("reciprocal_rings", "pre_aged_rings"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: a share of the rings, from 0 to 1")
 
 
 def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
@@ -101,8 +105,11 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
         )
         for i in range(config.rings)
     ]
-    # Their own random stream too: pre-aging leaves every other draw as it was.
-    pre_aging = random.Random(f"pre-aged-{config.seed}")
+    # Their own random streams too: variants leave every other draw as it was.
+    tit_for_tat, pre_aging = random.Random(f"reciprocal-{config.seed}"), random.Random(f"pre-aged-{config.seed}")
+    shapes = [
+        replace(shape, reciprocal=True) if tit_for_tat.random() < config.reciprocal_rings else shape for shape in shapes
+    ]
     shapes = [
         replace(shape, pre_aged_days=pre_aging.uniform(60, 90)) if pre_aging.random() < config.pre_aged_rings else shape
         for shape in shapes

@@ -54,6 +54,9 @@ class RingShape:
     ``boosts_per_pair`` is the mean number of boosts per trading pair (repeat boosts), ``camouflage`` the share of
     each member's boosts aimed at popular organic accounts (which do not answer). ``timing`` is ``desync`` (each
     boost at an independent random time in the window) or ``rounds`` (boosts clustered in a few sessions).
+    ``reciprocal``: every boost inside the ring is answered, tit for tat (minutes to hours later, unless the pair
+    already trades both ways), as "+K for +K" rings trade by definition; otherwise each ordered pair trades or
+    not on its own.
     ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once, at a random time
     between ``PRE_AGED_MIN_DAYS`` and that many days before the ring starts (an evasion that makes their ties look
     old); those boosts are the scheme's ``preparation_event_ids``, outside its window, from
@@ -70,6 +73,7 @@ class RingShape:
     kinds: tuple[str, ...] = ("endorse",)
     rating: tuple[int, int] = (5, 10)
     batch_created: bool = True
+    reciprocal: bool = False
     pre_aged_days: float = 0.0
 
     def __post_init__(self) -> None:
@@ -248,12 +252,13 @@ class _Injector:
         target: str,
         profile: Profile,
         rating: tuple[int, int],
-        preparation: random.Random | None = None,
+        rng: random.Random | None = None,
+        preparation: bool = False,
     ) -> None:
-        """Add one of the scheme's events; a ``preparation`` event (drawn from its own random stream, so the
-        scheme's other events stay as they were) goes outside the scheme's window."""
-        rng = preparation or self.rng
-        weight = float(rng.randint(*rating)) if kind == "rate" else 1.0
+        """Add one of the scheme's events, its rating drawn from ``rng`` (a random stream of its own, for events a
+        variant adds, so the scheme's other events stay as they were); a ``preparation`` event goes outside the
+        scheme's window."""
+        weight = float((rng or self.rng).randint(*rating)) if kind == "rate" else 1.0
         into = self._preparation_events if preparation else self._scheme_events
         provisional_id = f"{self._scheme_id}/{'p' if preparation else ''}{len(into)}"  # inject() renames it
         # Whole seconds, as in both backgrounds: a finer resolution on injected events alone would give them away.
@@ -303,6 +308,7 @@ class _Injector:
         clock = _RingClock(rng, start, shape)
         followed: set[tuple[str, str]] = set()
         non_follow = [k for k in shape.kinds if k != "follow"]
+        traded: list[tuple[float, str, str, str]] = []
         for actor, target in boosts:
             kind = rng.choice(shape.kinds)
             if kind == "follow" and (actor, target) in followed:
@@ -311,10 +317,40 @@ class _Injector:
                 kind = rng.choice(non_follow)
             if kind == "follow":
                 followed.add((actor, target))
-            self._emit(clock.next(), kind, actor, target, profiles[actor], shape.rating)
+            ts = clock.next()
+            self._emit(ts, kind, actor, target, profiles[actor], shape.rating)
+            if target in member_set:
+                traded.append((ts, kind, actor, target))
+        if shape.reciprocal:
+            self._answer(shape, start, traded, pairs, profiles, followed)
         if shape.pre_aged_days:
             self._pre_age(shape, start, pairs, profiles)
         return {"accounts": members, "shape": {"hijacked": sorted(hijacked), "camouflage_targets": camouflage_pool}}
+
+    def _answer(
+        self,
+        shape: RingShape,
+        start: float,
+        traded: list[tuple[float, str, str, str]],
+        pairs: dict[tuple[str, str], None],
+        profiles: dict[str, Profile],
+        followed: set[tuple[str, str]],
+    ) -> None:
+        """Tit for tat: each boost inside the ring that its target does not already return on its own is answered,
+        one minute to six hours later, in kind (a follow already given becomes another kind, or is not repeated)."""
+        rng = random.Random(f"answer-{self._scheme_id}-{start}")
+        non_follow = [k for k in shape.kinds if k != "follow"]
+        for ts, kind, actor, target in traded:
+            if (target, actor) in pairs:
+                continue
+            if kind == "follow" and (target, actor) in followed:
+                if not non_follow:
+                    continue
+                kind = rng.choice(non_follow)
+            if kind == "follow":
+                followed.add((target, actor))
+            delay = log_uniform(rng, MINUTE, 6 * HOUR)
+            self._emit(ts + delay, kind, target, actor, profiles[target], shape.rating, rng=rng)
 
     def _pre_age(
         self, shape: RingShape, start: float, pairs: dict[tuple[str, str], None], profiles: dict[str, Profile]
@@ -329,7 +365,7 @@ class _Injector:
             ts = start - rng.uniform(PRE_AGED_MIN_DAYS, shape.pre_aged_days) * DAY
             actor, target = (a, b) if rng.random() < 0.5 else (b, a)
             if ts >= self.bg.first_ts and all((profiles[m].created_ts or -math.inf) <= ts for m in (a, b)):
-                self._emit(ts, kind, actor, target, profiles[actor], shape.rating, preparation=rng)
+                self._emit(ts, kind, actor, target, profiles[actor], shape.rating, rng=rng, preparation=True)
 
     # -- follower burst --------------------------------------------------------------------------------------
     def _burst(self, shape: BurstShape) -> dict:
