@@ -412,6 +412,15 @@ def test_eval_measures_rings_whose_members_traded_once_long_before(capsys):
     assert main([*argv, "--pre-aged-rings", "1.5"]) == 2
 
 
+def test_eval_measures_rings_trading_tit_for_tat(capsys):
+    argv = ["eval", "--seed-ranges", "3", "--rings-per-seed", "3", "--bursts-per-seed", "1", "--methods", "heuristic"]
+    assert main([*argv, "--reciprocal-rings", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "injected into Bitcoin-Alpha, 100% of rings tit for tat;" in printed
+    assert re.search(r"ring trading=tit for tat +\d+/3", printed)
+    assert main([*argv, "--reciprocal-rings", "-0.1"]) == 2
+
+
 def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):
     argv = ["eval", "--seeds", "1", "--first-seed", "3", "--methods", "ours"]
     decisions, report = tmp_path / "decisions.jsonl", tmp_path / "eval.json"

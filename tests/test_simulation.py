@@ -330,3 +330,19 @@ def test_pre_aged_rings_trade_once_long_before_and_are_otherwise_the_same_scheme
     assert {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events if e.id not in prepared_ids} == plain
     with pytest.raises(ValueError, match="pre_aged_rings"):
         SimulationConfig(pre_aged_rings=1.5)
+
+
+def test_tit_for_tat_rings_answer_every_boost_inside_and_are_otherwise_the_same_schemes(synthetic):
+    events, truth = generate(replace(SMALL, reciprocal_rings=1.0))
+    by_id = {e.id: e for e in events}
+    for ring, plain in zip(truth["schemes"], synthetic[1]["schemes"], strict=True):
+        if ring["scheme"] != "farming_ring":
+            continue
+        assert ring["shape"]["reciprocal"] and ring["accounts"] == plain["accounts"]
+        members = set(ring["accounts"])
+        inside = [by_id[i] for i in ring["event_ids"] if by_id[i].target in members]
+        pairs = {(e.actor, e.target) for e in inside}
+        assert all((b, a) in pairs for a, b in pairs)  # every boost inside is answered
+    # Drawn apart: the answers are added, nothing else changes.
+    plain_events = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in synthetic[0]}
+    assert plain_events < {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events}
