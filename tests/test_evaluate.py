@@ -403,22 +403,20 @@ def test_eval_weaves_friend_circles_into_the_synthetic_background_and_counts_the
     assert main([*argv, "--circles-per-seed", "-1"]) == 2
 
 
-def test_eval_measures_rings_whose_members_traded_once_long_before(capsys):
-    argv = ["eval", "--seed-ranges", "3", "--rings-per-seed", "3", "--bursts-per-seed", "1", "--methods", "ours"]
-    assert main([*argv, "--pre-aged-rings", "1"]) == 0
-    printed = capsys.readouterr().out
-    assert "injected into Bitcoin-Alpha, 100% of rings pre-aged;" in printed
-    assert re.search(r"ring ties=pre-aged +\d+/\d+", printed)
-    assert main([*argv, "--pre-aged-rings", "1.5"]) == 2
-
-
-def test_eval_measures_rings_trading_tit_for_tat(capsys):
+@pytest.mark.parametrize(
+    ("flag", "variant", "row", "bad"),
+    [
+        ("--pre-aged-rings", "pre-aged", r"ring ties=pre-aged +\d+/\d+", "1.5"),  # members traded once, long before
+        ("--reciprocal-rings", "tit for tat", r"ring trading=tit for tat +\d+/3", "-0.1"),  # every boost answered
+    ],
+)
+def test_eval_measures_rings_that_hide_in_other_ways(flag, variant, row, bad, capsys):
     argv = ["eval", "--seed-ranges", "3", "--rings-per-seed", "3", "--bursts-per-seed", "1", "--methods", "heuristic"]
-    assert main([*argv, "--reciprocal-rings", "1"]) == 0
+    assert main([*argv, flag, "1"]) == 0
     printed = capsys.readouterr().out
-    assert "injected into Bitcoin-Alpha, 100% of rings tit for tat;" in printed
-    assert re.search(r"ring trading=tit for tat +\d+/3", printed)
-    assert main([*argv, "--reciprocal-rings", "-0.1"]) == 2
+    assert f"injected into Bitcoin-Alpha, 100% of rings {variant};" in printed
+    assert re.search(row, printed)
+    assert main([*argv, flag, bad]) == 2
 
 
 def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):
