@@ -160,6 +160,11 @@ def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
+def begins(scheme: Mapping) -> float:
+    """When a scheme began: its first event, or for a ring that prepared its ties weeks ahead, its preparation."""
+    return scheme.get("preparation_start_ts", scheme["start_ts"])
+
+
 def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Mapping[str, float]) -> dict:
     """Whether a scheme was caught (any of its accounts flagged), how late, and how much of it came after the flag.
 
@@ -184,9 +189,8 @@ def scheme_outcome(scheme: Mapping, results: Mapping[str, Result], event_ts: Map
     {'caught': True, 'delay_s': -50.0, 'prevention': 1.0, 'account_recall': 0.6666666666666666, 'pre_flagged': 0}
     """
     accounts, start = scheme["accounts"], scheme["start_ts"]
-    begun = scheme.get("preparation_start_ts") or start
     flags = [results[a].first_flagged_ts for a in accounts if a in results and results[a].flagged]
-    during = [ts for ts in flags if ts is not None and ts >= begun]
+    during = [ts for ts in flags if ts is not None and ts >= begins(scheme)]
     pre_flagged = len(flags) - len(during)
     if not during:
         return {"caught": False, "delay_s": None, "prevention": 0.0, "account_recall": 0.0, "pre_flagged": pre_flagged}
@@ -421,7 +425,7 @@ def closest_candidates(
     >>> closest_candidates([ring], cands, [SchemeIndex([ring]).about(c) for c in cands])
     {'s0': Closest(score=0.3, first_ts=12.0)}
     """
-    start = {scheme["scheme_id"]: scheme.get("preparation_start_ts") or scheme["start_ts"] for scheme in schemes}
+    start = {scheme["scheme_id"]: begins(scheme) for scheme in schemes}
     closest: dict[str, Closest] = {}
     for cand, scheme_id in zip(candidates, about, strict=True):
         if scheme_id is None or cand["ts"] < start[scheme_id]:
@@ -943,10 +947,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    for flag, share in (("--reciprocal-rings", config.reciprocal_rings), ("--pre-aged-rings", config.pre_aged_rings)):
-        if not 0.0 <= share <= 1.0:
-            print(f"{flag}: a share of the rings, from 0 to 1", file=sys.stderr)
-            return 2
+    try:  # the simulation's own rules, checked before any seed runs
+        SimulationConfig(reciprocal_rings=config.reciprocal_rings, pre_aged_rings=config.pre_aged_rings)
+    except ValueError as error:
+        print(f"--reciprocal-rings, --pre-aged-rings: {error}", file=sys.stderr)
+        return 2
     if args.training_draws:
         return _run_draws(args, config)
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []

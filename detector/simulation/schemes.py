@@ -225,12 +225,9 @@ class _Injector:
         self._scheme_id, self._scheme_events, self._preparation_events = scheme_id, [], []
         record = self._ring(shape) if isinstance(shape, RingShape) else self._burst(shape)
         events = self._scheme_events
+        prepared = self._preparation_events
         self.events.extend(events)
-        self.events.extend(self._preparation_events)
-        preparation = {
-            "preparation_event_ids": [e.id for e in self._preparation_events],
-            "preparation_start_ts": min((e.ts for e in self._preparation_events), default=None),
-        }
+        self.events.extend(prepared)
         return {
             "scheme_id": scheme_id,
             "scheme": FARMING_RING if isinstance(shape, RingShape) else FOLLOWER_GROWTH,
@@ -241,7 +238,11 @@ class _Injector:
             "end_ts": max(e.ts for e in events),
             "shape": {**asdict(shape), **record.get("shape", {})},
             "event_ids": [e.id for e in events],
-            **(preparation if self._preparation_events else {}),
+            **(
+                {"preparation_event_ids": [e.id for e in prepared], "preparation_start_ts": min(e.ts for e in prepared)}
+                if prepared
+                else {}
+            ),
         }
 
     def _emit(
@@ -310,13 +311,9 @@ class _Injector:
         non_follow = [k for k in shape.kinds if k != "follow"]
         traded: list[tuple[float, str, str, str]] = []
         for actor, target in boosts:
-            kind = rng.choice(shape.kinds)
-            if kind == "follow" and (actor, target) in followed:
-                if not non_follow:
-                    continue  # a pair can follow only once
-                kind = rng.choice(non_follow)
-            if kind == "follow":
-                followed.add((actor, target))
+            kind = _follow_once(rng.choice(shape.kinds), (actor, target), followed, non_follow, rng)
+            if kind is None:
+                continue
             ts = clock.next()
             self._emit(ts, kind, actor, target, profiles[actor], shape.rating)
             if target in member_set:
@@ -340,15 +337,12 @@ class _Injector:
         one minute to six hours later, in kind (a follow already given becomes another kind, or is not repeated)."""
         rng = random.Random(f"answer-{self._scheme_id}-{start}")
         non_follow = [k for k in shape.kinds if k != "follow"]
-        for ts, kind, actor, target in traded:
+        for ts, traded_kind, actor, target in traded:
             if (target, actor) in pairs:
                 continue
-            if kind == "follow" and (target, actor) in followed:
-                if not non_follow:
-                    continue
-                kind = rng.choice(non_follow)
-            if kind == "follow":
-                followed.add((target, actor))
+            kind = _follow_once(traded_kind, (target, actor), followed, non_follow, rng)
+            if kind is None:
+                continue
             delay = log_uniform(rng, MINUTE, 6 * HOUR)
             self._emit(ts + delay, kind, target, actor, profiles[target], shape.rating, rng=rng)
 
@@ -405,6 +399,20 @@ class _Injector:
             "side_targets": [t for t in others if t not in real],
             "shape": {"side_received": received},
         }
+
+
+def _follow_once(
+    kind: str, pair: tuple[str, str], followed: set[tuple[str, str]], non_follow: list[str], rng: random.Random
+) -> str | None:
+    """The kind a pair's boost takes: a pair can follow only once, so a repeated follow becomes another of the ring's
+    kinds, or no boost at all when it has none. Records the follows given."""
+    if kind == "follow" and pair in followed:
+        if not non_follow:
+            return None
+        kind = rng.choice(non_follow)
+    if kind == "follow":
+        followed.add(pair)
+    return kind
 
 
 def _geometric(rng: random.Random, mean: float) -> int:
