@@ -41,8 +41,8 @@ def evaluate_draws(config: EvalConfig, draws: Sequence[int], streams: int = TRAI
     rows = []
     with tempfile.TemporaryDirectory(prefix="detector-draws-") as workdir:
         for first in draws:
-            dense, sparse = simulated_streams(SYNTHETIC, first, streams)
-            text = weights_json(fit_weights(dense, sparse))
+            dense, extra = simulated_streams(SYNTHETIC, first, streams)
+            text = weights_json(fit_weights(dense, extra))
             path = Path(workdir) / f"weights-{first}.json"
             path.write_text(text)  # the evaluation's worker processes load the weights from a file
             report = evaluate(replace(config, weights=str(path)))

@@ -17,9 +17,9 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -36,11 +36,18 @@ from models.linear import LogisticScore
 
 
 def label_candidates(candidates: Iterable[dict], truth: dict) -> list[tuple[str, dict, bool]]:
-    """(model, features, label) per candidate: positive when it is about an injected scheme (the rule of
-    :class:`models.labels.SchemeIndex`). The model is the weights that scored it (exports without one: its
-    scheme's)."""
+    """(model, features, label) per candidate and model that learns from it: positive when it is about an injected
+    scheme (the rule of :class:`models.labels.SchemeIndex`). The model is the weights that scored it (exports without
+    one: its scheme's); a reciprocal group is also learnt by the model of the search that found it, so that each
+    search's weights are fitted on every group it finds, as they were before reciprocal groups had their own."""
     index = SchemeIndex(truth["schemes"])
-    return [(cand.get("model", cand["scheme"]), cand["features"], index.about(cand) is not None) for cand in candidates]
+    rows = []
+    for cand in candidates:
+        model, label = cand.get("model", cand["scheme"]), index.about(cand) is not None
+        rows.append((model, cand["features"], label))
+        if cand.get("search_model", model) != model:
+            rows.append((cand["search_model"], cand["features"], label))
+    return rows
 
 
 def fit_score(
@@ -74,14 +81,32 @@ FIRST_TRAINING_SEED = 1000
 TRAINING_STREAMS = 16
 #: Days of synthetic background per training stream.
 TRAINING_DAYS = 60.0
-#: Models whose candidates the dense training streams hardly yield: the local path needs a traded pair with a small
-#: neighbourhood (97 such candidates in the 16 streams). They also learn from as many synthetic streams with a fifth
-#: of the activity, seeds FIRST_SPARSE_TRAINING_SEED, ...; the other models never see those streams (sparse streams
-#: fed to every model made Bitcoin-Alpha's organic cliques look like rings, docs/detection.md).
-SPARSE_TRAINED_MODELS = frozenset({"farming_ring_local"})
-SPARSE_TRAINING_ACTIVITY = 0.1
-SPARSE_SEED_OFFSET = 100
-FIRST_SPARSE_TRAINING_SEED = FIRST_TRAINING_SEED + SPARSE_SEED_OFFSET
+
+
+@dataclass(frozen=True)
+class ExtraStreams:
+    """Simulated streams only some models learn from: the candidates they score are rare in the dense streams, and
+    the other models are better off never seeing these streams. Each draw of ``TRAINING_STREAMS`` dense streams
+    from seed N has as many of each kind from seed N + ``seed_offset``, simulated with ``config`` changed."""
+
+    models: frozenset[str]
+    seed_offset: int
+    config: tuple[tuple[str, float], ...]  # SimulationConfig fields that differ from the dense streams'
+
+    def seeds(self, streams: int, first: int) -> range:
+        return range(first + self.seed_offset, first + self.seed_offset + streams)
+
+
+#: *sparse*: the local path needs a traded pair with a small neighbourhood (97 such candidates in the 16 dense
+#: streams), so its model also learns from streams with a fifth of the activity; fed to every model, they made
+#: Bitcoin-Alpha's organic cliques look like rings (docs/detection.md, *Grow*).
+#: *reciprocal*: the reciprocal groups' model also learns from streams where every ring trades tit for tat (every
+#: boost inside answered); the dense streams' rings trade each ordered pair on its own (docs/detection.md,
+#: *Reciprocal groups*).
+EXTRA_STREAMS = {
+    "sparse": ExtraStreams(frozenset({"farming_ring_local"}), 100, (("activity", 0.1),)),
+    "reciprocal": ExtraStreams(frozenset({"farming_ring_reciprocal"}), 200, (("reciprocal_rings", 1.0),)),
+}
 
 
 #: How many simulated training candidates one reviewer decision counts as. A reviewed case is one group, where the
@@ -91,21 +116,19 @@ DECISION_WEIGHT = 10.0
 
 
 def training_seeds(streams: int = TRAINING_STREAMS, first: int = FIRST_TRAINING_SEED) -> set[int]:
-    """The synthetic seeds of a training run, dense and sparse (by default the shipped weights')."""
-    dense = range(first, first + streams)
-    sparse = range(first + SPARSE_SEED_OFFSET, first + SPARSE_SEED_OFFSET + streams)
-    return set(dense) | set(sparse)
+    """The synthetic seeds of a training run, dense and extra (by default the shipped weights')."""
+    return set(range(first, first + streams)).union(*(extra.seeds(streams, first) for extra in EXTRA_STREAMS.values()))
 
 
-def simulate_candidates(background: str, seed: int, activity: float | None = None) -> list[tuple[str, dict, bool]]:
-    """One labelled training stream: simulate (``activity``: the synthetic background's, when not its default),
-    replay with candidate recording, label."""
+def simulate_candidates(background: str, seed: int, kind: str | None = None) -> list[tuple[str, dict, bool]]:
+    """One labelled training stream: simulate (``kind``: the :data:`EXTRA_STREAMS` whose config it takes, else a
+    dense one), replay with candidate recording, label."""
     from detector.core.engine import Engine, EngineConfig
     from detector.simulation.scenario import SimulationConfig, generate
 
     config = SimulationConfig(background=background, seed=seed, rings=10, bursts=6, days=TRAINING_DAYS)
-    if activity is not None:
-        config = replace(config, activity=activity)
+    if kind is not None:
+        config = replace(config, **dict(EXTRA_STREAMS[kind].config))
     events, truth = generate(config)
     engine = Engine(EngineConfig(record_candidates=True))
     engine.process_batch(events)
@@ -119,13 +142,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=TRAINING_STREAMS,
         help=f"simulated training streams (seeds {FIRST_TRAINING_SEED}..), and on the synthetic background as many "
-        f"sparse ones for {', '.join(sorted(SPARSE_TRAINED_MODELS))} (seeds {FIRST_SPARSE_TRAINING_SEED}..)",
+        f"of each extra kind: {_extra_streams_text(FIRST_TRAINING_SEED)}",
     )
     parser.add_argument(
         "--first-seed",
         type=int,
         default=FIRST_TRAINING_SEED,
-        help=f"the first simulated training stream's seed (sparse ones from it + {SPARSE_SEED_OFFSET}): another set "
+        help="the first simulated training stream's seed (the extra kinds' offset from it): another set "
         "of streams, to measure how far the fit moves with the draw (docs/detection.md, *Training variance*); "
         "evaluate on other synthetic seeds",
     )
@@ -159,26 +182,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def simulated_streams(
     background: str, first: int = FIRST_TRAINING_SEED, seeds: int = TRAINING_STREAMS
-) -> tuple[list[list[tuple[str, dict, bool]]], list[list[tuple[str, dict, bool]]]]:
-    """The labelled candidates of a training run's simulated streams, dense and (synthetic background) sparse."""
+) -> tuple[list[list[tuple[str, dict, bool]]], dict[str, list[list[tuple[str, dict, bool]]]]]:
+    """The labelled candidates of a training run's simulated streams: the dense ones and, on the synthetic
+    background, those of each :data:`EXTRA_STREAMS` kind."""
+    kinds = list(EXTRA_STREAMS) if background == "synthetic" else []
     jobs = [(background, seed, None) for seed in range(first, first + seeds)]
-    if background == "synthetic":
-        sparse_first = first + SPARSE_SEED_OFFSET
-        jobs += [(background, seed, SPARSE_TRAINING_ACTIVITY) for seed in range(sparse_first, sparse_first + seeds)]
+    jobs += [(background, seed, kind) for kind in kinds for seed in EXTRA_STREAMS[kind].seeds(seeds, first)]
     with ProcessPoolExecutor() as pool:
         simulated = list(pool.map(simulate_candidates, *zip(*jobs, strict=True)))
-    return simulated[:seeds], simulated[seeds:]
+    extra = {kind: simulated[seeds * (i + 1) : seeds * (i + 2)] for i, kind in enumerate(kinds)}
+    return simulated[:seeds], extra
+
+
+def _extra_streams_text(first: int, seeds: int | None = None) -> str:
+    """The extra kinds and their seeds, e.g. ``sparse 1100–1115 for farming_ring_local``, for help and progress."""
+    parts = []
+    for kind, extra in EXTRA_STREAMS.items():
+        start = first + extra.seed_offset
+        span = f"{start}–{start + seeds - 1}" if seeds else f"{start}.."
+        parts.append(f"{kind} {span} for {', '.join(sorted(extra.models))}")
+    return "; ".join(parts)
 
 
 def fit_weights(
     streams: Sequence[Sequence[tuple[str, dict, bool]]],
-    sparse: Sequence[Sequence[tuple[str, dict, bool]]] = (),
+    extra: Mapping[str, Sequence[Sequence[tuple[str, dict, bool]]]] | None = None,
     decisions: Decisions | None = None,
     c: float = 0.1,
     decision_weight: float = DECISION_WEIGHT,
     report: IO[str] | None = None,
 ) -> dict[str, LogisticScore]:
-    """Fit every model of the shipped weights on its candidates (the last stream held out for ``report``) and on
+    """Fit every model of the shipped weights on its candidates in the dense ``streams`` and in the ``extra``
+    streams (by :data:`EXTRA_STREAMS` kind) meant for it (the last stream held out for ``report``) and on
     ``decisions``; a model with one class only keeps its current weights."""
     from detector.core.scoring import load_weights
 
@@ -187,7 +222,9 @@ def fit_weights(
     fitted = {}
     for model, base in load_weights().items():
         # Hold the last stream out to report how the fit does on a stream it has not seen.
-        own = [*streams, *sparse] if model in SPARSE_TRAINED_MODELS else list(streams)
+        own = [*streams]
+        for kind, kind_streams in (extra or {}).items():
+            own += kind_streams if model in EXTRA_STREAMS[kind].models else []
         train = [(f, y) for stream in own[:-1] for s, f, y in stream if s == model]
         held = [(f, y) for s, f, y in own[-1] if s == model]
         reviewed = reviewed_by_model.get(model, [])
@@ -217,7 +254,7 @@ def fit_weights(
 def run(args: argparse.Namespace) -> int:
     from detector.core.scoring import load_weights
 
-    sparse: list[list[tuple[str, dict, bool]]] = []
+    extra: dict[str, list[list[tuple[str, dict, bool]]]] = {}
     if args.candidates:
         streams = [
             label_candidates(
@@ -226,17 +263,16 @@ def run(args: argparse.Namespace) -> int:
             for cands, truth in args.candidates
         ]
     else:
-        streams, sparse = simulated_streams(args.background, args.first_seed, args.seeds)
+        streams, extra = simulated_streams(args.background, args.first_seed, args.seeds)
         last = args.first_seed + args.seeds - 1
-        sparse_first = args.first_seed + SPARSE_SEED_OFFSET
-        sparse_note = f", sparse {sparse_first}–{sparse_first + args.seeds - 1}" if sparse else ""
-        print(f"simulated training streams: seeds {args.first_seed}–{last}{sparse_note}", file=sys.stderr)
+        extra_note = f"; {_extra_streams_text(args.first_seed, args.seeds)}" if extra else ""
+        print(f"simulated training streams: seeds {args.first_seed}–{last}{extra_note}", file=sys.stderr)
     decisions = Decisions()
     for path in args.decisions or ():
         with path.open("rb") as lines:
             decisions.read(str(path), lines, {m: sorted(s.coefs) for m, s in load_weights().items()})
     _report_left_out(decisions.left_out, file=sys.stderr)
-    fitted = fit_weights(streams, sparse, decisions, args.c, args.decision_weight, report=sys.stderr)
+    fitted = fit_weights(streams, extra, decisions, args.c, args.decision_weight, report=sys.stderr)
     args.out.write_text(weights_json(fitted))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

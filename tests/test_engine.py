@@ -149,6 +149,36 @@ def test_a_slow_ring_of_hijacked_accounts_is_flagged(slow_hijacked_ring):
     assert all(engine.results[h].first_flagged_ts < T0 + 138 * DAY for h in hijacked)
 
 
+def tit_for_tat_ring(members: list[str], start: float, span: float, rng: random.Random, rounds: int = 3) -> list[Event]:
+    """Every pair trades ``rounds`` times, each boost answered one minute to six hours later (a "+K for +K" farm);
+    each member also boosts a popular account."""
+    events = []
+    for i, a in enumerate(members):
+        for b in members[i + 1 :]:
+            for r in range(rounds):
+                t = start + rng.uniform(0, span)
+                events.append(Event(t, "endorse", a, b, id=f"{a}>{b}#{r}"))
+                events.append(Event(t + rng.uniform(60, 6 * 3600), "endorse", b, a, id=f"{b}>{a}#{r}"))
+        events.append(Event(start + rng.uniform(0, span), "endorse", a, "u0", id=f"{a}>u0"))
+    return events
+
+
+def test_a_ring_of_hijacked_accounts_answering_every_boost_is_flagged_by_the_reciprocal_weights(market):
+    """The market answers 80 % of its boosts, so the weights of the other groups read an answered tie as organic;
+    a group trading every tie both ways has weights of its own."""
+    later = organic_market(random.Random(8), days=30)
+    later = [
+        Event(e.ts + 100 * DAY, e.kind, e.actor, e.target, "L" + e.id, e.weight)
+        for e in later
+        if e.actor not in HIJACKED and e.target not in HIJACKED
+    ]
+    engine = run(market + later + tit_for_tat_ring(HIJACKED, T0 + 110 * DAY, 14 * DAY, random.Random(2)))
+    assert flagged(engine) == set(HIJACKED)
+    evidence = engine.results[HIJACKED[0]].evidence
+    assert evidence["model"] == "farming_ring_reciprocal"
+    assert evidence["features"]["mutual_density"] >= 0.8 * evidence["features"]["tie_density"]
+
+
 def test_the_member_table_says_when_a_member_came_back_from_a_dormancy_and_how_long_it_had_been_idle(
     slow_hijacked_ring, market
 ):

@@ -235,6 +235,7 @@ def test_evaluate_stream_scores_each_method_on_an_injected_stream():
         "farming_ring_dense",
         "farming_ring_early",
         "farming_ring_local",
+        "farming_ring_reciprocal",
         "follower_growth",
     }
     assert sum(r.count for r in calibration.values()) > 0

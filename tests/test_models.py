@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,14 @@ from detector.core.engine import Engine, EngineConfig
 from detector.core.growth import GrowthFeatures
 from detector.core.rings import RingFeatures
 from detector.core.scoring import Scorer, load_weights
+from detector.simulation import scenario
 from detector.simulation.scenario import SimulationConfig, generate
 from models import retrain
 from models.anomaly import CandidateNovelty
 from models.linear import LogisticScore
 from models.online import ReviewerFeedbackModel
 from models.retrain import (
-    SPARSE_TRAINED_MODELS,
-    SPARSE_TRAINING_ACTIVITY,
+    EXTRA_STREAMS,
     add_arguments,
     fit_score,
     label_candidates,
@@ -142,6 +143,7 @@ def test_the_shipped_weights_use_only_features_the_engine_produces():
         "farming_ring_dense": rings,
         "farming_ring_early": rings,
         "farming_ring_local": rings,
+        "farming_ring_reciprocal": rings,
         "follower_growth": set(GrowthFeatures.__slots__),
     }
     weights = load_weights()
@@ -232,44 +234,75 @@ def test_retraining_keeps_the_weights_of_a_model_whose_candidates_hold_one_class
     assert fitted["farming_ring"].coefs["tie_density"] > 0
 
 
-def fake_stream(background: str, seed: int, activity: float | None = None) -> list[tuple[str, dict, bool]]:
-    """Labelled candidates as `simulate_candidates` returns them. Only the sparse streams hold the local path's
-    candidates, and on them every feature says the opposite of the dense streams and of the shipped weights (three
-    times as many rows): a model trained on the wrong streams gets a weight of the wrong sign."""
+def test_a_reciprocal_group_also_teaches_the_weights_of_the_search_that_found_it():
+    truth = {"schemes": [{"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["r0", "r1", "r2", "r3"]}]}
+    features = {"tie_density": 1.0, "mutual_density": 1.0}
+    found = {"scheme": "farming_ring", "accounts": ["r0", "r1", "r2", "r3"], "features": features}
+    reciprocal = found | {"model": "farming_ring_reciprocal", "search_model": "farming_ring_dense"}
+    ordinary = found | {"model": "farming_ring", "search_model": "farming_ring"}
+    assert label_candidates([reciprocal, ordinary], truth) == [
+        ("farming_ring_reciprocal", features, True),
+        ("farming_ring_dense", features, True),  # its search's weights are fitted on every group it finds
+        ("farming_ring", features, True),
+    ]
+
+
+def fake_stream(background: str, seed: int, kind: str | None = None) -> list[tuple[str, dict, bool]]:
+    """Labelled candidates as `simulate_candidates` returns them. Only the extra streams hold the candidates of the
+    models they are meant for, and on them every feature says the opposite of the dense streams and of the shipped
+    weights (three times as many rows): a model trained on the wrong streams gets a weight of the wrong sign."""
     rng = random.Random(seed)
     rows = []
     for _ in range(40):
         high, low = rng.uniform(0.6, 1.0), rng.uniform(0.0, 0.4)
-        if activity is None:
+        if kind is None:
             rows += [("farming_ring", {"tie_density": high}, True), ("farming_ring", {"tie_density": low}, False)]
             continue
-        assert activity == SPARSE_TRAINING_ACTIVITY
-        for model in ("farming_ring", "farming_ring_local") * 3:
+        for model in ("farming_ring", *EXTRA_STREAMS[kind].models) * 3:
             rows += [(model, {"tie_density": high}, False), (model, {"tie_density": low}, True)]
     return rows
 
 
-def test_the_sparse_training_streams_train_only_the_models_that_need_them(tmp_path, monkeypatch):
+def test_the_extra_training_streams_train_only_the_models_they_are_meant_for(tmp_path, monkeypatch):
     monkeypatch.setattr(retrain, "simulate_candidates", fake_stream)  # the pool's forked workers see it too
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     out = tmp_path / "weights.json"
     assert run(parser.parse_args(["--seeds", "2", "--out", str(out)])) == 0
     fitted, shipped = load_weights(out), load_weights()
-    assert set(SPARSE_TRAINED_MODELS) == {"farming_ring_local"}
-    assert shipped["farming_ring_local"].coefs["tie_density"] > 0
-    assert fitted["farming_ring_local"].coefs["tie_density"] < 0  # learnt from the sparse streams
+    assert {kind: set(extra.models) for kind, extra in EXTRA_STREAMS.items()} == {
+        "sparse": {"farming_ring_local"},
+        "reciprocal": {"farming_ring_reciprocal"},
+    }
+    for model in ("farming_ring_local", "farming_ring_reciprocal"):
+        assert shipped[model].coefs["tie_density"] > 0
+        assert fitted[model].coefs["tie_density"] < 0, model  # learnt from its extra streams
     assert fitted["farming_ring"].coefs["tie_density"] > 0  # never saw them
     assert fitted["farming_ring_dense"] == shipped["farming_ring_dense"]  # no candidates at all: kept
 
 
-def recording_stream(background: str, seed: int, activity: float | None = None) -> list[tuple[str, dict, bool]]:
+def test_an_extra_stream_is_simulated_as_a_dense_one_with_its_kind_s_changes(monkeypatch):
+    simulated = []
+
+    def no_events(config: SimulationConfig) -> tuple[list, dict]:
+        simulated.append(config)
+        return [], {"schemes": []}
+
+    monkeypatch.setattr(scenario, "generate", no_events)
+    for kind in (None, "sparse", "reciprocal"):
+        assert retrain.simulate_candidates("synthetic", 7, kind) == []
+    dense, sparse, reciprocal = simulated
+    assert sparse == replace(dense, activity=0.1)
+    assert reciprocal == replace(dense, reciprocal_rings=1.0)  # every ring trades tit for tat
+
+
+def recording_stream(background: str, seed: int, kind: str | None = None) -> list[tuple[str, dict, bool]]:
     """`fake_stream`, noting each stream asked for in the folder RECORD_STREAMS_IN (forked workers inherit it)."""
-    (Path(os.environ["RECORD_STREAMS_IN"]) / f"{seed}-{activity}").touch()
-    return fake_stream(background, seed, activity)
+    (Path(os.environ["RECORD_STREAMS_IN"]) / f"{seed}-{kind}").touch()
+    return fake_stream(background, seed, kind)
 
 
-def test_another_first_seed_trains_on_other_streams_dense_and_sparse(tmp_path, monkeypatch):
+def test_another_first_seed_trains_on_other_streams_dense_and_extra(tmp_path, monkeypatch):
     seen = tmp_path / "seeds"
     seen.mkdir()
     monkeypatch.setenv("RECORD_STREAMS_IN", str(seen))
@@ -277,9 +310,17 @@ def test_another_first_seed_trains_on_other_streams_dense_and_sparse(tmp_path, m
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert run(parser.parse_args(["--seeds", "2", "--first-seed", "5000", "--out", str(tmp_path / "w.json")])) == 0
-    assert sorted(f.name for f in seen.iterdir()) == ["5000-None", "5001-None", "5100-0.1", "5101-0.1"]
-    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101}
-    assert training_seeds() == {*range(1000, 1016), *range(1100, 1116)}  # the shipped weights', refused by eval
+    assert sorted(f.name for f in seen.iterdir()) == [
+        "5000-None",
+        "5001-None",
+        "5100-sparse",
+        "5101-sparse",
+        "5200-reciprocal",
+        "5201-reciprocal",
+    ]
+    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101, 5200, 5201}
+    # The shipped weights', refused by eval:
+    assert training_seeds() == {*range(1000, 1016), *range(1100, 1116), *range(1200, 1216)}
 
 
 def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypatch, capsys):

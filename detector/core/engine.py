@@ -19,10 +19,11 @@ from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, des
 from detector.core.scoring import Scorer
 
 #: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
-#: searches or features change what the engine flags with the same weights (1.3: camouflage pairs leave the local path).
-MODEL_VERSION = "gsd-engine-1.3"
+#: searches or features change what the engine flags with the same weights (1.4: reciprocal groups have their own
+#: weights).
+MODEL_VERSION = "gsd-engine-1.4"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 10
+SNAPSHOT_FORMAT = 11
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class RingSearch:
 
     model: str
     found_by: str
+    #: Whether a group it finds trading (nearly) every tie both ways is scored by the reciprocal weights instead.
+    mature: bool = True
 
 
 #: Rings grown from a traded pair are scored by the scheme's own weights; the other searches' groups are populations
@@ -41,8 +44,28 @@ RING_SEARCHES = {
     "grown": RingSearch(FARMING_RING, "grown from a traded pair"),
     "dense": RingSearch("farming_ring_dense", "grown from a traded pair of busy accounts"),
     "local": RingSearch("farming_ring_local", "the whole neighbourhood of a traded pair with few partners"),
-    "young": RingSearch("farming_ring_early", "found young, as a fresh cohort or a lockstep session"),
+    "young": RingSearch("farming_ring_early", "found young, as a fresh cohort or a lockstep session", mature=False),
 }
+#: A mature group (not found young) whose tied member pairs trade both ways at least this often is scored by weights
+#: fitted on such groups, with rings among them that answer every boost (docs/detection.md, *Reciprocal groups*):
+#: the other weights learnt from rings whose pairs trade each way on their own, and read an answered tie as organic.
+RECIPROCAL_TIES = 0.8
+RECIPROCAL_MODEL = "farming_ring_reciprocal"
+
+
+def ring_model(search: RingSearch, features: dict[str, float]) -> str:
+    """The weights that score a group the search found, given its features.
+
+    >>> grown = RING_SEARCHES["grown"]
+    >>> ring_model(grown, {"tie_density": 0.9, "mutual_density": 0.5})
+    'farming_ring'
+    >>> ring_model(grown, {"tie_density": 0.9, "mutual_density": 0.8})
+    'farming_ring_reciprocal'
+    >>> ring_model(RING_SEARCHES["young"], {"tie_density": 0.9, "mutual_density": 0.9})
+    'farming_ring_early'
+    """
+    tied, mutual = features["tie_density"], features["mutual_density"]
+    return RECIPROCAL_MODEL if search.mature and tied > 0 and mutual >= RECIPROCAL_TIES * tied else search.model
 
 
 @dataclass(frozen=True)
@@ -224,13 +247,13 @@ class Engine:
 
     # ------------------------------------------------------------------ rings
     def _ring_finding(self, members: set[str], ts: float, search: RingSearch) -> Finding | None:
-        """Score a candidate group with the weights of the search that found it; a finding when it crosses the
-        threshold."""
-        model = search.model
+        """Score a candidate group with the weights of the search that found it (or the reciprocal weights); a
+        finding when it crosses the threshold."""
         fresh = self.state.fresh_members(members, ts)
         features = describe(members, self.finder, ts, fresh).as_dict()
+        model = ring_model(search, features)
         score, contributions = self.scorer.score(FARMING_RING, features, model)
-        self._candidate(FARMING_RING, model, members, features, score, ts)
+        self._candidate(FARMING_RING, model, members, features, score, ts, search.model)
         if score < self.config.threshold:
             return None
         case_id, members = self._ring_case(members)
@@ -348,13 +371,26 @@ class Engine:
             FOLLOWER_GROWTH, case_id, {target}, score, contributions, evidence, sample, window[0][0], ts
         )
 
-    def _candidate(self, scheme: str, model: str, accounts: set[str], features: dict, score: float, ts: float) -> None:
+    def _candidate(
+        self,
+        scheme: str,
+        model: str,
+        accounts: set[str],
+        features: dict,
+        score: float,
+        ts: float,
+        search_model: str | None = None,
+    ) -> None:
+        """Note the candidate's score for its accounts and, when recording, the candidate: ``model`` scored it,
+        ``search_model`` is the weights of the search that found it (:func:`ring_model`), which `detector train`
+        also fits on it."""
         self.state.raise_best(accounts, score)
         if self.config.record_candidates:
             self.candidates.append(
                 {
                     "scheme": scheme,
                     "model": model,
+                    "search_model": search_model or model,
                     "ts": ts,
                     "accounts": sorted(accounts),
                     "features": features,
