@@ -176,6 +176,7 @@ def test_a_ring_of_hijacked_accounts_answering_every_boost_is_flagged_by_the_rec
     assert flagged(engine) == set(HIJACKED)
     evidence = engine.results[HIJACKED[0]].evidence
     assert evidence["model"] == "farming_ring_reciprocal"
+    assert "(grown from a traded pair; nearly every tie traded both ways)" in evidence["summary"]
     assert evidence["features"]["mutual_density"] >= 0.8 * evidence["features"]["tie_density"]
 
 

@@ -260,9 +260,10 @@ class Engine:
         if not self._is_news(case_id, len(members), score, ts):
             return None
         edges = self.graph.edges_within(members, ts)
+        found_by = search.found_by + ("; nearly every tie traded both ways" if model == RECIPROCAL_MODEL else "")
         evidence = {
             "summary": (
-                f"{len(members)} accounts boosting each other ({search.found_by}): "
+                f"{len(members)} accounts boosting each other ({found_by}): "
                 f"{features['inflow_closure']:.0%} of their recent boosters and "
                 f"{features['outflow_closure']:.0%} of their recent boost targets are "
                 f"inside the group; {features['fresh_share']:.0%} under {FRESH_DAYS:g} days old; "
