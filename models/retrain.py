@@ -148,7 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--first-seed",
         type=int,
         default=FIRST_TRAINING_SEED,
-        help="the first simulated training stream's seed (the extra kinds' offset from it): another set "
+        help="the first simulated training stream's seed (the extra kinds' seeds follow at their offsets): another set "
         "of streams, to measure how far the fit moves with the draw (docs/detection.md, *Training variance*); "
         "evaluate on other synthetic seeds",
     )
