@@ -71,8 +71,10 @@ class EvalConfig:
     background: str = BITCOIN_ALPHA
     #: Friend circles per synthetic stream (`--circles-per-seed`): organic cliques that must not be flagged.
     circles_per_seed: int = 0
-    #: Share of the rings trading tit for tat, every boost inside answered (`--reciprocal-rings`).
+    #: Share of the rings trading tit for tat, every boost inside answered (`--reciprocal-rings`), by this share of
+    #: their one-way pairs (`--answered-pairs`).
     reciprocal_rings: float = 0.0
+    answered_pairs: float = 1.0
     #: Share of the rings whose members boost each other once, weeks before trading (`--pre-aged-rings`): how far a
     #: ring that makes its ties look old gets (docs/evaluation.md, *Rings that pre-age their ties*).
     pre_aged_rings: float = 0.0
@@ -272,6 +274,11 @@ def best_f1_threshold(scores: Mapping[str, float], truth: Truth) -> tuple[float,
     return best_threshold, best_f1
 
 
+def _tit_for_tat(shape: Mapping) -> str:
+    answered = shape.get("answered_pairs", 1.0)
+    return ", tit for tat" + (f" ({answered:.0%} of one-way pairs answering)" if answered < 1.0 else "")
+
+
 def describe_shape(scheme: Mapping) -> str:
     """One line a researcher can read a scheme's shape from.
 
@@ -284,7 +291,7 @@ def describe_shape(scheme: Mapping) -> str:
         return (
             f"ring of {shape['size']} {shape['members']}, {shape['timing']} over {shape['window_s'] / HOUR:.1f} h, "
             f"{shape['camouflage']:.0%} camouflage, {shape['pair_prob']:.0%} of pairs trading, {events} events"
-            + (", tit for tat" if shape.get("reciprocal") else "")
+            + (_tit_for_tat(shape) if shape.get("reciprocal") else "")
             + (f", {len(pre_aged)} ties pre-aged" if (pre_aged := scheme.get("preparation_event_ids")) else "")
         )
     return (
@@ -515,6 +522,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         days=TRAINING_DAYS,  # the synthetic background's span (Bitcoin-Alpha is what it is)
         circles=config.circles_per_seed,
         reciprocal_rings=config.reciprocal_rings,
+        answered_pairs=config.answered_pairs,
         pre_aged_rings=config.pre_aged_rings,
     )
     events, truth_json = generate(simulation)
@@ -661,6 +669,11 @@ def format_report(report: dict) -> str:
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
         + (f", {config['reciprocal_rings']:.0%} of rings tit for tat" if config.get("reciprocal_rings") else "")
+        + (
+            f" ({config['answered_pairs']:.0%} of their one-way pairs answering)"
+            if config.get("reciprocal_rings") and config.get("answered_pairs", 1.0) < 1.0
+            else ""
+        )
         + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
         + "; account level: positives = ring members + burst beneficiaries, bought helper accounts ignored"
         + (f"; weights {config['weights']}" if config.get("weights") else ""),
@@ -890,6 +903,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "rings are otherwise the same; by default each ordered pair trades or not on its own)",
     )
     parser.add_argument(
+        "--answered-pairs",
+        type=float,
+        default=defaults.answered_pairs,
+        metavar="SHARE",
+        help="of the tit-for-tat rings' one-way pairs, the share (0-1) that answer, each pair drawn once: a farm "
+        "that answers some partners and not others to look less reciprocal (default: 1, all)",
+    )
+    parser.add_argument(
         "--pre-aged-rings",
         type=float,
         default=defaults.pre_aged_rings,
@@ -936,6 +957,7 @@ def run(args: argparse.Namespace) -> int:
         background=args.background,
         circles_per_seed=args.circles_per_seed,
         reciprocal_rings=args.reciprocal_rings,
+        answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
@@ -948,9 +970,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:  # the simulation's own rules, checked before any seed runs
-        SimulationConfig(reciprocal_rings=config.reciprocal_rings, pre_aged_rings=config.pre_aged_rings)
+        SimulationConfig(
+            reciprocal_rings=config.reciprocal_rings,
+            answered_pairs=config.answered_pairs,
+            pre_aged_rings=config.pre_aged_rings,
+        )
     except ValueError as error:
-        print(f"--reciprocal-rings, --pre-aged-rings: {error}", file=sys.stderr)
+        print(f"--reciprocal-rings, --answered-pairs, --pre-aged-rings: {error}", file=sys.stderr)
         return 2
     if args.training_draws:
         return _run_draws(args, config)

@@ -94,6 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "trades or not on its own)",
     )
     parser.add_argument(
+        "--answered-pairs",
+        type=_share,
+        default=defaults.answered_pairs,
+        metavar="SHARE",
+        help="of the tit-for-tat rings' one-way pairs, the share that answer (default: 1, all)",
+    )
+    parser.add_argument(
         "--pre-aged-rings",
         type=_share,
         default=defaults.pre_aged_rings,
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         activity=args.activity,
         circles=args.circles,
         reciprocal_rings=args.reciprocal_rings,
+        answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
     )
     events, truth = generate(config)

@@ -420,6 +420,15 @@ def test_eval_measures_rings_that_hide_in_other_ways(flag, variant, row, bad, ca
     assert main([*argv, flag, bad]) == 2
 
 
+def test_eval_measures_tit_for_tat_rings_that_answer_only_some_pairs(capsys):
+    argv = ["eval", "--seed-ranges", "3", "--rings-per-seed", "3", "--bursts-per-seed", "1", "--methods", "heuristic"]
+    assert main([*argv, "--reciprocal-rings", "1", "--answered-pairs", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "100% of rings tit for tat (50% of their one-way pairs answering);" in printed
+    assert re.search(r"ring trading=tit for tat +\d+/3", printed)
+    assert main([*argv, "--reciprocal-rings", "1", "--answered-pairs", "2"]) == 2
+
+
 def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):
     argv = ["eval", "--seeds", "1", "--first-seed", "3", "--methods", "ours"]
     decisions, report = tmp_path / "decisions.jsonl", tmp_path / "eval.json"

@@ -346,3 +346,20 @@ def test_tit_for_tat_rings_answer_every_boost_inside_and_are_otherwise_the_same_
     # Drawn apart: the answers are added, nothing else changes.
     plain_events = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in synthetic[0]}
     assert plain_events < {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events}
+
+
+def test_a_ring_answering_some_pairs_answers_them_as_a_full_tit_for_tat_ring_would_and_leaves_the_others(synthetic):
+    def trades(config: SimulationConfig) -> tuple[set[tuple], list[dict]]:
+        events, truth = generate(config)
+        return {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events}, truth["schemes"]
+
+    plain = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in synthetic[0]}
+    every, _ = trades(replace(SMALL, reciprocal_rings=1.0))
+    half, schemes = trades(replace(SMALL, reciprocal_rings=1.0, answered_pairs=0.5))
+    none, _ = trades(replace(SMALL, reciprocal_rings=1.0, answered_pairs=0.0))
+    assert none == plain
+    assert plain < half < every  # the answers of the pairs that answer, exactly as when every pair does
+    rings = [s for s in schemes if s["scheme"] == "farming_ring"]
+    assert rings and all(r["shape"]["reciprocal"] and r["shape"]["answered_pairs"] == 0.5 for r in rings)
+    with pytest.raises(ValueError, match="answered_pairs"):
+        SimulationConfig(answered_pairs=-0.1)

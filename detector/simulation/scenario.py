@@ -32,9 +32,9 @@ class SimulationConfig:
     answers and viral bursts come on top) and ``circles`` (friend circles, the must-not-flag twins of small rings)
     shape the synthetic background only (Bitcoin-Alpha is what it is: 24,186 ratings over five years).
     ``reciprocal_rings`` is the share of rings trading tit for tat, every boost inside answered
-    (``RingShape.reciprocal``); ``pre_aged_rings`` the share whose members boost each other once, 46 to 60-90 days
-    before trading, so that their ties look old (``RingShape.pre_aged_days``). Both are drawn apart: the schemes
-    are otherwise the same."""
+    (``RingShape.reciprocal``), by ``answered_pairs`` of their one-way pairs; ``pre_aged_rings`` the share whose
+    members boost each other once, 46 to 60-90 days before trading, so that their ties look old
+    (``RingShape.pre_aged_days``). Both are drawn apart: the schemes are otherwise the same."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -45,6 +45,7 @@ class SimulationConfig:
     activity: float = OrganicConfig.actions_per_day
     circles: int = 0
     reciprocal_rings: float = 0.0
+    answered_pairs: float = 1.0
     pre_aged_rings: float = 0.0
 
     def __post_init__(self) -> None:
@@ -57,6 +58,8 @@ class SimulationConfig:
         for name in ("reciprocal_rings", "pre_aged_rings"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: a share of the rings, from 0 to 1")
+        if not 0.0 <= self.answered_pairs <= 1.0:
+            raise ValueError("answered_pairs: a share of a tit-for-tat ring's one-way pairs, from 0 to 1")
 
 
 def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
@@ -108,7 +111,10 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
     # Their own random streams too: variants leave every other draw as it was.
     tit_for_tat, pre_aging = random.Random(f"reciprocal-{config.seed}"), random.Random(f"pre-aged-{config.seed}")
     shapes = [
-        replace(shape, reciprocal=True) if tit_for_tat.random() < config.reciprocal_rings else shape for shape in shapes
+        replace(shape, reciprocal=True, answered_pairs=config.answered_pairs)
+        if tit_for_tat.random() < config.reciprocal_rings
+        else shape
+        for shape in shapes
     ]
     shapes = [
         replace(shape, pre_aged_days=pre_aging.uniform(60, 90)) if pre_aging.random() < config.pre_aged_rings else shape

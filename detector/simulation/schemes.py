@@ -56,7 +56,8 @@ class RingShape:
     boost at an independent random time in the window) or ``rounds`` (boosts clustered in a few sessions).
     ``reciprocal``: every boost inside the ring is answered, tit for tat (minutes to hours later, unless the pair
     already trades both ways), as "+K for +K" rings trade by definition; otherwise each ordered pair trades or
-    not on its own.
+    not on its own. ``answered_pairs``: the share of the one-way pairs of a reciprocal ring that answer (each
+    pair drawn once: a farm that answers some partners and not others, to look less reciprocal).
     ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once, at a random time
     between ``PRE_AGED_MIN_DAYS`` and that many days before the ring starts (an evasion that makes their ties look
     old); those boosts are the scheme's ``preparation_event_ids``, outside its window, from
@@ -74,6 +75,7 @@ class RingShape:
     rating: tuple[int, int] = (5, 10)
     batch_created: bool = True
     reciprocal: bool = False
+    answered_pairs: float = 1.0
     pre_aged_days: float = 0.0
 
     def __post_init__(self) -> None:
@@ -83,6 +85,7 @@ class RingShape:
         _check(self.timing in ("desync", "rounds"), "timing must be desync or rounds")
         _check(0 < self.pair_prob <= 1 and self.boosts_per_pair >= 1, "pair_prob in (0, 1], boosts_per_pair >= 1")
         _check(0 <= self.camouflage < 1, "camouflage must be in [0, 1)")
+        _check(0 <= self.answered_pairs <= 1, "answered_pairs must be in [0, 1]")
         _check(bool(self.kinds) and set(self.kinds) <= BOOST_KINDS, "kinds must be boost kinds")
         _check(0 < self.rating[0] <= self.rating[1], "ratings must be positive")
 
@@ -334,8 +337,13 @@ class _Injector:
         followed: set[tuple[str, str]],
     ) -> None:
         """Tit for tat: each boost inside the ring that its target does not already return on its own is answered,
-        one minute to six hours later, in kind (a follow already given becomes another kind, or is not repeated)."""
+        one minute to six hours later, in kind (a follow already given becomes another kind, or is not repeated);
+        with ``shape.answered_pairs`` under 1, only by that share of the one-way pairs, drawn from a stream of
+        their own (the answers' times and kinds are those of the same ring answering every pair)."""
         rng = random.Random(f"answer-{self._scheme_id}-{start}")
+        one_way = sorted({(actor, target) for _, _, actor, target in traded if (target, actor) not in pairs})
+        draw = random.Random(f"answered-pairs-{self._scheme_id}-{start}")
+        answering = {pair for pair in one_way if shape.answered_pairs == 1.0 or draw.random() < shape.answered_pairs}
         non_follow = [k for k in shape.kinds if k != "follow"]
         for ts, traded_kind, actor, target in traded:
             if (target, actor) in pairs:
@@ -344,7 +352,10 @@ class _Injector:
             if kind is None:
                 continue
             delay = log_uniform(rng, MINUTE, 6 * HOUR)
-            self._emit(ts + delay, kind, target, actor, profiles[target], shape.rating, rng=rng)
+            if (actor, target) in answering:
+                self._emit(ts + delay, kind, target, actor, profiles[target], shape.rating, rng=rng)
+            elif kind == "rate":
+                rng.randint(*shape.rating)  # the rating it would have given: the other answers keep their draws
 
     def _pre_age(
         self, shape: RingShape, start: float, pairs: dict[tuple[str, str], None], profiles: dict[str, Profile]
