@@ -109,6 +109,10 @@ EXTRA_STREAMS = {
 }
 
 
+#: A model learns from reviewers' decisions only when they hold at least this many of each kind (confirmed,
+#: dismissed): a lone dismissal among a thousand confirmations marks no boundary and, weighed like ten candidates,
+#: only moves the base rate (docs/detection.md, *Learning from reviewers*).
+MIN_DECISIONS_OF_EACH_KIND = 3
 #: How many simulated training candidates one reviewer decision counts as. A reviewed case is one group, where the
 #: simulated streams hold a group as often as the engine re-scored it (the 160 rings of the 16 streams: 1,688
 #: tie-path candidates, ~10 each). Measured with 1, 3, 10 and 30 (docs/detection.md, *Learning from reviewers*).
@@ -228,11 +232,15 @@ def fit_weights(
         train = [(f, y) for stream in own[:-1] for s, f, y in stream if s == model]
         held = [(f, y) for s, f, y in own[-1] if s == model]
         reviewed = reviewed_by_model.get(model, [])
-        if reviewed and not _both_classes(reviewed):
+        confirmed = sum(label for _, label in reviewed)
+        if reviewed and min(confirmed, len(reviewed) - confirmed) < MIN_DECISIONS_OF_EACH_KIND:
             # Reviewers see flagged cases only: one kind of decision says how often flags were right, not where the
             # boundary lies, and folding it in would only move the model's base rate (docs/detection.md).
-            kind = "confirmed" if reviewed[0][1] else "dismissed"
-            print(f"{model}: its {len(reviewed)} decisions are all {kind}; left out", file=report)
+            print(
+                f"{model}: its {len(reviewed)} decisions hold {confirmed} confirmed and {len(reviewed) - confirmed} "
+                f"dismissed, fewer than {MIN_DECISIONS_OF_EACH_KIND} of a kind; left out",
+                file=report,
+            )
             reviewed = []
         names = sorted(base.coefs)
         if _both_classes(train):

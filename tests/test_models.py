@@ -343,6 +343,8 @@ def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypat
         + line({"tie_density": 0.95}, "confirmed")
         + "{not json\n"
         + line(ring, "confirmed", model="farming_ring_local") * 4  # confirmations only: no boundary to learn
+        + line(ring, "confirmed", model="farming_ring_dense") * 6  # two dismissals: too few to mark one either
+        + line(clique, "dismissed", model="farming_ring_dense") * 2
     )
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -363,6 +365,14 @@ def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypat
     assert "decision lines left out: 3 (1 no label (escalated), 1 feature fresh_share, 1 not JSON)" in report
     assert f"{decisions}:10: feature fresh_share: not a finite number" in report
     assert "farming_ring: learnt from 8 decisions" in report
-    assert "farming_ring_local: its 4 decisions are all confirmed; left out" in report
+    assert (
+        "farming_ring_local: its 4 decisions hold 4 confirmed and 0 dismissed, fewer than 3 of a kind; left out"
+        in report
+    )
+    assert (
+        "farming_ring_dense: its 8 decisions hold 6 confirmed and 2 dismissed, fewer than 3 of a kind; left out"
+        in report
+    )
+    assert with_decisions["farming_ring_dense"] == simulated_only["farming_ring_dense"]
     # A decision counts as DECISION_WEIGHT simulated candidates unless told otherwise.
     assert fitted("--decisions", str(decisions), "--decision-weight", "0.01")["farming_ring"].score(clique) > 0.5
