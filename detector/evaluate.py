@@ -980,6 +980,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.training_draws:
         return _run_draws(args, config)
+    if config.weights:
+        # The worker processes would each fail on the first candidate: refuse weights this engine cannot use now.
+        from detector.core.engine import Engine
+        from detector.core.scoring import Scorer
+
+        try:
+            Engine(scorer=Scorer.from_file(Path(config.weights)))
+        except (OSError, ValueError) as error:
+            print(f"--weights {config.weights}: {error}", file=sys.stderr)
+            return 2
     used = sorted(training_seeds().intersection(config.seed_values())) if config.background == SYNTHETIC else []
     if used:
         raise SystemExit(

@@ -221,6 +221,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     index = _truth_index(args)
+    engine = _engine(args)
     rejects: list[Rejected] = []
     with _seekable(args.input) as handle:
         lines = index_lines(_line_batches(handle, args.no_progress), rejects)
@@ -231,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
         try:
-            engine, findings, seen = _replay(lines.in_time_order(handle, rejects), len(lines), rejects, args)
+            findings, seen = _replay(engine, lines.in_time_order(handle, rejects), len(lines), rejects, args)
         except InputChanged as exc:
             raise SystemExit(
                 f"detector replay: {args.input} changed while it was replayed ({exc}); replay a copy"
@@ -293,11 +294,22 @@ def _seekable(path: Path) -> Iterator[IO[bytes]]:
         yield spool
 
 
-def _replay(
-    batches: Iterable[tuple[list[int], list[Event]]], count: int, rejects: list[Rejected], args: argparse.Namespace
-) -> tuple[Engine, list[Finding], set[str]]:
+def _engine(args: argparse.Namespace) -> Engine:
+    """The engine to replay with, its weights checked before any input is read."""
     config = EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True)
-    engine = Engine(config, scorer=Scorer.from_file(args.weights, config.seed) if args.weights else None)
+    try:
+        return Engine(config, scorer=Scorer.from_file(args.weights, config.seed) if args.weights else None)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"detector replay: --weights {args.weights}: {exc}") from None
+
+
+def _replay(
+    engine: Engine,
+    batches: Iterable[tuple[list[int], list[Event]]],
+    count: int,
+    rejects: list[Rejected],
+    args: argparse.Namespace,
+) -> tuple[list[Finding], set[str]]:
     findings: list[Finding] = []
     seen: set[str] = set()
     with tqdm(desc="replaying", unit=" events", total=count, disable=args.no_progress, file=sys.stderr) as bar:
@@ -311,7 +323,7 @@ def _replay(
                     findings.extend(outcome)
             # A batch is PROGRESS_EVERY lines of the time order, the rejected ones included.
             bar.update(min(PROGRESS_EVERY, count - bar.n))
-    return engine, findings, seen
+    return findings, seen
 
 
 def write_scores(engine: Engine, seen: set[str], out: IO[bytes]) -> None:

@@ -450,6 +450,10 @@ def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tm
     assert main([*argv, "--weights", str(never), "--json", str(report)]) == 0
     assert f"; weights {never}" in capsys.readouterr().out.splitlines()[0]
     assert orjson.loads(report.read_bytes())["seeds"][0]["methods"]["ours"]["cases"] == 0
+    lacking = tmp_path / "lacking.json"  # weights the engine cannot score every candidate with: refused up front
+    lacking.write_text(orjson.dumps({"farming_ring": orjson.loads(never.read_bytes())["farming_ring"]}).decode())
+    assert main([*argv, "--weights", str(lacking)]) == 2
+    assert "the weights lack farming_ring_dense, farming_ring_early" in capsys.readouterr().err
 
 
 def test_eval_over_training_draws_scores_each_draw_with_what_train_fits_on_it(tmp_path, capsys):

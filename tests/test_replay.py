@@ -108,6 +108,16 @@ def test_refitted_weights_can_be_backtested_before_they_ship(tmp_path):
     assert versions == {f"{MODEL_VERSION}+{weights_version(WEIGHTS_PATH)}"}
 
 
+def test_weights_lacking_a_model_the_engine_scores_with_are_refused_before_the_input_is_read(tmp_path):
+    older = tmp_path / "older.json"  # a refit by a version without reciprocal groups' weights
+    shipped = orjson.loads(WEIGHTS_PATH.read_bytes())
+    older.write_bytes(orjson.dumps({m: w for m, w in shipped.items() if m != "farming_ring_reciprocal"}))
+    argv = ["replay", str(tmp_path / "never-read.jsonl"), "--out", str(tmp_path / "s.jsonl"), "--weights", str(older)]
+    with pytest.raises(SystemExit, match="the weights lack farming_ring_reciprocal, which this engine scores with"):
+        main(argv)
+    assert not (tmp_path / "s.jsonl").exists()
+
+
 def test_unflagged_accounts_report_the_highest_score_they_reached(tmp_path):
     # An organic market is scored (its popular accounts gain new boosters) but never flagged: researchers sweeping a
     # threshold need those scores, not zeros.

@@ -51,6 +51,9 @@ RING_SEARCHES = {
 #: the other weights learnt from rings whose pairs trade each way on their own, and read an answered tie as organic.
 RECIPROCAL_TIES = 0.8
 RECIPROCAL_MODEL = "farming_ring_reciprocal"
+#: Every model the engine scores with: weights lacking one (a refit by an older version) are refused up front,
+#: not on the first candidate that needs it.
+SCORED_MODELS = frozenset({*(search.model for search in RING_SEARCHES.values()), RECIPROCAL_MODEL, FOLLOWER_GROWTH})
 
 
 def ring_model(search: RingSearch, features: dict[str, float]) -> str:
@@ -147,6 +150,11 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None, scorer: Scorer | None = None):
         self.config = config = config or EngineConfig()
         self.scorer = scorer or Scorer(seed=config.seed)
+        if missing := sorted(SCORED_MODELS - set(self.scorer.weights)):
+            raise ValueError(
+                f"the weights lack {', '.join(missing)}, which this engine scores with: refit them with this "
+                "version's `detector train`"
+            )
         self.graph = RecentBoostGraph(config.ring_window_days * DAY, config.max_partners)
         self.finder = RingFinder(self.graph, config.max_ring_members, config.min_ring_size)
         #: Accounts, event ids seen, follower ledgers, search throttles; and per account the highest score of any
