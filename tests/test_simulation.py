@@ -292,6 +292,9 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert main([*argv, *prepared]) == 0
     ring = orjson.loads(truth_path.read_bytes())["schemes"][0]
     assert ring["shape"]["pre_aged_days"] >= 60 and "preparation_event_ids" in ring
+    assert main([*argv, "--rings", "1", "--bursts", "0", "--reciprocal-rings", "1", "--answered-pairs", "0.5"]) == 0
+    shape = orjson.loads(truth_path.read_bytes())["schemes"][0]["shape"]
+    assert shape["reciprocal"] and shape["answered_pairs"] == 0.5
 
 
 def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
