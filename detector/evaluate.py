@@ -32,6 +32,7 @@ from detector.core.events import Event
 from detector.core.findings import Finding
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE
+from detector.simulate import add_ring_variant_arguments
 from detector.simulation import BITCOIN_ALPHA, SYNTHETIC, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
@@ -894,30 +895,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.circles_per_seed,
         help="friend circles in each synthetic stream (organic cliques; their flags are reported)",
     )
-    parser.add_argument(
-        "--reciprocal-rings",
-        type=float,
-        default=defaults.reciprocal_rings,
-        metavar="SHARE",
-        help="share of the rings (0-1) trading tit for tat, every boost inside answered minutes to hours later (the "
-        "rings are otherwise the same; by default each ordered pair trades or not on its own)",
-    )
-    parser.add_argument(
-        "--answered-pairs",
-        type=float,
-        default=defaults.answered_pairs,
-        metavar="SHARE",
-        help="of the tit-for-tat rings' one-way pairs, the share (0-1) that answer, each pair drawn once: a farm "
-        "that answers some partners and not others to look less reciprocal (default: 1, all)",
-    )
-    parser.add_argument(
-        "--pre-aged-rings",
-        type=float,
-        default=defaults.pre_aged_rings,
-        metavar="SHARE",
-        help="share of the rings (0-1) whose members boost each other once, 46 to 60-90 days before trading, so "
-        "their ties look old: how far that evasion gets (the rings are otherwise the same)",
-    )
+    add_ring_variant_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
     parser.add_argument(
         "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
@@ -968,15 +946,6 @@ def run(args: argparse.Namespace) -> int:
             "(Bitcoin-Alpha has its own cliques)",
             file=sys.stderr,
         )
-        return 2
-    try:  # the simulation's own rules, checked before any seed runs
-        SimulationConfig(
-            reciprocal_rings=config.reciprocal_rings,
-            answered_pairs=config.answered_pairs,
-            pre_aged_rings=config.pre_aged_rings,
-        )
-    except ValueError as error:
-        print(f"--reciprocal-rings, --answered-pairs, --pre-aged-rings: {error}", file=sys.stderr)
         return 2
     if args.training_draws:
         return _run_draws(args, config)

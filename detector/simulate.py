@@ -85,20 +85,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="friend circles in the synthetic background: 3-6 accounts boosting each other at once, must not be "
         "flagged (default: none)",
     )
+    add_ring_variant_arguments(parser)
+    parser.add_argument(
+        "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
+    )
+
+
+def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that make a share of the rings hide in other ways (``SimulationConfig``'s), for ``detector
+    simulate`` and ``detector eval``."""
+    defaults = SimulationConfig()
     parser.add_argument(
         "--reciprocal-rings",
         type=_share,
         default=defaults.reciprocal_rings,
         metavar="SHARE",
-        help="share of the rings (0-1) trading tit for tat, every boost inside answered (default: each ordered pair "
-        "trades or not on its own)",
+        help="share of the rings (0-1) trading tit for tat, every boost inside answered minutes to hours later (the "
+        "rings are otherwise the same; by default each ordered pair trades or not on its own)",
     )
     parser.add_argument(
         "--answered-pairs",
         type=_share,
         default=defaults.answered_pairs,
         metavar="SHARE",
-        help="of the tit-for-tat rings' one-way pairs, the share that answer (default: 1, all)",
+        help="of the tit-for-tat rings' one-way pairs, the share (0-1) that answer, each pair drawn once: a farm "
+        "that answers some partners and not others to look less reciprocal (default: 1, all)",
     )
     parser.add_argument(
         "--pre-aged-rings",
@@ -106,10 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.pre_aged_rings,
         metavar="SHARE",
         help="share of the rings (0-1) whose members boost each other once, 46 to 60-90 days before trading, so "
-        "their ties look old (the truth lists those boosts as the scheme's preparation_event_ids)",
-    )
-    parser.add_argument(
-        "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
+        "their ties look old (the truth lists those boosts as the scheme's preparation_event_ids; the rings are "
+        "otherwise the same)",
     )
 
 

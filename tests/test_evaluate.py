@@ -417,7 +417,9 @@ def test_eval_measures_rings_that_hide_in_other_ways(flag, variant, row, bad, ca
     printed = capsys.readouterr().out
     assert f"injected into Bitcoin-Alpha, 100% of rings {variant};" in printed
     assert re.search(row, printed)
-    assert main([*argv, flag, bad]) == 2
+    with pytest.raises(SystemExit) as refused:  # a share from 0 to 1, as `detector simulate` takes it
+        main([*argv, flag, bad])
+    assert refused.value.code == 2
 
 
 def test_eval_measures_tit_for_tat_rings_that_answer_only_some_pairs(capsys):
@@ -426,7 +428,9 @@ def test_eval_measures_tit_for_tat_rings_that_answer_only_some_pairs(capsys):
     printed = capsys.readouterr().out
     assert "100% of rings tit for tat (50% of their one-way pairs answering);" in printed
     assert re.search(r"ring trading=tit for tat +\d+/3", printed)
-    assert main([*argv, "--reciprocal-rings", "1", "--answered-pairs", "2"]) == 2
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, "--reciprocal-rings", "1", "--answered-pairs", "2"])
+    assert refused.value.code == 2
 
 
 def test_eval_decides_every_case_from_the_truth_and_scores_with_other_weights(tmp_path, capsys):
