@@ -252,6 +252,37 @@ def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_ow
     assert "(grown from a traded pair of busy accounts)" in engine.results["busy0"].evidence["summary"]
 
 
+def test_a_ring_of_busy_accounts_keeping_their_organic_fans_is_still_grown_by_the_dense_path():
+    members, events = busy_ring(random.Random(3))
+    rng = random.Random(4)
+    # Hijacked accounts keep their audience: 10 fans boosting each, so 5 of a member's 17 boosters are inside.
+    for m in members:
+        for j in range(10):
+            t = T0 + rng.uniform(0, 10 * DAY)
+            events.append(Event(t, "like", f"{m}-fan-in{j}", m, id=f"fan-in{j}>{m}", actor_profile=HUMAN))
+    graph = RecentBoostGraph(window=60 * DAY)
+    for e in sorted(events, key=lambda e: e.ts):
+        graph.add(e.actor, e.target, e.ts)
+    finder = RingFinder(graph, max_members=40)
+    now = T0 + 13 * DAY
+    for m in members:
+        boosters = graph.in_partners(m, now)
+        assert len(boosters) == 17 and len(boosters & set(members)) == 5
+    # The ordinary peel asks a member for 34 % of its boosters inside (5 of 17 is 29 %); the dense path's for 20 %.
+    assert finder.peel(set(members), now) == set()
+    assert finder.grow("busy0", "busy1", now, dense=True) == set(members)
+    # In the stream the pair searches are throttled, so the ring is seen when it trades again, days later.
+    for a in members:
+        for b in members:
+            if a != b:
+                t = T0 + 14 * DAY + rng.uniform(0, 2 * DAY)
+                events.append(Event(t, "like", a, b, id=f"{a}>{b}#2", actor_profile=HUMAN))
+    engine = run(events)
+    assert flagged(engine) == set(members)
+    evidence = engine.results["busy0"].evidence
+    assert "(grown from a traded pair of busy accounts; nearly every tie traded both ways)" in evidence["summary"]
+
+
 def boost(hour: float, actor: str, target: str, kind: str = "endorse") -> Event:
     """An established account's boost, ``hour`` hours after T0."""
     return Event(T0 + hour * HOUR, kind, actor, target, id=f"{actor}>{target}", actor_profile=HUMAN)

@@ -661,6 +661,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MIN_BOOST_SHARE", rings::MIN_BOOST_SHARE)?;
     m.add("MIN_CANDIDATE_CLOSURE", rings::MIN_CANDIDATE_CLOSURE)?;
     m.add("DENSE_FIRST_CLOSURE", rings::DENSE_FIRST_CLOSURE)?;
+    m.add("DENSE_MIN_INFLOW", rings::DENSE_MIN_INFLOW)?;
     m.add("LOCAL_MAX_ACCOUNTS", rings::LOCAL_MAX_ACCOUNTS)?;
     m.add("MIN_RING_SIZE", rings::MIN_RING_SIZE)?;
     m.add("COHORT_MIN_CLOSURE", rings::COHORT_MIN_CLOSURE)?;
