@@ -23,12 +23,16 @@ pub const MIN_CANDIDATE_CLOSURE: f64 = 0.1;
 pub const DENSE_FIRST_CLOSURE: f64 = 0.05;
 /// From this many members on, the dense path's growth needs `MIN_CANDIDATE_CLOSURE` like the ordinary one.
 pub const DENSE_FIRST_MEMBERS: usize = 4;
-/// The dense path's peel asks a member for this share of its recent boosters inside instead of `MIN_INFLOW`: a
-/// hijacked account on busy traffic keeps its organic fans (one boosted by 30 accounts gets at most 7 of its boosts
-/// from a ring of 8, 0.23), so a ring of such accounts passed the growth and was then peeled to nothing. Measured
-/// from 0.34 down to 0 (docs/detection.md, *The dense path*): 0.15 caught slightly more, but flagged the hubs of a
-/// reciprocating organic market (`test_an_organic_reciprocating_market_is_not_flagged`).
+/// The dense path's peel asks a member of a group of `DENSE_INFLOW_MIN_MEMBERS` or more for this share of its
+/// recent boosters inside instead of `MIN_INFLOW`: a hijacked account on busy traffic keeps its organic fans (one
+/// boosted by 30 accounts gets at most 7 of its boosts from a ring of 8, 0.23), so a ring of such accounts passed
+/// the growth and was then peeled to nothing. Measured from 0.34 down to 0 (docs/detection.md, *The dense path*):
+/// 0.15 caught slightly more, but flagged the hubs of a reciprocating organic market
+/// (`test_an_organic_reciprocating_market_is_not_flagged`).
 pub const DENSE_MIN_INFLOW: f64 = 0.2;
+/// ... and only while the group has this many members: four of Bitcoin-Alpha's busiest early traders (benign-labelled)
+/// rate each other and passed the looser peel, which some training draws' weights then flagged.
+pub const DENSE_INFLOW_MIN_MEMBERS: usize = 6;
 /// The local path peels a traded pair's whole neighbourhood when it has at most this many accounts.
 pub const LOCAL_MAX_ACCOUNTS: usize = 24;
 /// The smallest group scored as a ring (`EngineConfig.min_ring_size`).
@@ -276,7 +280,8 @@ impl<'g> Finder<'g> {
         self.peel_with(group, boosters, now, MIN_INFLOW)
     }
 
-    /// `peel`, with members needing `min_inflow` of their recent boosts from inside.
+    /// `peel`, with members of a group of at least `DENSE_INFLOW_MIN_MEMBERS` needing only `min_inflow` of their
+    /// recent boosters inside.
     fn peel_with(&self, group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64, min_inflow: f64) -> IdSet {
         let horizon = now - self.graph.window;
         // Members as bits: who boosts whom inside is read once, and each round counts with popcounts.
@@ -300,6 +305,11 @@ impl<'g> Finder<'g> {
         let mut alive = Bits::full(members.len());
         loop {
             let others = alive.count().saturating_sub(1) as f64;
+            let min_inflow = if alive.count() < DENSE_INFLOW_MIN_MEMBERS {
+                MIN_INFLOW
+            } else {
+                min_inflow
+            };
             let leaving: Vec<usize> = alive
                 .ones()
                 .filter(|&i| {
