@@ -26,12 +26,12 @@ pub const DENSE_FIRST_MEMBERS: usize = 4;
 /// The dense path's peel asks a member of a group of `DENSE_INFLOW_MIN_MEMBERS` or more for this share of its
 /// recent boosters inside instead of `MIN_INFLOW`: a hijacked account on busy traffic keeps its organic fans (one
 /// boosted by 30 accounts gets at most 7 of its boosts from a ring of 8, 0.23), so a ring of such accounts passed
-/// the growth and was then peeled to nothing. Measured from 0.34 down to 0 (docs/detection.md, *The dense path*):
-/// 0.15 caught slightly more, but flagged the hubs of a reciprocating organic market
-/// (`test_an_organic_reciprocating_market_is_not_flagged`).
+/// the growth and was then peeled to nothing. Measured from 0.34 down to 0 (docs/detection.md, *The dense path's
+/// peel asks busy members for less*): 0.15 caught slightly more, but flagged the hubs of a reciprocating organic
+/// market (`test_an_organic_reciprocating_market_is_not_flagged`).
 pub const DENSE_MIN_INFLOW: f64 = 0.2;
-/// ... and only while the group has this many members: four of Bitcoin-Alpha's busiest early traders (benign-labelled)
-/// rate each other and passed the looser peel, which some training draws' weights then flagged.
+/// ... and only while the group has this many members: four of Bitcoin-Alpha's busiest early traders
+/// (benign-labelled) rate each other and passed the looser peel, which a training draw's weights then flagged.
 pub const DENSE_INFLOW_MIN_MEMBERS: usize = 6;
 /// The local path peels a traded pair's whole neighbourhood when it has at most this many accounts.
 pub const LOCAL_MAX_ACCOUNTS: usize = 24;
