@@ -311,10 +311,9 @@ class _Injector:
 
         clock = _RingClock(rng, start, shape)
         followed: set[tuple[str, str]] = set()
-        non_follow = [k for k in shape.kinds if k != "follow"]
         traded: list[tuple[float, str, str, str]] = []
         for actor, target in boosts:
-            kind = _follow_once(rng.choice(shape.kinds), (actor, target), followed, non_follow, rng)
+            kind = _follow_once(rng.choice(shape.kinds), (actor, target), followed, shape.kinds, rng)
             if kind is None:
                 continue
             ts = clock.next()
@@ -344,11 +343,10 @@ class _Injector:
         one_way = sorted({(actor, target) for _, _, actor, target in traded if (target, actor) not in pairs})
         draw = random.Random(f"answered-pairs-{self._scheme_id}-{start}")
         answering = {pair for pair in one_way if shape.answered_pairs == 1.0 or draw.random() < shape.answered_pairs}
-        non_follow = [k for k in shape.kinds if k != "follow"]
         for ts, traded_kind, actor, target in traded:
             if (target, actor) in pairs:
                 continue
-            kind = _follow_once(traded_kind, (target, actor), followed, non_follow, rng)
+            kind = _follow_once(traded_kind, (target, actor), followed, shape.kinds, rng)
             if kind is None:
                 continue
             delay = log_uniform(rng, MINUTE, 6 * HOUR)
@@ -413,11 +411,12 @@ class _Injector:
 
 
 def _follow_once(
-    kind: str, pair: tuple[str, str], followed: set[tuple[str, str]], non_follow: list[str], rng: random.Random
+    kind: str, pair: tuple[str, str], followed: set[tuple[str, str]], kinds: tuple[str, ...], rng: random.Random
 ) -> str | None:
     """The kind a pair's boost takes: a pair can follow only once, so a repeated follow becomes another of the ring's
-    kinds, or no boost at all when it has none. Records the follows given."""
+    ``kinds``, or no boost at all when it has none. Records the follows given."""
     if kind == "follow" and pair in followed:
+        non_follow = [k for k in kinds if k != "follow"]
         if not non_follow:
             return None
         kind = rng.choice(non_follow)

@@ -171,8 +171,7 @@ impl<'g> Finder<'g> {
         if dense && boosters.len() < self.rules.min_members {
             return IdSet::default();
         }
-        let min_inflow = if dense { DENSE_MIN_INFLOW } else { MIN_INFLOW };
-        self.peel_with(boosters.keys().copied().collect(), &boosters, now, min_inflow)
+        self.peel_with(boosters.keys().copied().collect(), &boosters, now, dense)
     }
 
     /// A traded pair of accounts with few partners, where growth cannot start (it needs an account boosting two
@@ -277,12 +276,12 @@ impl<'g> Finder<'g> {
     /// recent boosters. A ring is not a star; a camouflage target is boosted by many members but boosts few back;
     /// and an organic partner of a hijacked member gets most of its boosts from outside the group.
     pub fn peel(&self, group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64) -> IdSet {
-        self.peel_with(group, boosters, now, MIN_INFLOW)
+        self.peel_with(group, boosters, now, false)
     }
 
-    /// `peel`, with members of a group of at least `DENSE_INFLOW_MIN_MEMBERS` needing only `min_inflow` of their
-    /// recent boosters inside.
-    fn peel_with(&self, group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64, min_inflow: f64) -> IdSet {
+    /// `peel`; `dense`: the dense path's, where a member of a group of at least `DENSE_INFLOW_MIN_MEMBERS` needs
+    /// only `DENSE_MIN_INFLOW` of its recent boosters inside.
+    fn peel_with(&self, group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64, dense: bool) -> IdSet {
         let horizon = now - self.graph.window;
         // Members as bits: who boosts whom inside is read once, and each round counts with popcounts.
         let members: Vec<Id> = group.into_iter().collect();
@@ -305,10 +304,10 @@ impl<'g> Finder<'g> {
         let mut alive = Bits::full(members.len());
         loop {
             let others = alive.count().saturating_sub(1) as f64;
-            let min_inflow = if alive.count() < DENSE_INFLOW_MIN_MEMBERS {
-                MIN_INFLOW
+            let min_inflow = if dense && alive.count() >= DENSE_INFLOW_MIN_MEMBERS {
+                DENSE_MIN_INFLOW
             } else {
-                min_inflow
+                MIN_INFLOW
             };
             let leaving: Vec<usize> = alive
                 .ones()
