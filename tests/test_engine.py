@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from detector.core._native import LOCAL_MAX_ACCOUNTS
+from detector.core._native import LOCAL_MAX_ACCOUNTS, NEW_TIE_DAYS
 from detector.core.engine import Engine, EngineConfig
 from detector.core.events import Event, EventRejected, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
@@ -281,6 +281,38 @@ def test_a_ring_of_busy_accounts_keeping_their_organic_fans_is_still_grown_by_th
     assert flagged(engine) == set(members)
     evidence = engine.results["busy0"].evidence
     assert "(grown from a traded pair of busy accounts; nearly every tie traded both ways)" in evidence["summary"]
+
+
+def test_a_ring_of_busy_accounts_with_fans_of_long_standing_is_kept_for_its_new_boosters():
+    members, events = busy_ring(random.Random(3))
+    rng = random.Random(5)
+    # Each member keeps 25 fans who boosted it before the ring's week, and gains 2 new fans while the ring trades:
+    # 5 of its 34 boosters are inside (15 %, under the dense path's 20 %), but 5 of its 7 to 9 new ones.
+    for m in members:
+        for j in range(25):
+            t = T0 + rng.uniform(0, 5 * DAY)
+            events.append(Event(t, "like", f"{m}-old-fan{j}", m, id=f"old-fan{j}>{m}", actor_profile=HUMAN))
+        for j in range(2):
+            t = T0 + 10 * DAY + rng.uniform(0, 2 * DAY)
+            events.append(Event(t, "like", f"{m}-new-fan{j}", m, id=f"new-fan{j}>{m}", actor_profile=HUMAN))
+    graph = RecentBoostGraph(window=60 * DAY)
+    for e in sorted(events, key=lambda e: e.ts):
+        graph.add(e.actor, e.target, e.ts)
+    finder = RingFinder(graph, max_members=40)
+    now = T0 + 13 * DAY
+    assert NEW_TIE_DAYS == 7
+    for m in members:
+        assert len(graph.in_partners(m, now)) == 34 and len(graph.in_partners(m, now) & set(members)) == 5
+    assert finder.grow("busy0", "busy1", now, dense=True) == set(members)
+    # A week later the ring's ties are old too: nothing new sets the members apart from their fans any more.
+    assert finder.grow("busy0", "busy1", now + NEW_TIE_DAYS * DAY, dense=True) == set()
+    # In the stream the ring is seen when it trades again within that week.
+    for a in members:
+        for b in members:
+            if a != b:
+                t = T0 + 13 * DAY + rng.uniform(0, DAY)
+                events.append(Event(t, "like", a, b, id=f"{a}>{b}#2", actor_profile=HUMAN))
+    assert flagged(run(events)) == set(members)
 
 
 def boost(hour: float, actor: str, target: str, kind: str = "endorse") -> Event:

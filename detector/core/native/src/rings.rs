@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use rustc_hash::FxHashMap;
 
 use crate::graph::{Graph, Id, IdSet, Row};
+use crate::state::DAY;
 
 /// A member must get at least this share of its recent boosts from inside the group.
 pub const MIN_INFLOW: f64 = 0.34;
@@ -33,6 +34,10 @@ pub const DENSE_MIN_INFLOW: f64 = 0.2;
 /// ... and only while the group has this many members: four of Bitcoin-Alpha's busiest early traders
 /// (benign-labelled) rate each other and passed the looser peel, which a training draw's weights then flagged.
 pub const DENSE_INFLOW_MIN_MEMBERS: usize = 6;
+/// ... where a member may instead get `MIN_INFLOW` of its new boosters (ties first boosted in the last
+/// `NEW_TIE_DAYS`) from inside: a busy account taken over keeps fans of months, but the boosters it gains while the
+/// ring trades are mostly the ring (docs/detection.md, *New boosters*).
+pub const NEW_TIE_DAYS: f64 = 7.0;
 /// The local path peels a traded pair's whole neighbourhood when it has at most this many accounts.
 pub const LOCAL_MAX_ACCOUNTS: usize = 24;
 /// The smallest group scored as a ring (`EngineConfig.min_ring_size`).
@@ -285,7 +290,8 @@ impl<'g> Finder<'g> {
         let horizon = now - self.graph.window;
         // Members as bits: who boosts whom inside is read once, and each round counts with popcounts.
         let members: Vec<Id> = group.into_iter().collect();
-        let (boosts, boosted_by) = POSITIONS.with_borrow_mut(|position| {
+        let looser_from = if dense { DENSE_INFLOW_MIN_MEMBERS } else { usize::MAX };
+        let (boosts, boosted_by, new_boosters) = POSITIONS.with_borrow_mut(|position| {
             position.reset(self.graph.numbers());
             for (i, &m) in members.iter().enumerate() {
                 position.add(m, i as u32 + 1);
@@ -296,19 +302,34 @@ impl<'g> Finder<'g> {
                     .recent_rev(row, horizon)
                     .filter_map(move |x| (position.get(x) as usize).checked_sub(1))
             };
+            // Each member's boosters whose tie is new, counted and (those inside) as bits; only the dense path
+            // asks.
+            let since = now - NEW_TIE_DAYS * DAY;
+            let new = |m: Id| {
+                self.ins(m)
+                    .iter()
+                    .filter(move |(_, tie)| tie.last >= horizon && tie.first >= since)
+                    .map(|(&x, _)| x)
+            };
+            let new_boosters = dense.then(|| {
+                let position = &*position;
+                let counts: Vec<usize> = members.iter().map(|&m| new(m).count()).collect();
+                let inside = Bits::rows(&members, |m| {
+                    new(m).filter_map(move |x| (position.get(x) as usize).checked_sub(1))
+                });
+                (counts, inside)
+            });
             (
                 Bits::rows(&members, |m| inside(self.outs(m))),
                 Bits::rows(&members, |m| inside(self.ins(m))),
+                new_boosters,
             )
         });
         let mut alive = Bits::full(members.len());
         loop {
             let others = alive.count().saturating_sub(1) as f64;
-            let min_inflow = if dense && alive.count() >= DENSE_INFLOW_MIN_MEMBERS {
-                DENSE_MIN_INFLOW
-            } else {
-                MIN_INFLOW
-            };
+            let looser = alive.count() >= looser_from;
+            let min_inflow = if looser { DENSE_MIN_INFLOW } else { MIN_INFLOW };
             let leaving: Vec<usize> = alive
                 .ones()
                 .filter(|&i| {
@@ -317,9 +338,14 @@ impl<'g> Finder<'g> {
                     let n_boosted_by = alive.count_and(inn);
                     let n_tied = n_boosts + n_boosted_by - alive.count_and_and(out, inn);
                     let n_boosters = boosters[&members[i]];
+                    let enough_inflow = n_boosters == 0 || n_boosted_by as f64 >= min_inflow * n_boosters as f64;
+                    let enough_new_inflow = looser
+                        && new_boosters.as_ref().is_some_and(|(counts, inside)| {
+                            counts[i] > 0 && alive.count_and(inside.row(i)) as f64 >= MIN_INFLOW * counts[i] as f64
+                        });
                     (n_tied as f64) < (MIN_TIE_SHARE * others).max(2.0)
                         || (n_boosts as f64) < (MIN_BOOST_SHARE * others).max(1.0)
-                        || (n_boosters > 0 && (n_boosted_by as f64) < min_inflow * n_boosters as f64)
+                        || !(enough_inflow || enough_new_inflow)
                 })
                 .collect();
             if leaving.is_empty() {
