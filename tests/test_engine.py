@@ -236,10 +236,7 @@ def busy_ring(rng: random.Random) -> tuple[list[str], list[Event]]:
 
 def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_own_weights():
     members, events = busy_ring(random.Random(3))
-    graph = RecentBoostGraph(window=60 * DAY)
-    for e in sorted(events, key=lambda e: e.ts):
-        graph.add(e.actor, e.target, e.ts)
-    finder = RingFinder(graph, max_members=40)
+    _, finder = finder_over(events)
     now = T0 + 13 * DAY
     # Every member has 4 ties into a traded pair out of 47 partners: under the ordinary growth's closure.
     assert finder.grow("busy0", "busy1", now) == set()
@@ -252,18 +249,38 @@ def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_ow
     assert "(grown from a traded pair of busy accounts)" in engine.results["busy0"].evidence["summary"]
 
 
+def fans(members: list[str], name: str, count: int, start: float, span: float, rng: random.Random) -> list[Event]:
+    """``count`` organic fans of each member, each boosting it once between ``start`` and ``start + span``."""
+    return [
+        Event(start + rng.uniform(0, span), "like", f"{m}-{name}{j}", m, id=f"{name}{j}>{m}", actor_profile=HUMAN)
+        for m in members
+        for j in range(count)
+    ]
+
+
+def trade_again(members: list[str], start: float, span: float, rng: random.Random) -> list[Event]:
+    """Every member boosts every other once more, between ``start`` and ``start + span``."""
+    return [
+        Event(start + rng.uniform(0, span), "like", a, b, id=f"{a}>{b}#2", actor_profile=HUMAN)
+        for a in members
+        for b in members
+        if a != b
+    ]
+
+
+def finder_over(events: list[Event]) -> tuple[RecentBoostGraph, RingFinder]:
+    graph = RecentBoostGraph(window=60 * DAY)
+    for e in sorted(events, key=lambda e: e.ts):
+        graph.add(e.actor, e.target, e.ts)
+    return graph, RingFinder(graph, max_members=40)
+
+
 def test_a_ring_of_busy_accounts_keeping_their_organic_fans_is_still_grown_by_the_dense_path():
     members, events = busy_ring(random.Random(3))
     rng = random.Random(4)
     # Hijacked accounts keep their audience: 10 fans boosting each, so 5 of a member's 17 boosters are inside.
-    for m in members:
-        for j in range(10):
-            t = T0 + rng.uniform(0, 10 * DAY)
-            events.append(Event(t, "like", f"{m}-fan-in{j}", m, id=f"fan-in{j}>{m}", actor_profile=HUMAN))
-    graph = RecentBoostGraph(window=60 * DAY)
-    for e in sorted(events, key=lambda e: e.ts):
-        graph.add(e.actor, e.target, e.ts)
-    finder = RingFinder(graph, max_members=40)
+    events += fans(members, "fan-in", 10, T0, 10 * DAY, rng)
+    graph, finder = finder_over(events)
     now = T0 + 13 * DAY
     for m in members:
         boosters = graph.in_partners(m, now)
@@ -272,12 +289,7 @@ def test_a_ring_of_busy_accounts_keeping_their_organic_fans_is_still_grown_by_th
     assert finder.peel(set(members), now) == set()
     assert finder.grow("busy0", "busy1", now, dense=True) == set(members)
     # In the stream the pair searches are throttled, so the ring is seen when it trades again, days later.
-    for a in members:
-        for b in members:
-            if a != b:
-                t = T0 + 14 * DAY + rng.uniform(0, 2 * DAY)
-                events.append(Event(t, "like", a, b, id=f"{a}>{b}#2", actor_profile=HUMAN))
-    engine = run(events)
+    engine = run(events + trade_again(members, T0 + 14 * DAY, 2 * DAY, rng))
     assert flagged(engine) == set(members)
     evidence = engine.results["busy0"].evidence
     assert "(grown from a traded pair of busy accounts; nearly every tie traded both ways)" in evidence["summary"]
@@ -288,17 +300,8 @@ def test_a_ring_of_busy_accounts_with_fans_of_long_standing_is_kept_for_its_new_
     rng = random.Random(5)
     # Each member keeps 25 fans who boosted it before the ring's week, and gains 2 new fans while the ring trades:
     # 5 of its 34 boosters are inside (15 %, under the dense path's 20 %), but 5 of its 7 to 9 new ones.
-    for m in members:
-        for j in range(25):
-            t = T0 + rng.uniform(0, 5 * DAY)
-            events.append(Event(t, "like", f"{m}-old-fan{j}", m, id=f"old-fan{j}>{m}", actor_profile=HUMAN))
-        for j in range(2):
-            t = T0 + 10 * DAY + rng.uniform(0, 2 * DAY)
-            events.append(Event(t, "like", f"{m}-new-fan{j}", m, id=f"new-fan{j}>{m}", actor_profile=HUMAN))
-    graph = RecentBoostGraph(window=60 * DAY)
-    for e in sorted(events, key=lambda e: e.ts):
-        graph.add(e.actor, e.target, e.ts)
-    finder = RingFinder(graph, max_members=40)
+    events += fans(members, "old-fan", 25, T0, 5 * DAY, rng) + fans(members, "new-fan", 2, T0 + 10 * DAY, 2 * DAY, rng)
+    graph, finder = finder_over(events)
     now = T0 + 13 * DAY
     assert NEW_TIE_DAYS == 7
     for m in members:
@@ -307,12 +310,7 @@ def test_a_ring_of_busy_accounts_with_fans_of_long_standing_is_kept_for_its_new_
     # A week later the ring's ties are old too: nothing new sets the members apart from their fans any more.
     assert finder.grow("busy0", "busy1", now + NEW_TIE_DAYS * DAY, dense=True) == set()
     # In the stream the ring is seen when it trades again within that week.
-    for a in members:
-        for b in members:
-            if a != b:
-                t = T0 + 13 * DAY + rng.uniform(0, DAY)
-                events.append(Event(t, "like", a, b, id=f"{a}>{b}#2", actor_profile=HUMAN))
-    assert flagged(run(events)) == set(members)
+    assert flagged(run(events + trade_again(members, T0 + 13 * DAY, DAY, rng))) == set(members)
 
 
 def boost(hour: float, actor: str, target: str, kind: str = "endorse") -> Event:
