@@ -285,7 +285,8 @@ impl<'g> Finder<'g> {
     }
 
     /// `peel`; `dense`: the dense path's, where a member of a group of at least `DENSE_INFLOW_MIN_MEMBERS` needs
-    /// only `DENSE_MIN_INFLOW` of its recent boosters inside.
+    /// only `DENSE_MIN_INFLOW` of its recent boosters inside, or `MIN_INFLOW` of its boosters new in the last
+    /// `NEW_TIE_DAYS`.
     fn peel_with(&self, group: IdSet, boosters: &FxHashMap<Id, usize>, now: f64, dense: bool) -> IdSet {
         let horizon = now - self.graph.window;
         // Members as bits: who boosts whom inside is read once, and each round counts with popcounts.
@@ -296,12 +297,9 @@ impl<'g> Finder<'g> {
             for (i, &m) in members.iter().enumerate() {
                 position.add(m, i as u32 + 1);
             }
-            let inside = |row: &'g Row| {
-                let position = &*position;
-                self.graph
-                    .recent_rev(row, horizon)
-                    .filter_map(move |x| (position.get(x) as usize).checked_sub(1))
-            };
+            let position = &*position;
+            let at = move |x: Id| (position.get(x) as usize).checked_sub(1);
+            let inside = |row: &'g Row| self.graph.recent_rev(row, horizon).filter_map(at);
             // Each member's boosters whose tie is new, counted and (those inside) as bits; only the dense path
             // asks.
             let since = now - NEW_TIE_DAYS * DAY;
@@ -312,12 +310,8 @@ impl<'g> Finder<'g> {
                     .map(|(&x, _)| x)
             };
             let new_boosters = dense.then(|| {
-                let position = &*position;
                 let counts: Vec<usize> = members.iter().map(|&m| new(m).count()).collect();
-                let inside = Bits::rows(&members, |m| {
-                    new(m).filter_map(move |x| (position.get(x) as usize).checked_sub(1))
-                });
-                (counts, inside)
+                (counts, Bits::rows(&members, |m| new(m).filter_map(at)))
             });
             (
                 Bits::rows(&members, |m| inside(self.outs(m))),
