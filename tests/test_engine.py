@@ -365,6 +365,28 @@ def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(
     assert "100% under 30 days old" in engine.results["ring0"].evidence["summary"]
 
 
+def test_older_accounts_trading_like_members_stay_in_a_fresh_cohort_its_camouflage_targets_leave():
+    # Eleven bought accounts, each boosting the next two, nobody answering yet; three were created long enough ago
+    # not to count as fresh. Every fresh one also boosts one of four popular accounts with fans of their own.
+    members = [f"m{i}" for i in range(11)]
+    older = {"m2", "m6", "m9"}
+    graph = RecentBoostGraph(window=60 * DAY)
+    for fan in range(40):
+        for popular in range(4):
+            graph.add(f"fan{fan}", f"popular{popular}", T0 - DAY)
+    for i, a in enumerate(members):
+        for k in (1, 2):
+            graph.add(a, members[(i + k) % 11], T0 + i * HOUR + k)
+        if a not in older:
+            graph.add(a, f"popular{i % 4}", T0 + i * HOUR)
+    # The walk from a pair reaches the popular accounts too; an older member boosting two members is one of them
+    # whatever the walk reached (docs/detection.md, *Fresh cohorts*).
+    cohort = RingFinder(graph).cohort(
+        "m0", "m1", T0 + DAY, lambda account: account.startswith("m") and account not in older
+    )
+    assert cohort == set(members)
+
+
 SESSION_MEMBERS = [f"u{i}" for i in range(350, 360)]
 SESSION_START = T0 + 100 * DAY
 

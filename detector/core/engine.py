@@ -20,8 +20,9 @@ from detector.core.scoring import Scorer
 
 #: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
 #: searches or features change what the engine flags with the same weights (1.4: reciprocal groups have their own
-#: weights; 1.5: the dense path's peel asks less inflow of busy members; 1.6: or inflow of their new boosters).
-MODEL_VERSION = "gsd-engine-1.6"
+#: weights; 1.5: the dense path's peel asks less inflow of busy members; 1.6: or inflow of their new boosters;
+#: 1.7: a fresh cohort applies its size-free rules before the older members' share).
+MODEL_VERSION = "gsd-engine-1.7"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 11
 

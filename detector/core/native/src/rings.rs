@@ -368,19 +368,24 @@ impl<'g> Finder<'g> {
             partners.insert(m, (boosts, all));
             fresh.entry(m).or_insert_with(|| is_fresh(m));
         }
-        peel_together(&mut group, |m, group| {
+        let leaves = |m: Id, group: &IdSet, by_size: bool| {
             let (boosts, all) = &partners[&m];
             let inside = count_in(all, group);
             // An older account joins a cohort only by trading like a member, not as a camouflage target.
-            let min_boosts = if fresh[&m] {
-                1.0
-            } else {
-                (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0)
+            let min_boosts = match (fresh[&m], by_size) {
+                (true, _) => 1.0,
+                (false, false) => 2.0,
+                (false, true) => (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0),
             };
             inside < 2
                 || (inside as f64) < COHORT_MIN_CLOSURE * all.len() as f64
                 || (count_in(boosts, group) as f64) < min_boosts
-        });
+        };
+        // The rules that do not depend on the group's size first: the walk's leaves (camouflage targets, the
+        // members' other partners) would otherwise count in the share an older member must boost, and push the
+        // ring's older members out with them, and the fresh members after them.
+        peel_together(&mut group, |m, group| leaves(m, group, false));
+        peel_together(&mut group, |m, group| leaves(m, group, true));
         // Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
         let n_fresh = group.iter().filter(|m| fresh[m]).count();
         if 2 * n_fresh > group.len() {
