@@ -241,12 +241,27 @@ def test_a_ring_of_busy_accounts_is_grown_by_the_dense_path_and_scored_by_its_ow
     # Every member has 4 ties into a traded pair out of 47 partners: under the ordinary growth's closure.
     assert finder.grow("busy0", "busy1", now) == set()
     assert finder.grow("busy0", "busy1", now, dense=True) == set(members)
-    engine = run(events)
+    engine = Engine()
+    findings = engine.process_batch(sorted(events, key=lambda e: e.ts))
     found = flagged(engine)
     assert len(found) >= 5 and found <= set(members)
-    assert {engine.results[m].evidence["model"] for m in found} == {"farming_ring_dense"}
+    dense = [f for f in findings if f.evidence["model"] == "farming_ring_dense"]
+    assert dense and set(dense[0].evidence["members"]) <= set(members)
     # The reviewer reads how the group was found.
-    assert "(grown from a traded pair of busy accounts)" in engine.results["busy0"].evidence["summary"]
+    assert "(grown from a traded pair of busy accounts)" in dense[0].evidence["summary"]
+
+
+def test_a_ring_of_busy_accounts_trading_for_the_first_time_is_grown_while_the_ordinary_search_waits():
+    members, events = busy_ring(random.Random(3))
+    engine = Engine()
+    findings = engine.process_batch(sorted(events, key=lambda e: e.ts))
+    # The first answered boosts back the members' ordinary searches off for days; the ring's pairs are new and so
+    # are the ties among its members, so the new-ties path grows it meanwhile, before the dense path can.
+    first = findings[0]
+    assert first.evidence["model"] == "farming_ring_new_ties"
+    assert 4 <= len(first.evidence["members"]) < len(members) and set(first.evidence["members"]) <= set(members)
+    assert "(grown from a pair of busy accounts trading for the first time, over new ties)" in first.evidence["summary"]
+    assert flagged(engine) == set(members)
 
 
 def fans(members: list[str], name: str, count: int, start: float, span: float, rng: random.Random) -> list[Event]:
@@ -288,11 +303,11 @@ def test_a_ring_of_busy_accounts_keeping_their_organic_fans_is_still_grown_by_th
     # The ordinary peel asks a member for 34 % of its boosters inside (5 of 17 is 29 %); the dense path's for 20 %.
     assert finder.peel(set(members), now) == set()
     assert finder.grow("busy0", "busy1", now, dense=True) == set(members)
-    # In the stream the pair searches are throttled, so the ring is seen when it trades again, days later.
-    engine = run(events + trade_again(members, T0 + 14 * DAY, 2 * DAY, rng))
+    # In the stream the ordinary searches wait while the ring first trades (before the new-ties path, it was seen
+    # only when it traded again, days later): the new-ties path grows it the dense path's way meanwhile.
+    engine = run(events)
     assert flagged(engine) == set(members)
-    evidence = engine.results["busy0"].evidence
-    assert "(grown from a traded pair of busy accounts; nearly every tie traded both ways)" in evidence["summary"]
+    assert engine.results["busy0"].evidence["model"] == "farming_ring_new_ties"
 
 
 def test_a_ring_of_busy_accounts_with_fans_of_long_standing_is_kept_for_its_new_boosters():

@@ -21,10 +21,10 @@ from detector.core.scoring import Scorer
 #: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
 #: searches or features change what the engine flags with the same weights (1.4: reciprocal groups have their own
 #: weights; 1.5: the dense path's peel asks less inflow of busy members; 1.6: or inflow of their new boosters;
-#: 1.7: a fresh cohort applies its size-free rules before the older members' share).
-MODEL_VERSION = "gsd-engine-1.7"
+#: 1.7: a fresh cohort applies its size-free rules before the older members' share; 1.8: the new-ties path).
+MODEL_VERSION = "gsd-engine-1.8"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 11
+SNAPSHOT_FORMAT = 12
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ RING_SEARCHES = {
     "grown": RingSearch(FARMING_RING, "grown from a traded pair"),
     "dense": RingSearch("farming_ring_dense", "grown from a traded pair of busy accounts"),
     "local": RingSearch("farming_ring_local", "the whole neighbourhood of a traded pair with few partners"),
+    # Its reciprocal groups stay with its own weights, so that the reciprocal weights are fitted on what they were.
+    "new_ties": RingSearch(
+        "farming_ring_new_ties",
+        "grown from a pair of busy accounts trading for the first time, over new ties",
+        mature=False,
+    ),
     "young": RingSearch("farming_ring_early", "found young, as a fresh cohort or a lockstep session", mature=False),
 }
 #: A mature group (not found young) whose tied member pairs trade both ways at least this often is scored by weights

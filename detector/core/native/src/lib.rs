@@ -359,6 +359,7 @@ impl EngineState {
     /// processed. ``growth`` is whether the target's follower growth is due for scoring; ``members`` the candidate
     /// ring (a set, or None) with ``path``, the search that found it: ``"grown"`` from a traded pair, ``"dense"``
     /// the same with the dense path's looser first steps, ``"local"`` a small neighbourhood peeled whole,
+    /// ``"new_ties"`` the dense path's growth from a pair trading for the first time, its ties mostly new,
     /// ``"young"`` a fresh cohort or a lockstep session (``engine.RING_SEARCHES`` names their weights). A
     /// duplicate ``id`` has nothing to score. Raises :class:`LateEvent` (how many seconds behind the watermark,
     /// position) for a late event, the events before it processed. One call per event would cost more than most
@@ -664,6 +665,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DENSE_MIN_INFLOW", rings::DENSE_MIN_INFLOW)?;
     m.add("DENSE_INFLOW_MIN_MEMBERS", rings::DENSE_INFLOW_MIN_MEMBERS)?;
     m.add("NEW_TIE_DAYS", rings::NEW_TIE_DAYS)?;
+    m.add("NEW_TIES_DAYS", state::NEW_TIES_DAYS)?;
     m.add("LOCAL_MAX_ACCOUNTS", rings::LOCAL_MAX_ACCOUNTS)?;
     m.add("MIN_RING_SIZE", rings::MIN_RING_SIZE)?;
     m.add("COHORT_MIN_CLOSURE", rings::COHORT_MIN_CLOSURE)?;

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
 use crate::graph::{Graph, Id, IdSet};
-use crate::rings::{follower_ties, Finder, Rules};
+use crate::rings::{follower_ties, Finder, Rules, NEW_TIE_DAYS};
 
 pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -21,6 +21,8 @@ pub const FRESH_DAYS: f64 = 30.0;
 /// An account acting again after this long without acting is back from dormancy (what a taken-over account often
 /// is); the reviewer's member table says so.
 pub const DORMANT_DAYS: f64 = 30.0;
+/// The new-ties path keeps a group when at least half of its ties inside were first boosted this recently.
+pub const NEW_TIES_DAYS: f64 = 14.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
 pub const BATCH_SECONDS: f64 = 600.0;
 /// Forgotten accounts whose last action is remembered, so a return after a long sleep still shows (the most
@@ -32,7 +34,7 @@ const RECENT_IDS: usize = 32;
 const MAX_SAMPLED: usize = 400;
 /// Per boosted account, the new boosters kept in detail inside the growth window.
 const MAX_RECENT_BOOSTERS: usize = 4096;
-const STATE_FORMAT: u8 = 2;
+const STATE_FORMAT: u8 = 3;
 
 /// An account's return after a dormancy: when, and how many days it had been idle before.
 pub type Return = (f64, f64);
@@ -67,6 +69,32 @@ struct Checked {
     size: usize,
 }
 
+impl Checked {
+    /// Whether to search from the account again now that it has `ties` partners: when they grew by a quarter
+    /// (eager) or a half, when they changed and a day (eager) or three passed, or after a week.
+    fn due(&self, ties: usize, now: f64) -> bool {
+        let (step, pause) = if self.promising {
+            (1.max(self.ties / 4), DAY)
+        } else {
+            (2.max(self.ties / 2), 3.0 * DAY)
+        };
+        ties >= self.ties + step || (ties != self.ties && now - self.at >= pause) || now - self.at >= WEEK
+    }
+}
+
+/// What the ordinary search around a traded pair did (`State::tie_group`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TieSearch {
+    /// Not a pair it searches (a hub, or no shared booster).
+    Skipped,
+    /// The actor was searched from recently (the throttle).
+    Waiting,
+    /// It ran and found no group.
+    Failed,
+    /// It ran and found a group.
+    Found,
+}
+
 #[derive(Default)]
 pub struct Account {
     first_seen: f64,
@@ -81,6 +109,8 @@ pub struct Account {
     /// Part of a flagged case: never forgotten.
     flagged: bool,
     checked: Option<Checked>,
+    /// ... and by the new-ties path (`NEW_TIES_DAYS`), which has a throttle of its own.
+    checked_new_ties: Option<Checked>,
     /// New boosters at which its growth is evaluated next.
     growth_next: usize,
     ledger: Option<Box<Ledger>>,
@@ -185,6 +215,9 @@ pub enum RingPath {
     Young,
     /// The peeled neighbourhood of a traded pair with few partners.
     Local,
+    /// Grown by the dense path from a pair trading for the first time while the ordinary search waits, its ties
+    /// mostly new.
+    NewTies,
 }
 
 impl RingPath {
@@ -194,6 +227,7 @@ impl RingPath {
             RingPath::Dense => "dense",
             RingPath::Young => "young",
             RingPath::Local => "local",
+            RingPath::NewTies => "new_ties",
         }
     }
 }
@@ -499,15 +533,17 @@ impl State {
         let finder = Finder { graph: g, rules };
         // A ring shows as answered boosts, and before that as boosts that close triangles (the actor already
         // boosts someone who boosts the target); other boosts cannot change a group around the actor.
-        let mut growth_failed = false;
+        let mut search = TieSearch::Skipped;
         let answered = g.boosted(b, a, ts);
         if answered || (new_pair && g.closes_triangle(a, b)) {
             let members;
-            (members, growth_failed) = self.tie_group(&finder, actor, ts, (a, b));
-            // Busy accounts close triangles all the time: the paths below need a traded pair.
-            growth_failed &= answered;
+            (members, search) = self.tie_group(&finder, actor, ts, (a, b));
             if !members.is_empty() {
                 return Some((members, RingPath::Grown));
+            }
+            // Busy accounts close triangles all the time: the paths below need a traded pair.
+            if !answered {
+                search = TieSearch::Skipped;
             }
         }
         if new_pair {
@@ -528,11 +564,20 @@ impl State {
                 }
             }
         }
+        // Where the ordinary search waits, a pair trading for the first time: the dense path's growth on a throttle of
+        // its own, kept only if the group's ties are mostly new (the new-ties path). Its candidates have weights of
+        // their own and it touches no other search's throttle, so the other searches' candidates do not depend on it.
+        if search == TieSearch::Waiting && new_tie(g, a, b, ts) && new_tie(g, b, a, ts) {
+            let members = self.new_ties_group(&finder, actor, ts, (a, b));
+            if !members.is_empty() {
+                return Some((members, RingPath::NewTies));
+            }
+        }
         // Last, where the ordinary growth of a traded pair found nothing: busy accounts it could not start from (the
         // dense path, `Finder::grow`), then a small neighbourhood peeled whole (the local path, `Finder::local`).
         // Searched on that growth's throttle and leaving it as that search left it, so the other searches'
         // candidates do not depend on them.
-        if growth_failed {
+        if search == TieSearch::Failed {
             let members = self.candidate_group(finder.grow(a, b, ts, true), rules);
             if !members.is_empty() {
                 return Some((members, RingPath::Dense));
@@ -563,9 +608,9 @@ impl State {
     /// ring is seen early and then at geometrically spaced sizes), when they changed and a day passed, or weekly.
     /// After a search that found no group of `min_members`, or a group no bigger than last time, back off: wait
     /// for the partners to grow by half, or three days.
-    /// Also whether the search ran and found no group (where the dense and local paths then look).
-    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> (IdSet, bool) {
-        let nothing = (IdSet::default(), false);
+    /// Also what the search did (where the dense, local and new-ties paths then look).
+    fn tie_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> (IdSet, TieSearch) {
+        let nothing = (IdSet::default(), TieSearch::Skipped);
         let g = finder.graph;
         if !(finder.could_be_member(a) && finder.could_be_member(b)) {
             return nothing;
@@ -579,18 +624,8 @@ impl State {
             return nothing;
         };
         let last = info.checked;
-        if let Some(last) = last {
-            let step = if last.promising {
-                1.max(last.ties / 4)
-            } else {
-                2.max(last.ties / 2)
-            };
-            let grew = ties >= last.ties + step;
-            let pause = if last.promising { DAY } else { 3.0 * DAY };
-            let changed_a_while_ago = ties != last.ties && ts - last.at >= pause;
-            if !(grew || changed_a_while_ago || ts - last.at >= 7.0 * DAY) {
-                return nothing;
-            }
+        if last.is_some_and(|last| !last.due(ties, ts)) {
+            return (IdSet::default(), TieSearch::Waiting);
         }
         info.checked = Some(Checked {
             ties,
@@ -601,7 +636,7 @@ impl State {
         let members = finder.grow(a, b, ts, false);
         if members.len() < finder.rules.min_members {
             self.back_off(g, &members, ts);
-            return (IdSet::default(), true);
+            return (IdSet::default(), TieSearch::Failed);
         }
         // Eager while the group keeps growing (a ring being assembled), back off once it stops (an organic
         // community, or a ring already complete): a rule on the graph, not on the score.
@@ -617,7 +652,45 @@ impl State {
                 size: members.len(),
             });
         }
-        (self.candidate_group(members, finder.rules), false)
+        (self.candidate_group(members, finder.rules), TieSearch::Found)
+    }
+
+    /// The new-ties path: the dense path's growth from a pair whose ordinary search waits, on a throttle of its own
+    /// (the ordinary one's rules; eager after a group was found). The group counts only when at least half of its
+    /// tied member pairs were first boosted in the last `NEW_TIES_DAYS`: a ring links strangers, while an organic
+    /// community's ties are older.
+    fn new_ties_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> IdSet {
+        let g = finder.graph;
+        let ties = g.ties(a);
+        let Some(info) = self.accounts.get_mut(actor) else {
+            return IdSet::default();
+        };
+        if info.checked_new_ties.is_some_and(|last| !last.due(ties, ts)) {
+            return IdSet::default();
+        }
+        let mut members = finder.grow(a, b, ts, true);
+        let mut firsts: Vec<f64> = g
+            .edges_within(&members, ts)
+            .iter()
+            .map(|(_, _, tie)| tie.first)
+            .collect();
+        firsts.sort_by(f64::total_cmp);
+        if firsts
+            .get(firsts.len() / 2)
+            .is_none_or(|&median| median < ts - NEW_TIES_DAYS * DAY)
+        {
+            members.clear();
+        }
+        let members = self.candidate_group(members, finder.rules);
+        if let Some(info) = self.accounts.get_mut(actor) {
+            info.checked_new_ties = Some(Checked {
+                ties,
+                at: ts,
+                promising: !members.is_empty(),
+                size: members.len(),
+            });
+        }
+        members
     }
 
     /// The whole group was just examined and is too small, or no bigger than before: its members back off as if
@@ -814,6 +887,36 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
     }
 }
 
+/// Whether `actor` first boosted `target` within the last `NEW_TIE_DAYS` (the dense path's new boosters).
+fn new_tie(g: &Graph, actor: Id, target: Id, now: f64) -> bool {
+    g.out_row(actor)
+        .get(&target)
+        .is_some_and(|tie| tie.first >= now - NEW_TIE_DAYS * DAY)
+}
+
+fn write_checked(w: &mut Writer, checked: Option<Checked>) {
+    w.bool(checked.is_some());
+    if let Some(c) = checked {
+        w.u64(c.ties as u64);
+        w.f64(c.at);
+        w.bool(c.promising);
+        w.u64(c.size as u64);
+    }
+}
+
+fn read_checked(r: &mut Reader) -> Result<Option<Checked>, String> {
+    Ok(if r.bool()? {
+        Some(Checked {
+            ties: r.u64()? as usize,
+            at: r.f64()?,
+            promising: r.bool()?,
+            size: r.u64()? as usize,
+        })
+    } else {
+        None
+    })
+}
+
 fn write_account(w: &mut Writer, info: &Account) {
     w.f64(info.first_seen);
     w.f64(info.last_seen);
@@ -830,13 +933,8 @@ fn write_account(w: &mut Writer, info: &Account) {
     }
     w.f64(info.best_score);
     w.bool(info.flagged);
-    w.bool(info.checked.is_some());
-    if let Some(c) = info.checked {
-        w.u64(c.ties as u64);
-        w.f64(c.at);
-        w.bool(c.promising);
-        w.u64(c.size as u64);
-    }
+    write_checked(w, info.checked);
+    write_checked(w, info.checked_new_ties);
     w.u64(info.growth_next as u64);
     w.bool(info.ledger.is_some());
     if let Some(ledger) = &info.ledger {
@@ -872,14 +970,8 @@ fn read_account(r: &mut Reader) -> Result<Account, String> {
     };
     info.best_score = r.f64()?;
     info.flagged = r.bool()?;
-    if r.bool()? {
-        info.checked = Some(Checked {
-            ties: r.u64()? as usize,
-            at: r.f64()?,
-            promising: r.bool()?,
-            size: r.u64()? as usize,
-        });
-    }
+    info.checked = read_checked(r)?;
+    info.checked_new_ties = read_checked(r)?;
     info.growth_next = r.u64()? as usize;
     if r.bool()? {
         let mut ledger = Ledger {
