@@ -143,6 +143,7 @@ def test_the_shipped_weights_use_only_features_the_engine_produces():
         "farming_ring_dense": rings,
         "farming_ring_early": rings,
         "farming_ring_local": rings,
+        "farming_ring_new_ties": rings,
         "farming_ring_reciprocal": rings,
         "follower_growth": set(GrowthFeatures.__slots__),
     }
