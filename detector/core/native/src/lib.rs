@@ -665,7 +665,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DENSE_MIN_INFLOW", rings::DENSE_MIN_INFLOW)?;
     m.add("DENSE_INFLOW_MIN_MEMBERS", rings::DENSE_INFLOW_MIN_MEMBERS)?;
     m.add("NEW_TIE_DAYS", rings::NEW_TIE_DAYS)?;
-    m.add("NEW_TIES_DAYS", state::NEW_TIES_DAYS)?;
+    m.add("NEW_TIES_GROUP_DAYS", state::NEW_TIES_GROUP_DAYS)?;
     m.add("LOCAL_MAX_ACCOUNTS", rings::LOCAL_MAX_ACCOUNTS)?;
     m.add("MIN_RING_SIZE", rings::MIN_RING_SIZE)?;
     m.add("COHORT_MIN_CLOSURE", rings::COHORT_MIN_CLOSURE)?;

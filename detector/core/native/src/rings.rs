@@ -8,7 +8,7 @@ use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
-use crate::graph::{Graph, Id, IdSet, Row};
+use crate::graph::{Graph, Id, IdSet, Row, Tie};
 use crate::state::DAY;
 
 /// A member must get at least this share of its recent boosts from inside the group.
@@ -38,6 +38,11 @@ pub const DENSE_INFLOW_MIN_MEMBERS: usize = 6;
 /// `NEW_TIE_DAYS`) from inside: a busy account taken over keeps fans of months, but the boosters it gains while the
 /// ring trades are mostly the ring (docs/detection.md, *New boosters*).
 pub const NEW_TIE_DAYS: f64 = 7.0;
+
+/// Whether the tie was first boosted within the last `NEW_TIE_DAYS`.
+pub fn is_new(tie: &Tie, now: f64) -> bool {
+    tie.first >= now - NEW_TIE_DAYS * DAY
+}
 /// The local path peels a traded pair's whole neighbourhood when it has at most this many accounts.
 pub const LOCAL_MAX_ACCOUNTS: usize = 24;
 /// The smallest group scored as a ring (`EngineConfig.min_ring_size`).
@@ -302,11 +307,10 @@ impl<'g> Finder<'g> {
             let inside = |row: &'g Row| self.graph.recent_rev(row, horizon).filter_map(at);
             // Each member's boosters whose tie is new, counted and (those inside) as bits; only the dense path
             // asks.
-            let since = now - NEW_TIE_DAYS * DAY;
             let new = |m: Id| {
                 self.ins(m)
                     .iter()
-                    .filter(move |(_, tie)| tie.last >= horizon && tie.first >= since)
+                    .filter(move |(_, tie)| tie.last >= horizon && is_new(tie, now))
                     .map(|(&x, _)| x)
             };
             let new_boosters = dense.then(|| {

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
 use crate::graph::{Graph, Id, IdSet};
-use crate::rings::{follower_ties, Finder, Rules, NEW_TIE_DAYS};
+use crate::rings::{follower_ties, is_new, Finder, Rules};
 
 pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -22,7 +22,7 @@ pub const FRESH_DAYS: f64 = 30.0;
 /// is); the reviewer's member table says so.
 pub const DORMANT_DAYS: f64 = 30.0;
 /// The new-ties path keeps a group when at least half of its ties inside were first boosted this recently.
-pub const NEW_TIES_DAYS: f64 = 14.0;
+pub const NEW_TIES_GROUP_DAYS: f64 = 14.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
 pub const BATCH_SECONDS: f64 = 600.0;
 /// Forgotten accounts whose last action is remembered, so a return after a long sleep still shows (the most
@@ -109,7 +109,7 @@ pub struct Account {
     /// Part of a flagged case: never forgotten.
     flagged: bool,
     checked: Option<Checked>,
-    /// ... and by the new-ties path (`NEW_TIES_DAYS`), which has a throttle of its own.
+    /// ... and by the new-ties path (`NEW_TIES_GROUP_DAYS`), which has a throttle of its own.
     checked_new_ties: Option<Checked>,
     /// New boosters at which its growth is evaluated next.
     growth_next: usize,
@@ -657,8 +657,8 @@ impl State {
 
     /// The new-ties path: the dense path's growth from a pair whose ordinary search waits, on a throttle of its own
     /// (the ordinary one's rules; eager after a group was found). The group counts only when at least half of its
-    /// tied member pairs were first boosted in the last `NEW_TIES_DAYS`: a ring links strangers, while an organic
-    /// community's ties are older.
+    /// ties inside (each direction counted) were first boosted in the last `NEW_TIES_GROUP_DAYS`: a ring links
+    /// strangers, while an organic community's ties are older.
     fn new_ties_group(&mut self, finder: &Finder, actor: &str, ts: f64, (a, b): (Id, Id)) -> IdSet {
         let g = finder.graph;
         let ties = g.ties(a);
@@ -677,7 +677,7 @@ impl State {
         firsts.sort_by(f64::total_cmp);
         if firsts
             .get(firsts.len() / 2)
-            .is_none_or(|&median| median < ts - NEW_TIES_DAYS * DAY)
+            .is_none_or(|&median| median < ts - NEW_TIES_GROUP_DAYS * DAY)
         {
             members.clear();
         }
@@ -887,11 +887,9 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Whether `actor` first boosted `target` within the last `NEW_TIE_DAYS` (the dense path's new boosters).
+/// Whether `actor` first boosted `target` recently (`rings::is_new`).
 fn new_tie(g: &Graph, actor: Id, target: Id, now: f64) -> bool {
-    g.out_row(actor)
-        .get(&target)
-        .is_some_and(|tie| tie.first >= now - NEW_TIE_DAYS * DAY)
+    g.out_row(actor).get(&target).is_some_and(|tie| is_new(tie, now))
 }
 
 fn write_checked(w: &mut Writer, checked: Option<Checked>) {
