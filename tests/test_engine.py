@@ -10,7 +10,8 @@ from detector.core._native import LOCAL_MAX_ACCOUNTS, NEW_TIE_DAYS
 from detector.core.engine import Engine, EngineConfig
 from detector.core.events import Event, EventRejected, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
-from detector.core.rings import RecentBoostGraph, RingFinder
+from detector.core.rings import RecentBoostGraph, RingFinder, describe
+from detector.core.scoring import load_weights
 
 HOUR = 3_600.0
 DAY = 24 * HOUR
@@ -623,6 +624,30 @@ def test_reviewer_decisions_steer_scores_once_enough_are_learned():
     _, warm = engine.scorer.score(FARMING_RING, organic_like)
     reviewer = {name: contribution for name, _, contribution in warm}["reviewer_model"]
     assert reviewer < 0
+
+
+def test_members_sharing_their_outside_boosters_read_as_a_community_not_a_ring_of_strangers():
+    # The same six accounts trading with each other, each boosted by four accounts outside: a ring's members are
+    # strangers, each with fans of its own; an organic community's members share their fans.
+    def features(shared_fans: bool) -> dict[str, float]:
+        graph = RecentBoostGraph(window=60 * DAY)
+        group = [f"m{i}" for i in range(6)]
+        for i, a in enumerate(group):
+            for k in (1, 2, 3):
+                graph.add(a, group[(i + k) % 6], T0)
+            for j in range(4):
+                graph.add(f"fan{j}" if shared_fans else f"fan{i}.{j}", a, T0)
+        return describe(set(group), RingFinder(graph), T0 + HOUR, fresh=0).as_dict()
+
+    strangers, community = features(shared_fans=False), features(shared_fans=True)
+    assert strangers["shared_booster_share"] == 0.0 and community["shared_booster_share"] == 1.0
+    # Everything else about the two groups is the same, and the grown-ring weights hold the sharing against them.
+    assert {k: v for k, v in strangers.items() if k != "shared_booster_share"} == {
+        k: v for k, v in community.items() if k != "shared_booster_share"
+    }
+    for model in ("farming_ring", "farming_ring_dense", "farming_ring_new_ties"):
+        weights = load_weights()[model]
+        assert weights.score(community) < weights.score(strangers)
 
 
 @pytest.mark.parametrize("names", [("a", "b"), ("b", "a")])

@@ -31,6 +31,7 @@ class RingFeatures:
     fresh_share: float  # members younger than FRESH_DAYS (30)
     mean_partners_outside: float  # recent partners outside the group, per member
     lockstep_share: float  # share of the boosts inside the group made in the last LOCKSTEP_S
+    shared_booster_share: float  # share of the outside accounts boosting a member that boost two or more
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
@@ -58,7 +59,9 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int) -> R
     >>> features.tie_density, features.inflow_closure, round(features.outflow_closure, 2)
     (1.0, 1.0, 0.8)
     """
-    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside = finder.describe(members, now)
+    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside, boosters, shared = finder.describe(
+        members, now
+    )
     pairs = k * (k - 1)  # ordered: every tie and mutual tie was counted from both ends
     return RingFeatures(
         size=k,
@@ -69,4 +72,5 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int) -> R
         fresh_share=fresh / k,
         mean_partners_outside=outside / k,
         lockstep_share=in_session / edges if edges else 0.0,
+        shared_booster_share=shared / boosters if boosters else 0.0,
     )

@@ -273,7 +273,8 @@ impl RingFinder {
 
     /// The counts and sums behind a group's features, in this order: size, member pairs tied (ordered), mutual
     /// (ordered), boosts inside, boosts inside in the last session, summed inflow share, members boosted at all,
-    /// summed outflow share, partners outside (summed over members).
+    /// summed outflow share, partners outside (summed over members), outside accounts boosting a member, those
+    /// boosting two or more.
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
@@ -287,6 +288,8 @@ impl RingFinder {
             s.boosted_members,
             s.outflow,
             s.outside,
+            s.outside_boosters,
+            s.shared_boosters,
         )
             .into_pyobject(py)
     }
