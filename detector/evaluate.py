@@ -79,6 +79,9 @@ class EvalConfig:
     #: Share of the rings whose members boost each other once, weeks before trading (`--pre-aged-rings`): how far a
     #: ring that makes its ties look old gets (docs/evaluation.md, *Rings that pre-age their ties*).
     pre_aged_rings: float = 0.0
+    #: Bought accounts per ring each boosting half its members (`--shared-fans`): how far a ring whose members share
+    #: outside boosters gets (docs/evaluation.md, *Rings whose members share fans*).
+    shared_fans: int = 0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None
     #: Decide every case ours opens as a reviewer knowing the truth would (`--decisions-out`).
@@ -525,6 +528,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         reciprocal_rings=config.reciprocal_rings,
         answered_pairs=config.answered_pairs,
         pre_aged_rings=config.pre_aged_rings,
+        shared_fans=config.shared_fans,
     )
     events, truth_json = generate(simulation)
     truth = Truth.from_simulation(events, truth_json)
@@ -676,6 +680,7 @@ def format_report(report: dict) -> str:
             else ""
         )
         + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
+        + (f", {config['shared_fans']} shared fans a ring" if config.get("shared_fans") else "")
         + "; account level: positives = ring members + burst beneficiaries, bought helper accounts ignored"
         + (f"; weights {config['weights']}" if config.get("weights") else ""),
         "",
@@ -937,6 +942,7 @@ def run(args: argparse.Namespace) -> int:
         reciprocal_rings=args.reciprocal_rings,
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
+        shared_fans=args.shared_fans,
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
     )

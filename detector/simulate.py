@@ -120,6 +120,14 @@ def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
         "their ties look old (the truth lists those boosts as the scheme's preparation_event_ids; the rings are "
         "otherwise the same)",
     )
+    parser.add_argument(
+        "--shared-fans",
+        type=_not_negative,
+        default=defaults.shared_fans,
+        metavar="N",
+        help="bought accounts per ring that each boost half its members, so that they share outside boosters as an "
+        "organic community's members do (the truth lists them as the ring's helpers; default: none)",
+    )
 
 
 def _positive(text: str) -> float:
@@ -163,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         reciprocal_rings=args.reciprocal_rings,
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
+        shared_fans=args.shared_fans,
     )
     events, truth = generate(config)
     if args.out:

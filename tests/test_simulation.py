@@ -295,6 +295,8 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert main([*argv, "--rings", "1", "--bursts", "0", "--reciprocal-rings", "1", "--answered-pairs", "0.5"]) == 0
     shape = orjson.loads(truth_path.read_bytes())["schemes"][0]["shape"]
     assert shape["reciprocal"] and shape["answered_pairs"] == 0.5
+    assert main([*argv, "--rings", "1", "--bursts", "0", "--shared-fans", "3"]) == 0
+    assert len(orjson.loads(truth_path.read_bytes())["schemes"][0]["helpers"]) == 3
 
 
 def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
@@ -333,6 +335,31 @@ def test_pre_aged_rings_trade_once_long_before_and_are_otherwise_the_same_scheme
     assert {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events if e.id not in prepared_ids} == plain
     with pytest.raises(ValueError, match="pre_aged_rings"):
         SimulationConfig(pre_aged_rings=1.5)
+
+
+def test_shared_fans_are_bought_accounts_boosting_half_of_a_ring_each_and_the_schemes_are_otherwise_the_same():
+    config = SimulationConfig(background="bitcoin-alpha", seed=11, rings=3, bursts=1)
+    events, truth = generate(replace(config, shared_fans=6))
+    by_id = {e.id: e for e in events}
+    rings = [s for s in truth["schemes"] if s["scheme"] == "farming_ring"]
+    for ring in rings:
+        members, fans = set(ring["accounts"]), ring["helpers"]
+        assert len(fans) == 6 and not members & set(fans)
+        boosts = [by_id[i] for i in ring["event_ids"] if by_id[i].actor in fans]
+        for fan in fans:
+            targets = [e.target for e in boosts if e.actor == fan]
+            # Each boosts half the members (at least two), once each, inside the ring's window, as a young account.
+            assert len(targets) == len(set(targets)) == max(2, len(members) // 2) and set(targets) <= members
+        assert all(ring["start_ts"] <= e.ts <= ring["end_ts"] for e in boosts)
+        assert all(e.actor_profile.created_ts > ring["start_ts"] - 60 * DAY for e in boosts)
+    # Drawn apart: the rings are the same as without the fans (their members and their own boosts).
+    plain_events, plain_truth = generate(config)
+    assert [s["accounts"] for s in rings] == [s["accounts"] for s in plain_truth["schemes"][:3]]
+    members = {m for ring in rings for m in ring["accounts"]}
+    ring_boosts = {(e.ts, e.kind, e.actor, e.target, e.weight) for e in events if e.actor in members}
+    assert ring_boosts == {(e.ts, e.kind, e.actor, e.target, e.weight) for e in plain_events if e.actor in members}
+    with pytest.raises(ValueError, match="shared_fans"):
+        SimulationConfig(shared_fans=-1)
 
 
 def test_tit_for_tat_rings_answer_every_boost_inside_and_are_otherwise_the_same_schemes(synthetic):

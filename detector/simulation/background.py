@@ -124,11 +124,12 @@ class IdAllocator:
         self._prefix = min(prefixes.items(), key=lambda item: (-item[1], item[0]))[0] if prefixes else "acct"
         self._bound = 2 * largest + 1000
 
-    def new(self) -> str:
+    def new(self, rng: random.Random | None = None) -> str:
+        """An unused id, drawn with ``rng`` (a variant's own random stream) or the allocator's."""
         while True:
             if len(self._taken) * 2 > self._bound:
                 self._bound *= 2
-            account = f"{self._prefix}{self._rng.randrange(1, self._bound)}"
+            account = f"{self._prefix}{(rng or self._rng).randrange(1, self._bound)}"
             if account not in self._taken:
                 self._taken.add(account)
                 return account

@@ -58,6 +58,9 @@ class RingShape:
     already trades both ways), as "+K for +K" rings trade by definition; otherwise each ordered pair trades or
     not on its own. ``answered_pairs``: the share of the one-way pairs of a reciprocal ring that answer (each
     pair drawn once: a farm that answers some partners and not others, to look less reciprocal).
+    ``shared_fans``: that many bought accounts (batch-created, like a burst's) each boost half the members (at least
+    two) once, at random times in the window, so that the members share outside boosters as an organic community's
+    do (an evasion of the ``shared_booster_share`` feature, docs/detection.md); they are the scheme's ``helpers``.
     ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once, at a random time
     between ``PRE_AGED_MIN_DAYS`` and that many days before the ring starts (an evasion that makes their ties look
     old); those boosts are the scheme's ``preparation_event_ids``, outside its window, from
@@ -77,9 +80,11 @@ class RingShape:
     reciprocal: bool = False
     answered_pairs: float = 1.0
     pre_aged_days: float = 0.0
+    shared_fans: int = 0
 
     def __post_init__(self) -> None:
         _check(self.size >= 3, "a ring needs at least 3 members")
+        _check(self.shared_fans >= 0, "shared_fans must not be negative")
         _check(self.pre_aged_days == 0 or self.pre_aged_days > PRE_AGED_MIN_DAYS, "pre_aged_days: 0 or over 46")
         _check(self.members in MEMBER_TYPES, f"members must be one of {MEMBER_TYPES}")
         _check(self.timing in ("desync", "rounds"), "timing must be desync or rounds")
@@ -324,7 +329,11 @@ class _Injector:
             self._answer(shape, start, traded, pairs, profiles, followed)
         if shape.pre_aged_days:
             self._pre_age(shape, start, pairs, profiles)
-        return {"accounts": members, "shape": {"hijacked": sorted(hijacked), "camouflage_targets": camouflage_pool}}
+        return {
+            "accounts": members,
+            "helpers": self._share_fans(shape, start, members) if shape.shared_fans else [],
+            "shape": {"hijacked": sorted(hijacked), "camouflage_targets": camouflage_pool},
+        }
 
     def _answer(
         self,
@@ -369,6 +378,22 @@ class _Injector:
             actor, target = (a, b) if rng.random() < 0.5 else (b, a)
             if ts >= self.bg.first_ts and all((profiles[m].created_ts or -math.inf) <= ts for m in (a, b)):
                 self._emit(ts, kind, actor, target, profiles[actor], shape.rating, rng=rng, preparation=True)
+
+    def _share_fans(self, shape: RingShape, start: float, members: list[str]) -> list[str]:
+        """``shape.shared_fans`` bought accounts boosting half the members each; from a random stream of their own
+        (their ids too), so the ring's own events stay as they were (a later new account drawn to one of their ids is
+        drawn again, and may get another name)."""
+        rng = random.Random(f"shared-fans-{self._scheme_id}-{start}")
+        fans = []
+        for batch in batch_creation_times(rng, shape.shared_fans, start):
+            for created in batch:
+                fan = self.ids.new(rng)
+                fans.append(fan)
+                profile = self.sampler.fake(rng, created)
+                for member in rng.sample(members, max(2, len(members) // 2)):
+                    kind = rng.choice(shape.kinds)
+                    self._emit(start + rng.random() * shape.window_s, kind, fan, member, profile, shape.rating, rng=rng)
+        return fans
 
     # -- follower burst --------------------------------------------------------------------------------------
     def _burst(self, shape: BurstShape) -> dict:
