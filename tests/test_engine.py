@@ -626,28 +626,30 @@ def test_reviewer_decisions_steer_scores_once_enough_are_learned():
     assert reviewer < 0
 
 
-def test_members_sharing_their_outside_boosters_read_as_a_community_not_a_ring_of_strangers():
+@pytest.mark.parametrize("fans", ["own", "shared", "bought"])
+def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do_not_make_one(fans):
     # The same six accounts trading with each other, each boosted by four accounts outside: a ring's members are
-    # strangers, each with fans of its own; an organic community's members share their fans.
-    def features(shared_fans: bool) -> dict[str, float]:
-        graph = RecentBoostGraph(window=60 * DAY)
-        group = [f"m{i}" for i in range(6)]
-        for i, a in enumerate(group):
-            for k in (1, 2, 3):
-                graph.add(a, group[(i + k) % 6], T0)
-            for j in range(4):
-                graph.add(f"fan{j}" if shared_fans else f"fan{i}.{j}", a, T0)
-        return describe(set(group), RingFinder(graph), T0 + HOUR, fresh=0).as_dict()
-
-    strangers, community = features(shared_fans=False), features(shared_fans=True)
-    assert strangers["shared_booster_share"] == 0.0 and community["shared_booster_share"] == 1.0
-    # Everything else about the two groups is the same, and the grown-ring weights hold the sharing against them.
-    assert {k: v for k, v in strangers.items() if k != "shared_booster_share"} == {
-        k: v for k, v in community.items() if k != "shared_booster_share"
-    }
+    # strangers, each with fans of its own; an organic community's members share theirs. A farm buying fans that
+    # boost several members at once does not turn its ring into a community: fresh accounts are not counted.
+    group = [f"m{i}" for i in range(6)]
+    events = []
+    for i, a in enumerate(group):
+        events += [Event(T0, "rate", a, group[(i + k) % 6], actor_profile=HUMAN) for k in (1, 2, 3)]
+        for j in range(4):
+            fan = {"own": f"fan{i}.{j}", "shared": f"fan{j}", "bought": f"bought{j}"}[fans]
+            profile = fake_profile(T0 - 5 * DAY) if fans == "bought" else HUMAN
+            events.append(Event(T0, "rate", fan, a, actor_profile=profile))
+    engine = Engine()
+    engine.process_batch(events)
+    members, now = set(group), T0 + HOUR
+    boosters = engine.state.established_boosters(members, now)
+    features = describe(members, engine.finder, now, fresh=0, boosters=boosters).as_dict()
+    assert features["shared_booster_share"] == (1.0 if fans == "shared" else 0.0)
+    # With everything else about the group the same, the grown-ring weights hold shared fans against it.
+    strangers = {**features, "shared_booster_share": 0.0}
     for model in ("farming_ring", "farming_ring_dense", "farming_ring_new_ties"):
         weights = load_weights()[model]
-        assert weights.score(community) < weights.score(strangers)
+        assert weights.score({**strangers, "shared_booster_share": 1.0}) < weights.score(strangers)
 
 
 @pytest.mark.parametrize("names", [("a", "b"), ("b", "a")])

@@ -266,7 +266,8 @@ class Engine:
         """Score a candidate group with the weights of the search that found it (or the reciprocal weights); a
         finding when it crosses the threshold."""
         fresh = self.state.fresh_members(members, ts)
-        features = describe(members, self.finder, ts, fresh).as_dict()
+        boosters = self.state.established_boosters(members, ts)
+        features = describe(members, self.finder, ts, fresh, boosters).as_dict()
         model = ring_model(search, features)
         score, contributions = self.scorer.score(FARMING_RING, features, model)
         self._candidate(FARMING_RING, model, members, features, score, ts, search.model)

@@ -31,15 +31,19 @@ class RingFeatures:
     fresh_share: float  # members younger than FRESH_DAYS (30)
     mean_partners_outside: float  # recent partners outside the group, per member
     lockstep_share: float  # share of the boosts inside the group made in the last LOCKSTEP_S
-    shared_booster_share: float  # share of the outside accounts boosting a member that boost two or more
+    shared_booster_share: float  # share of the established outside accounts boosting a member that boost two or more
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
 
 
-def describe(members: set[str], finder: RingFinder, now: float, fresh: int) -> RingFeatures:
+def describe(
+    members: set[str], finder: RingFinder, now: float, fresh: int, boosters: tuple[int, int] = (0, 0)
+) -> RingFeatures:
     """Group-level features of a candidate ring (all in [0, 1] except size and partners outside); ``fresh`` is how
-    many members are younger than 30 days (``EngineState.fresh_members``: the graph knows no ages).
+    many members are younger than 30 days, ``boosters`` how many established accounts outside boost members and
+    how many of those boost two or more (``EngineState.fresh_members`` and ``established_boosters``: the graph knows
+    no ages).
 
     Examples
     --------
@@ -59,9 +63,8 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int) -> R
     >>> features.tie_density, features.inflow_closure, round(features.outflow_closure, 2)
     (1.0, 1.0, 0.8)
     """
-    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside, boosters, shared = finder.describe(
-        members, now
-    )
+    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside = finder.describe(members, now)
+    outside_boosters, shared = boosters
     pairs = k * (k - 1)  # ordered: every tie and mutual tie was counted from both ends
     return RingFeatures(
         size=k,
@@ -72,5 +75,5 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int) -> R
         fresh_share=fresh / k,
         mean_partners_outside=outside / k,
         lockstep_share=in_session / edges if edges else 0.0,
-        shared_booster_share=shared / boosters if boosters else 0.0,
+        shared_booster_share=shared / outside_boosters if outside_boosters else 0.0,
     )

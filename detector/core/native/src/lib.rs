@@ -273,8 +273,7 @@ impl RingFinder {
 
     /// The counts and sums behind a group's features, in this order: size, member pairs tied (ordered), mutual
     /// (ordered), boosts inside, boosts inside in the last session, summed inflow share, members boosted at all,
-    /// summed outflow share, partners outside (summed over members), outside accounts boosting a member, those
-    /// boosting two or more.
+    /// summed outflow share, partners outside (summed over members).
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
@@ -288,8 +287,6 @@ impl RingFinder {
             s.boosted_members,
             s.outflow,
             s.outside,
-            s.outside_boosters,
-            s.shared_boosters,
         )
             .into_pyobject(py)
     }
@@ -429,6 +426,13 @@ impl EngineState {
             .into_iter()
             .map(|(ts, f, id)| (ts, f.to_owned(), id.map(str::to_owned)))
             .collect()
+    }
+
+    /// Of the established accounts (30 days or older) outside the group that recently boosted a member: how many,
+    /// and how many boosted two or more members.
+    fn established_boosters(&self, py: Python<'_>, members: &Bound<'_, PyAny>, now: f64) -> PyResult<(usize, usize)> {
+        let graph = self.graph.borrow(py);
+        Ok(self.s.established_boosters(&graph.g, &ids(&graph.g, members)?, now))
     }
 
     /// How many of the members are younger than 30 days (by creation time, else first seen).

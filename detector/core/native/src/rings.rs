@@ -83,9 +83,6 @@ pub struct GroupSums {
     pub boosted_members: usize,
     pub outflow: f64,
     pub outside: usize,
-    /// Distinct accounts outside the group that recently boosted a member, and how many of them boosted two or more.
-    pub outside_boosters: usize,
-    pub shared_boosters: usize,
 }
 
 pub struct Finder<'g> {
@@ -521,10 +518,7 @@ impl<'g> Finder<'g> {
             boosted_members: 0,
             outflow: 0.0,
             outside: 0,
-            outside_boosters: 0,
-            shared_boosters: 0,
         };
-        let mut boosted_by_outsider: FxHashMap<Id, usize> = FxHashMap::default();
         for m in sorted {
             let (out_row, in_row) = (self.outs(m), self.ins(m));
             let is_recent = |row: &Row, x: &Id| row.get(x).is_some_and(|tie| tie.last >= horizon);
@@ -543,11 +537,7 @@ impl<'g> Finder<'g> {
             }
             for x in graph.recent_rev(in_row, horizon) {
                 n_ins += 1;
-                if members.contains(&x) {
-                    in_in_group += 1;
-                } else {
-                    *boosted_by_outsider.entry(x).or_default() += 1;
-                }
+                in_in_group += members.contains(&x) as usize;
             }
             let tied_m = out_in_group + in_in_group - mutual;
             s.tied += tied_m;
@@ -565,8 +555,6 @@ impl<'g> Finder<'g> {
             };
             s.outside += n_outs + n_ins - both - tied_m;
         }
-        s.outside_boosters = boosted_by_outsider.len();
-        s.shared_boosters = boosted_by_outsider.values().filter(|&&n| n >= 2).count();
         s
     }
 }

@@ -708,6 +708,21 @@ impl State {
         }
     }
 
+    /// Of the established accounts (not younger than `FRESH_DAYS`) outside the group that boosted a member in the
+    /// ring window: how many, and how many boosted two or more members. Bought accounts are fresh: a farm cannot
+    /// make its members look like a community's by buying fans for them.
+    pub fn established_boosters(&self, g: &Graph, members: &IdSet, now: f64) -> (usize, usize) {
+        let mut boosts: FxHashMap<Id, usize> = FxHashMap::default();
+        for &m in members {
+            for x in g.recent_rev(g.in_row(m), now - g.window) {
+                if !members.contains(&x) && !self.is_fresh(g.name(x), now) {
+                    *boosts.entry(x).or_default() += 1;
+                }
+            }
+        }
+        (boosts.len(), boosts.values().filter(|&&n| n >= 2).count())
+    }
+
     /// How many of the members are younger than `FRESH_DAYS` (by creation time, else first seen).
     pub fn fresh_members<'a>(&self, members: impl IntoIterator<Item = &'a str>, now: f64) -> usize {
         members
