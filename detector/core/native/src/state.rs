@@ -715,12 +715,14 @@ impl State {
         let mut boosts: FxHashMap<Id, usize> = FxHashMap::default();
         for &m in members {
             for x in g.recent_rev(g.in_row(m), now - g.window) {
-                if !members.contains(&x) && !self.is_fresh(g.name(x), now) {
+                if !members.contains(&x) {
                     *boosts.entry(x).or_default() += 1;
                 }
             }
         }
-        (boosts.len(), boosts.values().filter(|&&n| n >= 2).count())
+        // Ages are looked up by name: once per booster, not once per member it boosts.
+        let established = boosts.iter().filter(|(&x, _)| !self.is_fresh(g.name(x), now));
+        established.fold((0, 0), |(all, shared), (_, &n)| (all + 1, shared + (n >= 2) as usize))
     }
 
     /// How many of the members are younger than `FRESH_DAYS` (by creation time, else first seen).
