@@ -37,9 +37,7 @@ class RingFeatures:
         return {name: float(getattr(self, name)) for name in self.__slots__}
 
 
-def describe(
-    members: set[str], finder: RingFinder, now: float, fresh: int, boosters: tuple[int, int] = (0, 0)
-) -> RingFeatures:
+def describe(members: set[str], finder: RingFinder, now: float, fresh: int, boosters: tuple[int, int]) -> RingFeatures:
     """Group-level features of a candidate ring (all in [0, 1] except size and partners outside); ``fresh`` is how
     many members are younger than 30 days, ``boosters`` how many established accounts outside boost members and
     how many of those boost two or more (``EngineState.fresh_members`` and ``established_boosters``: the graph knows
@@ -59,7 +57,7 @@ def describe(
     >>> found = finder.grow("r1", "r2", now=20.0)
     >>> sorted(found)
     ['r1', 'r2', 'r3', 'r4', 'r5']
-    >>> features = describe(found, finder, now=20.0, fresh=0)
+    >>> features = describe(found, finder, now=20.0, fresh=0, boosters=(0, 0))  # no fans outside
     >>> features.tie_density, features.inflow_closure, round(features.outflow_closure, 2)
     (1.0, 1.0, 0.8)
     """
