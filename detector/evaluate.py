@@ -29,7 +29,7 @@ from sklearn.metrics import average_precision_score
 
 from detector.baselines import heuristic, midas
 from detector.core.events import Event
-from detector.core.findings import Finding
+from detector.core.findings import FLAG_THRESHOLD, Finding
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE
 from detector.simulate import add_ring_variant_arguments
@@ -84,6 +84,8 @@ class EvalConfig:
     shared_fans: int = 0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None
+    #: Ours flags a candidate scored this or more (the engine's `threshold`; `--thresholds` compares several).
+    threshold: float = FLAG_THRESHOLD
     #: Decide every case ours opens as a reviewer knowing the truth would (`--decisions-out`).
     review: bool = False
 
@@ -338,7 +340,7 @@ def _run_ours(events: list[Event], truth: Truth, config: EvalConfig) -> tuple[Ma
     from detector.core.scoring import Scorer
     from detector.replay import replay_events
 
-    engine_config = EngineConfig(record_candidates=True, keep_forgotten_scores=True)
+    engine_config = EngineConfig(record_candidates=True, keep_forgotten_scores=True, threshold=config.threshold)
     scorer = Scorer.from_file(Path(config.weights), engine_config.seed) if config.weights else None
     engine = Engine(engine_config, scorer=scorer)
     findings: list[Finding] = []
@@ -654,6 +656,31 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def ours_rows(rows: Sequence[tuple[str, dict, Sequence[dict]]], label: str, circles: bool) -> list[str]:
+    """Ours evaluated several ways (training draws, thresholds), a row each: the header lines and one line per
+    ``(name, summary, seeds)``."""
+    lines = [
+        f"{label:>9} {'caught':>10} {'F1 mean (min)':>14} {'recall min':>11} {'benign flagged':>15} "
+        f"{'organic a run':>14} {'prevention':>11} {'cases a run':>12} {'about a scheme':>15}"
+        + (f" {'circle members':>15}" if circles else ""),
+        f"{'':>9} {'':>10} {'':>14} {'':>11} {'runs (max)':>15} {'mean (max)':>14} {'(oracle)':>11} "
+        f"{'mean (max)':>12} {'mean (min)':>15}",
+    ]
+    for name, s, seeds in rows:
+        benign_runs = sum(1 for seed in seeds if seed["methods"]["ours"]["benign_flagged"])
+        lines.append(
+            f"{name:>9} {str(s['caught']) + '/' + str(s['total']):>10}"
+            f" {fmt(s['f1']['mean']) + ' (' + fmt(s['f1']['min']) + ')':>14} {fmt(s['recall']['min']):>11}"
+            f" {str(benign_runs) + ' (' + str(s['benign_flagged']['max']) + ')':>15}"
+            f" {fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>14}"
+            f" {fmt(s['prevention']) + ' (' + fmt(s['oracle_prevention']) + ')':>11}"
+            f" {fmt(s['cases']['mean'], 1) + ' (' + str(s['cases']['max']) + ')':>12}"
+            f" {fmt(s['case_precision']['mean']) + ' (' + fmt(s['case_precision']['min']) + ')':>15}"
+            + (f" {s['circle_flagged']:>15}" if circles else "")
+        )
+    return lines
+
+
 def _closeness(scheme: Mapping) -> str:
     """How close a missed scheme came, where the method says (ours records its candidates)."""
     text = ""
@@ -665,11 +692,10 @@ def _closeness(scheme: Mapping) -> str:
     return text
 
 
-def format_report(report: dict) -> str:
-    summary, methods = report["summary"], report["config"]["methods"]
-    config = report["config"]
-    lines = [
-        f"{len(report['seeds'])} seeds ({seed_ranges_text([s['seed'] for s in report['seeds']])}) x "
+def streams_text(config: Mapping, seeds: Sequence[int]) -> str:
+    """What a report's streams are: seeds, schemes injected into which background, and how the rings hide."""
+    return (
+        f"{len(seeds)} seeds ({seed_ranges_text(seeds)}) x "
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
@@ -681,8 +707,21 @@ def format_report(report: dict) -> str:
         )
         + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
         + (f", {config['shared_fans']} shared fans a ring" if config.get("shared_fans") else "")
+    )
+
+
+def format_report(report: dict) -> str:
+    summary, methods = report["summary"], report["config"]["methods"]
+    config = report["config"]
+    lines = [
+        streams_text(config, [s["seed"] for s in report["seeds"]])
         + "; account level: positives = ring members + burst beneficiaries, bought helper accounts ignored"
-        + (f"; weights {config['weights']}" if config.get("weights") else ""),
+        + (f"; weights {config['weights']}" if config.get("weights") else "")
+        + (
+            f"; ours flags at {threshold:g}"
+            if (threshold := config.get("threshold", FLAG_THRESHOLD)) != FLAG_THRESHOLD
+            else ""
+        ),
         "",
         f"{'method':<10} {'precision':>15} {'recall':>15} {'F1':>15} {'benign flagged':>15} "
         f"{'organic flagged':>16} {'caught':>9} {'delay h med/p90':>16} {'prevention':>18} {'avg precision':>15}",
@@ -871,6 +910,16 @@ def _methods(value: str) -> tuple[str, ...]:
     return methods
 
 
+def _thresholds(value: str) -> tuple[float, ...]:
+    try:
+        thresholds = tuple(float(t) for t in value.split(","))
+    except ValueError:
+        thresholds = ()
+    if not thresholds or not all(0.0 < t <= 1.0 for t in thresholds) or len(set(thresholds)) != len(thresholds):
+        raise argparse.ArgumentTypeError(f"thresholds are distinct scores in (0, 1], e.g. 0.3,0.4,0.5: {value!r}")
+    return tuple(sorted(thresholds))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = EvalConfig()
     parser.add_argument("--seeds", type=int, default=defaults.seeds, help="number of seeds (one stream each)")
@@ -921,6 +970,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated streams a training draw fits on (default: %(default)s, the shipped recipe's)",
     )
     parser.add_argument(
+        "--thresholds",
+        type=_thresholds,
+        default=(),
+        help="report ours flagging at each of these scores instead of 0.5, a row each, e.g. 0.3,0.4,0.5: the "
+        "schemes caught, organic accounts flagged and cases to review at each operating point",
+    )
+    parser.add_argument(
         "--decisions-out",
         type=Path,
         help="write every case ours opened, decided from the ground truth, for `detector train --decisions`",
@@ -955,6 +1011,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.training_draws:
         return _run_draws(args, config)
+    if args.thresholds and args.decisions_out:
+        print("--thresholds reports rows of ours, and takes no --decisions-out", file=sys.stderr)
+        return 2
     if config.weights:
         # The worker processes would each fail on the first candidate: refuse weights this engine cannot use now.
         from detector.core.engine import Engine
@@ -971,6 +1030,8 @@ def run(args: argparse.Namespace) -> int:
             f"detector eval: synthetic seeds {seed_ranges_text(used)} are the streams the shipped weights were "
             "trained on; evaluate on other seeds"
         )
+    if args.thresholds:
+        return _run_thresholds(args, config)
     report = evaluate(config)
     decisions = [
         {**row, "case_id": f"seed-{seed_run['seed']}/{row['case_id']}"}
@@ -981,10 +1042,23 @@ def run(args: argparse.Namespace) -> int:
     if args.decisions_out:
         args.decisions_out.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in decisions))
         print(f"wrote {len(decisions)} decided cases to {args.decisions_out}", file=sys.stderr)
-    if args.json:
-        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
-        print(f"wrote {args.json}", file=sys.stderr)
+    _write_json(args.json, report)
     return 0
+
+
+def _run_thresholds(args: argparse.Namespace, config: EvalConfig) -> int:
+    from detector.operating_points import evaluate_thresholds, format_thresholds
+
+    report = evaluate_thresholds(config, args.thresholds)
+    print(format_thresholds(report))
+    _write_json(args.json, report)
+    return 0
+
+
+def _write_json(path: Path | None, report: dict) -> None:
+    if path:
+        path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        print(f"wrote {path}", file=sys.stderr)
 
 
 def _run_draws(args: argparse.Namespace, config: EvalConfig) -> int:
@@ -1005,7 +1079,5 @@ def _run_draws(args: argparse.Namespace, config: EvalConfig) -> int:
         )
     report = evaluate_draws(config, args.training_draws, args.training_streams)
     print(format_draws(report))
-    if args.json:
-        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
-        print(f"wrote {args.json}", file=sys.stderr)
+    _write_json(args.json, report)
     return 0

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from detector.core.engine import AccountResult, Engine, EngineConfig
 from detector.core.events import Event, EventRejected, event_time, parse_event
-from detector.core.findings import Finding
+from detector.core.findings import FLAG_THRESHOLD, MAX_NEW_CASES_PER_DAY, Finding
 from detector.core.scoring import Scorer
 from models.labels import SchemeIndex
 
@@ -216,6 +216,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", type=Path, help="score with these weights (`detector train --out`) instead of the shipped ones"
     )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=FLAG_THRESHOLD,
+        help="flag candidates scored this or more (default: %(default)s; `detector eval --thresholds` compares them)",
+    )
+    parser.add_argument(
+        "--max-new-cases-per-day",
+        type=int,
+        default=MAX_NEW_CASES_PER_DAY,
+        help="new cases a day (event time) scored under 0.95 beyond which they are held back (default: %(default)s)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -298,9 +310,14 @@ def _engine(args: argparse.Namespace) -> Engine:
     """The engine to replay with, its weights checked before any input is read."""
     config = EngineConfig(record_candidates=args.candidates is not None, keep_forgotten_scores=True)
     try:
-        return Engine(config, scorer=Scorer.from_file(args.weights, config.seed) if args.weights else None)
+        engine = Engine(config, scorer=Scorer.from_file(args.weights, config.seed) if args.weights else None)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"detector replay: --weights {args.weights}: {exc}") from None
+    try:
+        engine.use_flagging(args.threshold, args.max_new_cases_per_day)
+    except ValueError as exc:
+        raise SystemExit(f"detector replay: {exc}") from None
+    return engine
 
 
 def _replay(

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from detector.core.findings import FLAG_THRESHOLD, MAX_NEW_CASES_PER_DAY
+
 ENV_PREFIX = "DETECTOR_"
 
 
@@ -42,6 +44,11 @@ class Settings:
     #: The scores' weights (a `detector train --out` file); empty: the shipped models/weights.json. Applied at every
     #: start, a resumed checkpoint included.
     weights: str = ""
+    #: The worker's operating point, applied at every start like the weights: it flags candidates scored this or
+    #: more (`detector eval --thresholds` reports what each would catch and cost) ...
+    threshold: float = FLAG_THRESHOLD
+    #: ... and opens at most this many new cases a day (event time) unless scored 0.95 or more.
+    max_new_cases_per_day: int = MAX_NEW_CASES_PER_DAY
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     case_base_url: str = "http://127.0.0.1:8080/cases"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from detector.evaluate import BACKGROUND_NAMES, EvalConfig, evaluate, fmt, seed_ranges_text
+from detector.evaluate import EvalConfig, evaluate, ours_rows, streams_text
 from detector.simulation import SYNTHETIC
 from models.retrain import (
     FIRST_TRAINING_SEED,
@@ -62,30 +62,18 @@ def format_draws(report: dict) -> str:
     seeds = [s["seed"] for s in draws[0]["seeds"]] if draws else []
     streams, circles = report["training_streams"], config["circles_per_seed"]
     lines = [
-        f"{len(seeds)} seeds ({seed_ranges_text(seeds)}) x ({config['rings_per_seed']} rings + "
-        f"{config['bursts_per_seed']} bursts) injected into {BACKGROUND_NAMES[config['background']]}"
-        + (f" with {circles} friend circles" if circles else "")
+        streams_text(config, seeds)
         + f", scored with the weights of {len(draws)} training draws ({streams} simulated streams each, "
         "`detector train --first-seed N`)",
         "",
-        f"{'draw':>6} {'caught':>10} {'F1 mean (min)':>14} {'recall min':>11} {'benign flagged':>15} "
-        f"{'organic a run':>14} {'prevention':>11}" + (f" {'circle members':>15}" if circles else ""),
-        f"{'':>6} {'':>10} {'':>14} {'':>11} {'runs (max)':>15} {'mean (max)':>14} {'(oracle)':>11}",
     ]
     # The shipped weights are the default recipe's draw: marked, when it is one of the rows.
     shipped = FIRST_TRAINING_SEED if streams == TRAINING_STREAMS else None
-    for draw in draws:
-        s = draw["summary"]
-        benign_runs = sum(1 for seed in draw["seeds"] if seed["methods"]["ours"]["benign_flagged"])
-        name = f"{draw['first_seed']}{'*' if draw['first_seed'] == shipped else ''}"
-        lines.append(
-            f"{name:>6} {str(s['caught']) + '/' + str(s['total']):>10}"
-            f" {fmt(s['f1']['mean']) + ' (' + fmt(s['f1']['min']) + ')':>14} {fmt(s['recall']['min']):>11}"
-            f" {str(benign_runs) + ' (' + str(s['benign_flagged']['max']) + ')':>15}"
-            f" {fmt(s['organic_flagged']['mean'], 1) + ' (' + str(s['organic_flagged']['max']) + ')':>14}"
-            f" {fmt(s['prevention']) + ' (' + fmt(s['oracle_prevention']) + ')':>11}"
-            + (f" {s['circle_flagged']:>15}" if circles else "")
-        )
+    rows = [
+        (f"{draw['first_seed']}{'*' if draw['first_seed'] == shipped else ''}", draw["summary"], draw["seeds"])
+        for draw in draws
+    ]
+    lines += ours_rows(rows, "draw", bool(circles))
     if draws:
         caught = [d["summary"]["caught"] for d in draws]
         organic = [d["summary"]["organic_flagged"]["mean"] for d in draws]

@@ -44,7 +44,12 @@ def create_app(settings: Settings, *, checkpoint_interval_s: float = DEFAULT_CHE
     cases = RedisCaseSink(CaseStore.from_url(settings.redis_url))
     weights = Path(settings.weights) if settings.weights else None
     detection = Detection.restore(
-        state_dir / f"{settings.app_id}.checkpoint", [cases, alerts], dead_letters, weights=weights
+        state_dir / f"{settings.app_id}.checkpoint",
+        [cases, alerts],
+        dead_letters,
+        weights=weights,
+        threshold=settings.threshold,
+        max_new_cases_per_day=settings.max_new_cases_per_day,
     )
     agents.register(app, settings, declared, detection, alerts, dead_letters, checkpoint_interval_s)
     return app

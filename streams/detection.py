@@ -24,6 +24,7 @@ from pathlib import Path
 
 from detector.alerts import Decision
 from detector.core.engine import Engine
+from detector.core.findings import FLAG_THRESHOLD, MAX_NEW_CASES_PER_DAY
 from detector.core.scoring import Scorer, load_weights, weights_version
 from streams import checkpoint
 from streams.pipeline import DetectorState, InputRecord
@@ -58,10 +59,17 @@ class Detection:
 
     @classmethod
     def restore(
-        cls, path: Path, sinks: Sequence[FindingSink], dead_letters: DeadLetterSink, weights: Path | None = None
+        cls,
+        path: Path,
+        sinks: Sequence[FindingSink],
+        dead_letters: DeadLetterSink,
+        weights: Path | None = None,
+        threshold: float = FLAG_THRESHOLD,
+        max_new_cases_per_day: int = MAX_NEW_CASES_PER_DAY,
     ) -> Detection:
         """Resume from the checkpoint at ``path``, or start with an empty engine when there is none; score with
-        ``weights`` (a ``detector train --out`` file), else the shipped weights."""
+        ``weights`` (a ``detector train --out`` file), else the shipped weights, and flag at ``threshold`` with at
+        most ``max_new_cases_per_day`` new cases a day (the settings of this start, not the checkpoint's)."""
         saved = checkpoint.load(path)
         chosen, version = load_weights(weights), weights_version(weights) if weights else ""
         if saved is None:
@@ -71,13 +79,17 @@ class Detection:
             # now on, and the online models keep what they learnt.
             state = DetectorState.from_checkpoint(saved)
             state.engine.scorer.use_weights(chosen, version)
+        state.engine.use_flagging(threshold, max_new_cases_per_day)
         detection = cls(state, sinks, dead_letters, path)
         origin = (
             f"no checkpoint at {path}: starting with empty state"
             if saved is None
             else (f"resuming from {path} at offsets {saved.offsets}")
         )
-        detection.origin = f"{origin}; scoring with {version or 'the shipped weights'}"
+        detection.origin = (
+            f"{origin}; scoring with {version or 'the shipped weights'}, flagging at {threshold:g} with at most "
+            f"{max_new_cases_per_day} new cases a day"
+        )
         return detection
 
     async def handle(self, records: Sequence[InputRecord]) -> None:

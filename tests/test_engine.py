@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -510,6 +511,46 @@ def test_organic_virality_from_established_accounts_is_not_flagged(market):
         if i != 250
     ]
     assert flagged(run(market + viral)) == set()
+
+
+def operating_point(events: list[Event], threshold: float, max_new_cases_per_day: int) -> tuple[Engine, list]:
+    engine = Engine(EngineConfig(record_candidates=True))
+    engine.use_flagging(threshold, max_new_cases_per_day)
+    return engine, engine.process_batch(sorted(events, key=lambda e: e.ts))
+
+
+def test_the_engine_flags_exactly_the_candidates_scored_at_its_threshold_or_more(market):
+    rng = random.Random(4)
+    events = market + ring([f"ring{i}" for i in range(6)], T0 + 30 * DAY, DAY, rng)
+    shipped, _ = operating_point(events, 0.5, 1000)
+    organic = sorted({c["score"] for c in shipped.candidates if c["score"] < 0.5})
+    assert len(organic) > 10  # the market's groups and popular accounts are scored, under the default threshold
+    for threshold in (organic[len(organic) // 2], 0.5, 0.99):
+        engine, _ = operating_point(events, threshold, 1000)
+        assert engine.candidates == shipped.candidates  # the searches and scores never read the threshold
+        expected = {a for c in engine.candidates if c["score"] >= threshold for a in c["accounts"]}
+        assert flagged(engine) == expected
+
+
+def test_a_day_opens_at_most_its_budget_of_new_cases_unless_they_score_0_95(market):
+    rng = random.Random(4)
+    events = market + ring([f"ring{i}" for i in range(6)], T0 + 30 * DAY, DAY, rng)
+    scores = sorted(c["score"] for c in operating_point(events, 0.5, 1000)[0].candidates if c["score"] < 0.5)
+    low = scores[len(scores) // 4]  # a threshold at which organic groups open cases on many days
+
+    def new_cases_per_day(findings: list) -> Counter:
+        first: dict[str, object] = {}
+        for finding in findings:
+            first.setdefault(finding.case_id, finding)
+        return Counter(int(f.flagged_ts // DAY) for f in first.values() if f.score < 0.95)
+
+    unlimited, findings = operating_point(events, low, 1000)
+    assert max(new_cases_per_day(findings).values()) > 1 and unlimited.stats.held_by_budget == 0
+    budgeted, findings = operating_point(events, low, 1)
+    assert max(new_cases_per_day(findings).values()) == 1 and budgeted.stats.held_by_budget > 0
+    assert {"ring0", "ring1"} <= flagged(budgeted)  # near-certain cases are never held
+    with pytest.raises(ValueError, match="a score in"):
+        budgeted.use_flagging(0.0, 1)
 
 
 def test_duplicates_count_once():

@@ -17,6 +17,7 @@ from detector.alerts import Decision
 from detector.core.engine import MODEL_VERSION, Engine
 from detector.core.events import Event
 from detector.core.scoring import load_weights, weights_version
+from detector.settings import Settings
 from models import WEIGHTS_PATH
 from streams import checkpoint, pipeline
 from streams.detection import Detection
@@ -270,7 +271,9 @@ async def test_a_worker_resumed_with_refitted_weights_scores_with_them_and_keeps
     path = tmp_path / "w.checkpoint"
     kept = _Keep()
     detection = Detection.restore(path, [kept], _Discard())
-    assert detection.origin.endswith("scoring with the shipped weights")
+    assert detection.origin.endswith(
+        "scoring with the shipped weights, flagging at 0.5 with at most 1000 new cases a day"
+    )
     first = [e.to_json() for e in ring_events("p")]
     await detection.handle(records(first, partitions=1))
     assert kept.revisions and all(r.finding.model_version == MODEL_VERSION for r in kept.revisions)
@@ -282,7 +285,7 @@ async def test_a_worker_resumed_with_refitted_weights_scores_with_them_and_keeps
     refit.write_bytes(orjson.dumps({m: {**w, "intercept": w["intercept"] - 60} for m, w in shipped.items()}))
     kept = _Keep()
     resumed = Detection.restore(path, [kept], _Discard(), weights=refit)
-    assert resumed.origin.startswith("resuming from") and resumed.origin.endswith(weights_version(refit))
+    assert resumed.origin.startswith("resuming from") and f"scoring with {weights_version(refit)}," in resumed.origin
     scorer = resumed.state.engine.scorer
     assert scorer.weights == load_weights(refit) and scorer.novelty.keys() == learnt.keys()
     assert [scorer.novelty[m].seen for m in learnt] == [learnt[m].seen for m in learnt]  # what the trees had seen
@@ -297,3 +300,26 @@ async def test_a_worker_resumed_with_refitted_weights_scores_with_them_and_keeps
     other.write_bytes(orjson.dumps({"farming_ring": shipped["farming_ring"]}))
     with pytest.raises(ValueError, match="the weights name models"):
         Detection.restore(path, [_Discard()], _Discard(), weights=other)
+
+
+async def test_a_worker_flags_at_the_operating_point_of_each_start_a_resumed_checkpoint_included(tmp_path: Path):
+    path = tmp_path / "w.checkpoint"
+    settings = Settings.from_env({"DETECTOR_THRESHOLD": "0.999999", "DETECTOR_MAX_NEW_CASES_PER_DAY": "0"})
+    kept = _Keep()
+    strict = Detection.restore(
+        path, [kept], _Discard(), threshold=settings.threshold, max_new_cases_per_day=settings.max_new_cases_per_day
+    )
+    assert strict.origin.endswith("flagging at 0.999999 with at most 0 new cases a day")
+    first = [e.to_json() for e in ring_events("p")]
+    await strict.handle(records(first, partitions=1))
+    assert kept.revisions == [] and strict.state.engine.config.max_new_cases_per_day == 0  # none scored that high
+    await strict.checkpoint()
+
+    kept = _Keep()  # resumed with the default operating point: the checkpoint's does not stick
+    resumed = Detection.restore(path, [kept], _Discard())
+    await resumed.handle(
+        [Record(TOPIC, 0, len(first) + i, None, e.to_json()) for i, e in enumerate(ring_events("q", start=1.7001e9))]
+    )
+    assert kept.revisions and min(r.finding.score for r in kept.revisions) < 0.999999
+    with pytest.raises(ValueError, match=r"threshold 1.5: a score in \(0, 1\]"):
+        Detection.restore(path, [_Discard()], _Discard(), threshold=1.5)

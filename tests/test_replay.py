@@ -130,6 +130,24 @@ def test_unflagged_accounts_report_the_highest_score_they_reached(tmp_path):
     assert scored and max(scored) < 0.5
 
 
+def test_a_backtest_flags_the_accounts_scored_at_the_threshold_it_is_given(tmp_path):
+    events = organic_market(random.Random(7))  # scored, all under the default threshold
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(e.to_json() for e in events) + b"\n")
+
+    def scores(*extra: str) -> list[dict]:
+        argv = ["replay", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "s.jsonl"), "--no-progress", *extra]
+        assert main(argv) == 0
+        return [orjson.loads(line) for line in (tmp_path / "s.jsonl").read_bytes().splitlines()]
+
+    scored = sorted(r["score"] for r in scores() if r["score"] > 0)
+    threshold = scored[len(scored) // 2]
+    rows = scores("--threshold", str(threshold))
+    assert any(r["flagged"] for r in rows)
+    assert all(r["flagged"] == (r["score"] >= threshold) for r in rows)
+    with pytest.raises(SystemExit, match=r"threshold 0.0: a score in \(0, 1\]"):
+        scores("--threshold", "0")
+
+
 def test_a_ground_truth_labels_the_candidates_export_for_researchers(tmp_path):
     rng = random.Random(5)
     members = [f"ring{i}" for i in range(7)]

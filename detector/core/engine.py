@@ -9,11 +9,18 @@ from __future__ import annotations
 import pickle
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from detector.core._native import DAY, FRESH_DAYS, EngineState, LateEvent
 from detector.core.events import Event, EventRejected
-from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH, Finding, stable_case_id
+from detector.core.findings import (
+    FARMING_RING,
+    FLAG_THRESHOLD,
+    FOLLOWER_GROWTH,
+    MAX_NEW_CASES_PER_DAY,
+    Finding,
+    stable_case_id,
+)
 from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
 from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, describe
 from detector.core.scoring import Scorer
@@ -90,12 +97,12 @@ class EngineConfig:
     max_ring_members: int = 40
     min_ring_size: int = MIN_RING_SIZE
     min_burst: int = MIN_BURST
-    threshold: float = 0.5
+    threshold: float = FLAG_THRESHOLD
     allowed_lateness_s: float = 3600.0
     dedup_horizon_s: float = 2 * DAY
     dedup_max_ids: int = 2_000_000
     idle_eviction_days: float = 180.0
-    max_new_cases_per_day: int = 1000
+    max_new_cases_per_day: int = MAX_NEW_CASES_PER_DAY
     sample_event_ids: int = 20
     seed: int = 42
     #: Keep every scored candidate (flagged or not) in ``Engine.candidates``: the labelled export for retraining.
@@ -498,6 +505,16 @@ class Engine:
         """The highest score the account reached in any candidate, flagged or not (0 when it never was in one)."""
         result = self.results.get(account)
         return max(self.state.best_score(account), result.score if result is not None else 0.0)
+
+    def use_flagging(self, threshold: float, max_new_cases_per_day: int) -> None:
+        """Flag from now on the candidates scored ``threshold`` or more, opening at most ``max_new_cases_per_day``
+        new cases a day under 0.95: a platform's operating point (``detector eval --thresholds`` measures them).
+        What was flagged stays flagged; the searches and scores do not change."""
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold {threshold}: a score in (0, 1]")
+        if max_new_cases_per_day < 0:
+            raise ValueError(f"max_new_cases_per_day {max_new_cases_per_day}: not negative")
+        self.config = replace(self.config, threshold=threshold, max_new_cases_per_day=max_new_cases_per_day)
 
     def learn_decision(self, scheme: str, features: dict[str, float], confirmed: bool) -> None:
         """Feed a reviewer decision to the online classifier."""

@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass, field
 FARMING_RING = "farming_ring"
 FOLLOWER_GROWTH = "follower_growth"
 SCHEMES = (FARMING_RING, FOLLOWER_GROWTH)
+#: A candidate scored this or more is flagged, by default: the engine's ``threshold``, which a platform may move
+#: (``DETECTOR_THRESHOLD``) after reading ``detector eval --thresholds``.
+FLAG_THRESHOLD = 0.5
+#: New cases a day under a score of 0.95 (event time), by default: what keeps the review queue workable on a bad day.
+MAX_NEW_CASES_PER_DAY = 1000
 
 
 @dataclass(frozen=True)
