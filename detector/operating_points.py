@@ -30,7 +30,7 @@ def format_thresholds(report: dict) -> str:
     seeds = [s["seed"] for s in rows[0]["seeds"]] if rows else []
     lines = [
         streams_text(config, seeds)
-        + f", ours flagging at {len(rows)} thresholds"
+        + f", ours flagging at {len(rows)} threshold{'' if len(rows) == 1 else 's'}"
         + (f"; weights {config['weights']}" if config.get("weights") else ""),
         "",
         *ours_rows(
