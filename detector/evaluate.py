@@ -82,6 +82,7 @@ class EvalConfig:
     #: Bought accounts per ring each boosting half its members (`--shared-fans`): how far a ring whose members share
     #: outside boosters gets (docs/evaluation.md, *Rings whose members share fans*).
     shared_fans: int = 0
+    shared_fans_age_days: float = 0.0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None
     #: Ours flags a candidate scored this or more (the engine's `threshold`; `--thresholds` compares several).
@@ -531,6 +532,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         answered_pairs=config.answered_pairs,
         pre_aged_rings=config.pre_aged_rings,
         shared_fans=config.shared_fans,
+        shared_fans_age_days=config.shared_fans_age_days,
     )
     events, truth_json = generate(simulation)
     truth = Truth.from_simulation(events, truth_json)
@@ -707,6 +709,7 @@ def streams_text(config: Mapping, seeds: Sequence[int]) -> str:
         )
         + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
         + (f", {config['shared_fans']} shared fans a ring" if config.get("shared_fans") else "")
+        + (f" aged {config['shared_fans_age_days']:g} days more" if config.get("shared_fans_age_days") else "")
     )
 
 
@@ -999,6 +1002,7 @@ def run(args: argparse.Namespace) -> int:
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
         shared_fans=args.shared_fans,
+        shared_fans_age_days=args.shared_fans_age,
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
     )

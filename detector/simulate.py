@@ -128,6 +128,14 @@ def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
         help="bought accounts per ring that each boost half its members, so that they share outside boosters as an "
         "organic community's members do (the truth lists them as the ring's helpers; default: none)",
     )
+    parser.add_argument(
+        "--shared-fans-age",
+        type=_not_negative_days,
+        default=defaults.shared_fans_age_days,
+        metavar="DAYS",
+        help="create the shared fans this many days earlier (aged accounts a farm kept; default: 0, created in "
+        "batches hours to weeks before the ring)",
+    )
 
 
 def _positive(text: str) -> float:
@@ -148,6 +156,13 @@ def _not_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def _not_negative_days(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"days, not negative, not {text}")
     return value
 
 
@@ -172,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
         shared_fans=args.shared_fans,
+        shared_fans_age_days=args.shared_fans_age,
     )
     events, truth = generate(config)
     if args.out:

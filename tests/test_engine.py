@@ -667,18 +667,21 @@ def test_reviewer_decisions_steer_scores_once_enough_are_learned():
     assert reviewer < 0
 
 
-@pytest.mark.parametrize("fans", ["own", "shared", "bought"])
+@pytest.mark.parametrize("fans", ["own", "shared", "bought", "bought aged"])
 def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do_not_make_one(fans):
     # The same six accounts trading with each other, each boosted by four accounts outside: a ring's members are
     # strangers, each with fans of its own; an organic community's members share theirs. A farm buying fans that
-    # boost several members at once does not turn its ring into a community: fresh accounts are not counted.
+    # boost several members at once does not turn its ring into a community: fresh accounts are not counted, nor
+    # accounts shaped like bought ones however old (following far more than followed, barely posting).
     group = [f"m{i}" for i in range(6)]
     events = []
     for i, a in enumerate(group):
         events += [Event(T0, "rate", a, group[(i + k) % 6], actor_profile=HUMAN) for k in (1, 2, 3)]
         for j in range(4):
-            fan = {"own": f"fan{i}.{j}", "shared": f"fan{j}", "bought": f"bought{j}"}[fans]
-            profile = fake_profile(T0 - 5 * DAY) if fans == "bought" else HUMAN
+            fan = {"own": f"fan{i}.{j}", "shared": f"fan{j}"}.get(fans, f"bought{j}")
+            profile = {"bought": fake_profile(T0 - 5 * DAY), "bought aged": fake_profile(T0 - 400 * DAY)}.get(
+                fans, HUMAN
+            )
             events.append(Event(T0, "rate", fan, a, actor_profile=profile))
     engine = Engine()
     engine.process_batch(events)

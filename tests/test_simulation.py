@@ -295,8 +295,9 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert main([*argv, "--rings", "1", "--bursts", "0", "--reciprocal-rings", "1", "--answered-pairs", "0.5"]) == 0
     shape = orjson.loads(truth_path.read_bytes())["schemes"][0]["shape"]
     assert shape["reciprocal"] and shape["answered_pairs"] == 0.5
-    assert main([*argv, "--rings", "1", "--bursts", "0", "--shared-fans", "3"]) == 0
-    assert len(orjson.loads(truth_path.read_bytes())["schemes"][0]["helpers"]) == 3
+    assert main([*argv, "--rings", "1", "--bursts", "0", "--shared-fans", "3", "--shared-fans-age", "45"]) == 0
+    ring = orjson.loads(truth_path.read_bytes())["schemes"][0]
+    assert len(ring["helpers"]) == 3 and ring["shape"]["shared_fans_age_days"] == 45
 
 
 def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
@@ -360,6 +361,24 @@ def test_shared_fans_are_bought_accounts_boosting_half_of_a_ring_each_and_the_sc
     assert ring_boosts == {(e.ts, e.kind, e.actor, e.target, e.weight) for e in plain_events if e.actor in members}
     with pytest.raises(ValueError, match="shared_fans"):
         SimulationConfig(shared_fans=-1)
+    # Aged fans (a farm keeping its accounts): the same boosts, from accounts created that much earlier.
+    aged_events, aged_truth = generate(replace(config, shared_fans=6, shared_fans_age_days=90))
+    aged_by_id = {e.id: e for e in aged_events}
+    for ring, aged in zip(rings, aged_truth["schemes"][:3], strict=True):
+        assert aged["helpers"] == ring["helpers"]
+        created = {
+            by_id[i].actor: by_id[i].actor_profile.created_ts
+            for i in ring["event_ids"]
+            if by_id[i].actor in ring["helpers"]
+        }
+        aged_created = {
+            aged_by_id[i].actor: aged_by_id[i].actor_profile.created_ts
+            for i in aged["event_ids"]
+            if aged_by_id[i].actor in aged["helpers"]
+        }
+        assert aged_created == {fan: ts - 90 * DAY for fan, ts in created.items()}
+    with pytest.raises(ValueError, match="shared_fans_age_days"):
+        SimulationConfig(shared_fans_age_days=-1)
 
 
 def test_tit_for_tat_rings_answer_every_boost_inside_and_are_otherwise_the_same_schemes(synthetic):

@@ -35,7 +35,8 @@ class SimulationConfig:
     (``RingShape.reciprocal``), by ``answered_pairs`` of their one-way pairs; ``pre_aged_rings`` the share whose
     members boost each other once, 46 to 60-90 days before trading, so that their ties look old
     (``RingShape.pre_aged_days``). Both are drawn apart: the schemes are otherwise the same. ``shared_fans``: bought
-    accounts per ring that each boost half its members (``RingShape.shared_fans``), so they share outside boosters."""
+    accounts per ring that each boost half its members (``RingShape.shared_fans``), so they share outside boosters,
+    created ``shared_fans_age_days`` earlier than by default (aged accounts)."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -49,6 +50,7 @@ class SimulationConfig:
     answered_pairs: float = 1.0
     pre_aged_rings: float = 0.0
     shared_fans: int = 0
+    shared_fans_age_days: float = 0.0
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
@@ -62,6 +64,8 @@ class SimulationConfig:
                 raise ValueError(f"{name}: a share of the rings, from 0 to 1")
         if self.shared_fans < 0:
             raise ValueError("shared_fans: a number of bought accounts per ring, not negative")
+        if not (math.isfinite(self.shared_fans_age_days) and self.shared_fans_age_days >= 0):
+            raise ValueError("shared_fans_age_days: how much older the shared fans are, in days, not negative")
         if not 0.0 <= self.answered_pairs <= 1.0:
             raise ValueError("answered_pairs: a share of a tit-for-tat ring's one-way pairs, from 0 to 1")
 
@@ -124,7 +128,8 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
         replace(shape, pre_aged_days=pre_aging.uniform(60, 90)) if pre_aging.random() < config.pre_aged_rings else shape
         for shape in shapes
     ]
-    shapes = [replace(shape, shared_fans=config.shared_fans) for shape in shapes] + [
+    fans = {"shared_fans": config.shared_fans, "shared_fans_age_days": config.shared_fans_age_days}
+    shapes = [replace(shape, **fans) for shape in shapes] + [
         random_burst_shape(rng, speed=PACES[(j + offset) % 2], kinds=_BURST_KINDS[config.background])
         for j in range(config.bursts)
     ]

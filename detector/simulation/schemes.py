@@ -61,6 +61,8 @@ class RingShape:
     ``shared_fans``: that many bought accounts (batch-created, like a burst's) each boost half the members (at least
     two) once, at random times in the window, so that the members share outside boosters as an organic community's
     do (an evasion of the ``shared_booster_share`` feature, docs/detection.md); they are the scheme's ``helpers``.
+    ``shared_fans_age_days``: the fans' batches are created hours to weeks before that many days before the ring
+    starts (0: before it starts), as a farm keeping aged accounts would.
     ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once, at a random time
     between ``PRE_AGED_MIN_DAYS`` and that many days before the ring starts (an evasion that makes their ties look
     old); those boosts are the scheme's ``preparation_event_ids``, outside its window, from
@@ -81,10 +83,12 @@ class RingShape:
     answered_pairs: float = 1.0
     pre_aged_days: float = 0.0
     shared_fans: int = 0
+    shared_fans_age_days: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.size >= 3, "a ring needs at least 3 members")
         _check(self.shared_fans >= 0, "shared_fans must not be negative")
+        _check(self.shared_fans_age_days >= 0, "shared_fans_age_days must not be negative")
         _check(self.pre_aged_days == 0 or self.pre_aged_days > PRE_AGED_MIN_DAYS, "pre_aged_days: 0 or over 46")
         _check(self.members in MEMBER_TYPES, f"members must be one of {MEMBER_TYPES}")
         _check(self.timing in ("desync", "rounds"), "timing must be desync or rounds")
@@ -385,7 +389,7 @@ class _Injector:
         drawn again, and may get another name)."""
         rng = random.Random(f"shared-fans-{self._scheme_id}-{start}")
         fans = []
-        for batch in batch_creation_times(rng, shape.shared_fans, start):
+        for batch in batch_creation_times(rng, shape.shared_fans, start - shape.shared_fans_age_days * DAY):
             for created in batch:
                 fan = self.ids.new(rng)
                 fans.append(fan)
