@@ -594,14 +594,6 @@ impl State {
         self.accounts.get(account).is_some_and(|info| info.fresh(now))
     }
 
-    /// Neither young nor shaped like a bought account: an outside booster whose boosts speak for a community.
-    fn is_established(&self, account: &str, now: f64) -> bool {
-        match self.accounts.get(account) {
-            Some(info) => !info.fresh(now) && !info.low_quality(),
-            None => true,
-        }
-    }
-
     /// The group if it is big enough to be scored, else nothing.
     fn candidate_group(&mut self, members: IdSet, rules: &Rules) -> IdSet {
         if members.len() < rules.min_members {
@@ -728,8 +720,8 @@ impl State {
                 }
             }
         }
-        // Ages and profiles are looked up by name: once per booster, not once per member it boosts.
-        let established = boosts.iter().filter(|(&x, _)| self.is_established(g.name(x), now));
+        // Ages are looked up by name: once per booster, not once per member it boosts.
+        let established = boosts.iter().filter(|(&x, _)| !self.is_fresh(g.name(x), now));
         established.fold((0, 0), |(all, shared), (_, &n)| (all + 1, shared + (n >= 2) as usize))
     }
 
