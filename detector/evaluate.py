@@ -29,7 +29,7 @@ from sklearn.metrics import average_precision_score
 
 from detector.baselines import heuristic, midas
 from detector.core.events import Event
-from detector.core.findings import FLAG_THRESHOLD, Finding
+from detector.core.findings import FLAG_THRESHOLD, Finding, check_flagging
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE
 from detector.simulate import add_ring_variant_arguments
@@ -916,9 +916,11 @@ def _methods(value: str) -> tuple[str, ...]:
 def _thresholds(value: str) -> tuple[float, ...]:
     try:
         thresholds = tuple(float(t) for t in value.split(","))
+        for threshold in thresholds:
+            check_flagging(threshold)
     except ValueError:
         thresholds = ()
-    if not thresholds or not all(0.0 < t <= 1.0 for t in thresholds) or len(set(thresholds)) != len(thresholds):
+    if not thresholds or len(set(thresholds)) != len(thresholds):
         raise argparse.ArgumentTypeError(f"thresholds are distinct scores in (0, 1], e.g. 0.3,0.4,0.5: {value!r}")
     return tuple(sorted(thresholds))
 

@@ -19,6 +19,7 @@ from detector.core.findings import (
     FOLLOWER_GROWTH,
     MAX_NEW_CASES_PER_DAY,
     Finding,
+    check_flagging,
     stable_case_id,
 )
 from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
@@ -510,10 +511,7 @@ class Engine:
         """Flag from now on the candidates scored ``threshold`` or more, opening at most ``max_new_cases_per_day``
         new cases a day under 0.95: a platform's operating point (``detector eval --thresholds`` measures them).
         What was flagged stays flagged; the searches and scores do not change."""
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold {threshold}: a score in (0, 1]")
-        if max_new_cases_per_day < 0:
-            raise ValueError(f"max_new_cases_per_day {max_new_cases_per_day}: not negative")
+        check_flagging(threshold, max_new_cases_per_day)
         self.config = replace(self.config, threshold=threshold, max_new_cases_per_day=max_new_cases_per_day)
 
     def learn_decision(self, scheme: str, features: dict[str, float], confirmed: bool) -> None:

@@ -15,6 +15,14 @@ FLAG_THRESHOLD = 0.5
 MAX_NEW_CASES_PER_DAY = 1000
 
 
+def check_flagging(threshold: float, max_new_cases_per_day: int = MAX_NEW_CASES_PER_DAY) -> None:
+    """Raise ``ValueError`` unless the operating point is one: a threshold in (0, 1] and a budget not negative."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold {threshold}: a score in (0, 1]")
+    if max_new_cases_per_day < 0:
+        raise ValueError(f"max_new_cases_per_day {max_new_cases_per_day}: not negative")
+
+
 @dataclass(frozen=True)
 class Finding:
     """One flag raised by the engine.
