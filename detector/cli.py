@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     module_name, help_text = SUBCOMMANDS[name]
     module = importlib.import_module(module_name)
-    sub_parser = argparse.ArgumentParser(prog=f"detector {name}", description=help_text)
+    # No abbreviations: `--threshold` must not silently mean eval's `--thresholds`.
+    sub_parser = argparse.ArgumentParser(prog=f"detector {name}", description=help_text, allow_abbrev=False)
     module.add_arguments(sub_parser)
     return int(module.run(sub_parser.parse_args(rest)) or 0)
 

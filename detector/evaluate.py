@@ -938,7 +938,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rings-per-seed", type=int, default=defaults.rings_per_seed)
     parser.add_argument("--bursts-per-seed", type=int, default=defaults.bursts_per_seed)
     parser.add_argument(
-        "--methods", type=_methods, default=defaults.methods, help="comma-separated: ours,heuristic,midas"
+        "--methods",
+        type=_methods,
+        help=f"comma-separated: ours,heuristic,midas (default: {','.join(defaults.methods)}; --thresholds and "
+        "--training-draws report ours only)",
     )
     parser.add_argument("--midas-bucket", choices=sorted(MIDAS_BUCKETS), default=defaults.midas_bucket)
     parser.add_argument("--workers", type=int, default=defaults.workers, help="processes (0: one per seed, max CPUs)")
@@ -995,7 +998,7 @@ def run(args: argparse.Namespace) -> int:
         seed_list=args.seed_ranges,
         rings_per_seed=args.rings_per_seed,
         bursts_per_seed=args.bursts_per_seed,
-        methods=args.methods,
+        methods=args.methods or EvalConfig().methods,
         midas_bucket=args.midas_bucket,
         workers=args.workers,
         background=args.background,
@@ -1014,6 +1017,9 @@ def run(args: argparse.Namespace) -> int:
             "(Bitcoin-Alpha has its own cliques)",
             file=sys.stderr,
         )
+        return 2
+    if (args.training_draws or args.thresholds) and args.methods not in (None, ("ours",)):
+        print("--thresholds and --training-draws report rows of ours only: drop --methods", file=sys.stderr)
         return 2
     if args.training_draws:
         return _run_draws(args, config)

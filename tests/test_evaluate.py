@@ -512,3 +512,15 @@ def test_eval_reports_ours_at_each_threshold_asked_a_row_each(tmp_path, capsys):
     for bad in ("0", "1.5", "0.5,0.5", "half"):
         with pytest.raises(SystemExit):
             main([*argv, "--thresholds", bad])
+
+
+def test_eval_rows_of_ours_refuse_other_methods_and_abbreviated_options(capsys):
+    argv = ["eval", "--seed-ranges", "0", "--workers", "1"]
+    # Rows report ours only: asking for the heuristic too must not drop it silently.
+    assert main([*argv, "--methods", "ours,heuristic", "--thresholds", "0.5"]) == 2
+    assert main([*argv, "--methods", "heuristic", "--training-draws", "3000"]) == 2
+    assert "report rows of ours only" in capsys.readouterr().err
+    # `--threshold` is not taken for `--thresholds` (an option of the worker and of replay, not of eval).
+    with pytest.raises(SystemExit):
+        main([*argv, "--threshold", "0.5"])
+    assert "unrecognized arguments: --threshold" in capsys.readouterr().err
