@@ -695,6 +695,43 @@ def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do
         assert weights.score({**strangers, "shared_booster_share": 1.0}) < weights.score(strangers)
 
 
+@pytest.mark.parametrize(
+    ("before", "share"),
+    [("old friends", 1.0), ("strangers", 0.0), ("pre-aged ties", 0.0), ("friends since", 0.0), ("a celebrity", 0.0)],
+)
+def test_members_who_knew_the_same_people_before_they_traded_read_as_acquainted(before, share):
+    # Six accounts trading with each other now. An organic community's members knew the same few people weeks
+    # before; a ring's hijacked or bought members are strangers until it starts. Their own old ties to each other
+    # (a ring pre-aging its ties), someone they all met only this week, or a popular account everyone boosts
+    # (camouflage) introduce nobody.
+    graph = RecentBoostGraph(window=60 * DAY)
+    group = [f"m{i}" for i in range(6)]
+    long_ago, this_week = T0 - 30 * DAY, T0 - 2 * DAY
+    for i, a in enumerate(group):
+        if before == "old friends":
+            graph.add(a, f"friend{i % 2}", long_ago)
+            graph.add(f"friend{(i + 1) % 2}", a, long_ago)
+        elif before == "strangers":
+            graph.add(a, f"acquaintance{i}", long_ago)
+        elif before == "pre-aged ties":
+            graph.add(a, group[(i + 1) % 6], long_ago)
+        elif before == "friends since":
+            graph.add(a, "newcomer", this_week)
+        else:
+            graph.add(a, "celebrity", long_ago)
+        for k in (1, 2, 3):
+            graph.add(a, group[(i + k) % 6], T0)
+    for j in range(60):
+        graph.add(f"fan{j}", "celebrity", long_ago)
+    features = describe(set(group), RingFinder(graph), T0 + HOUR, fresh=0, boosters=(0, 0)).as_dict()
+    assert features["acquainted_share"] == share
+    # With everything else about the group the same, the dense paths' weights hold acquaintance against it.
+    strangers = {**features, "acquainted_share": 0.0}
+    for model in ("farming_ring_dense", "farming_ring_new_ties"):
+        weights = load_weights()[model]
+        assert weights.score({**strangers, "acquainted_share": 1.0}) < weights.score(strangers)
+
+
 @pytest.mark.parametrize("names", [("a", "b"), ("b", "a")])
 def test_who_a_group_keeps_around_a_pair_does_not_depend_on_account_names(names):
     # Six accounts all trading both ways, and two hangers-on each boosting two of them and boosted by one. In the

@@ -326,8 +326,8 @@ def test_another_first_seed_trains_on_other_streams_dense_and_extra(tmp_path, mo
 
 def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(retrain, "simulate_candidates", fake_stream)  # simulated: dense groups are rings
-    ring_features = sorted(load_weights()["farming_ring"].coefs)
-    ring = dict.fromkeys(ring_features, 0.0) | {"tie_density": 0.9}
+    ring_features = {name for model in ("farming_ring", "farming_ring_dense") for name in load_weights()[model].coefs}
+    ring = dict.fromkeys(sorted(ring_features), 0.0) | {"tie_density": 0.9}
     # Dense, and every tie answered: what the simulated groups (ties only) never show.
     clique = ring | {"tie_density": 0.95, "mutual_density": 0.9}
 

@@ -32,6 +32,7 @@ class RingFeatures:
     mean_partners_outside: float  # recent partners outside the group, per member
     lockstep_share: float  # share of the boosts inside the group made in the last LOCKSTEP_S
     shared_booster_share: float  # share of the established outside accounts boosting a member that boost two or more
+    acquainted_share: float  # member pairs sharing a partner outside from ACQUAINTED_DAYS (7) before, with few ties
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
@@ -61,7 +62,9 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int, boos
     >>> features.tie_density, features.inflow_closure, round(features.outflow_closure, 2)
     (1.0, 1.0, 0.8)
     """
-    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside = finder.describe(members, now)
+    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside, acquainted = finder.describe(
+        members, now
+    )
     outside_boosters, shared = boosters
     pairs = k * (k - 1)  # ordered: every tie and mutual tie was counted from both ends
     return RingFeatures(
@@ -74,4 +77,5 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int, boos
         mean_partners_outside=outside / k,
         lockstep_share=in_session / edges if edges else 0.0,
         shared_booster_share=shared / outside_boosters if outside_boosters else 0.0,
+        acquainted_share=2 * acquainted / pairs if pairs else 0.0,
     )

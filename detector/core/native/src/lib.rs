@@ -273,7 +273,7 @@ impl RingFinder {
 
     /// The counts and sums behind a group's features, in this order: size, member pairs tied (ordered), mutual
     /// (ordered), boosts inside, boosts inside in the last session, summed inflow share, members boosted at all,
-    /// summed outflow share, partners outside (summed over members).
+    /// summed outflow share, partners outside (summed over members), member pairs acquainted before (unordered).
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
@@ -287,6 +287,7 @@ impl RingFinder {
             s.boosted_members,
             s.outflow,
             s.outside,
+            s.acquainted,
         )
             .into_pyobject(py)
     }
