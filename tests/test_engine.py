@@ -686,7 +686,7 @@ def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do
     engine.process_batch(events)
     members, now = set(group), T0 + HOUR
     boosters = engine.state.established_boosters(members, now)
-    features = describe(members, engine.finder, now, fresh=0, boosters=boosters).as_dict()
+    features = describe(members, engine.finder, now, fresh=0, boosters=boosters, acquainted=0).as_dict()
     assert features["shared_booster_share"] == (1.0 if fans == "shared" else 0.0)
     # With everything else about the group the same, the grown-ring weights hold shared fans against it.
     strangers = {**features, "shared_booster_share": 0.0}
@@ -697,33 +697,42 @@ def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do
 
 @pytest.mark.parametrize(
     ("before", "share"),
-    [("old friends", 1.0), ("strangers", 0.0), ("pre-aged ties", 0.0), ("friends since", 0.0), ("a celebrity", 0.0)],
+    [
+        ("old friends", 1.0),
+        ("strangers", 0.0),
+        ("pre-aged ties", 0.0),
+        ("met this week", 0.0),
+        ("a celebrity", 0.0),
+        ("bought fans", 0.0),
+    ],
 )
 def test_members_who_knew_the_same_people_before_they_traded_read_as_acquainted(before, share):
     # Six accounts trading with each other now. An organic community's members knew the same few people weeks
     # before; a ring's hijacked or bought members are strangers until it starts. Their own old ties to each other
-    # (a ring pre-aging its ties), someone they all met only this week, or a popular account everyone boosts
-    # (camouflage) introduce nobody.
-    graph = RecentBoostGraph(window=60 * DAY)
+    # (a ring pre-aging its ties), someone they all met only this week, a popular account everyone boosts
+    # (camouflage) or fans a farm bought for them introduce nobody.
     group = [f"m{i}" for i in range(6)]
-    long_ago, this_week = T0 - 30 * DAY, T0 - 2 * DAY
+    long_ago, this_week = T0 - 20 * DAY, T0 - 2 * DAY
+    friend = fake_profile(long_ago - DAY) if before == "bought fans" else HUMAN
+    events = [Event(long_ago, "like", f"fan{j}", "celebrity", actor_profile=HUMAN) for j in range(60)]
     for i, a in enumerate(group):
-        if before == "old friends":
-            graph.add(a, f"friend{i % 2}", long_ago)
-            graph.add(f"friend{(i + 1) % 2}", a, long_ago)
-        elif before == "strangers":
-            graph.add(a, f"acquaintance{i}", long_ago)
-        elif before == "pre-aged ties":
-            graph.add(a, group[(i + 1) % 6], long_ago)
-        elif before == "friends since":
-            graph.add(a, "newcomer", this_week)
-        else:
-            graph.add(a, "celebrity", long_ago)
-        for k in (1, 2, 3):
-            graph.add(a, group[(i + k) % 6], T0)
-    for j in range(60):
-        graph.add(f"fan{j}", "celebrity", long_ago)
-    features = describe(set(group), RingFinder(graph), T0 + HOUR, fresh=0, boosters=(0, 0)).as_dict()
+        events += {
+            "old friends": [
+                Event(long_ago, "like", a, f"friend{i % 2}", actor_profile=HUMAN),
+                Event(long_ago, "like", f"friend{(i + 1) % 2}", a, actor_profile=HUMAN),
+            ],
+            "bought fans": [Event(long_ago, "like", f"fan{j}", a, actor_profile=friend) for j in (0, 1)],
+            "strangers": [Event(long_ago, "like", a, f"acquaintance{i}", actor_profile=HUMAN)],
+            "pre-aged ties": [Event(long_ago, "like", a, group[(i + 1) % 6], actor_profile=HUMAN)],
+            "met this week": [Event(this_week, "like", a, "newcomer", actor_profile=HUMAN)],
+            "a celebrity": [Event(long_ago, "like", a, "celebrity", actor_profile=HUMAN)],
+        }[before]
+        events += [Event(T0, "rate", a, group[(i + k) % 6], actor_profile=HUMAN) for k in (1, 2, 3)]
+    engine = Engine()
+    engine.process_batch(sorted(events, key=lambda e: e.ts))
+    members, now = set(group), T0 + HOUR
+    acquainted = engine.state.acquainted_pairs(members, now)
+    features = describe(members, engine.finder, now, fresh=0, boosters=(0, 0), acquainted=acquainted).as_dict()
     assert features["acquainted_share"] == share
     # With everything else about the group the same, the dense paths' weights hold acquaintance against it.
     strangers = {**features, "acquainted_share": 0.0}

@@ -275,7 +275,8 @@ class Engine:
         finding when it crosses the threshold."""
         fresh = self.state.fresh_members(members, ts)
         boosters = self.state.established_boosters(members, ts)
-        features = describe(members, self.finder, ts, fresh, boosters).as_dict()
+        acquainted = self.state.acquainted_pairs(members, ts)
+        features = describe(members, self.finder, ts, fresh, boosters, acquainted).as_dict()
         model = ring_model(search, features)
         score, contributions = self.scorer.score(FARMING_RING, features, model)
         self._candidate(FARMING_RING, model, members, features, score, ts, search.model)

@@ -32,17 +32,20 @@ class RingFeatures:
     mean_partners_outside: float  # recent partners outside the group, per member
     lockstep_share: float  # share of the boosts inside the group made in the last LOCKSTEP_S
     shared_booster_share: float  # share of the established outside accounts boosting a member that boost two or more
-    acquainted_share: float  # member pairs sharing a partner outside from ACQUAINTED_DAYS (7) before, with few ties
+    acquainted_share: float  # member pairs sharing an established partner outside, with few ties, known a week before
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
 
 
-def describe(members: set[str], finder: RingFinder, now: float, fresh: int, boosters: tuple[int, int]) -> RingFeatures:
+def describe(
+    members: set[str], finder: RingFinder, now: float, fresh: int, boosters: tuple[int, int], acquainted: int
+) -> RingFeatures:
     """Group-level features of a candidate ring (all in [0, 1] except size and partners outside); ``fresh`` is how
     many members are younger than 30 days, ``boosters`` how many established accounts outside boost members and
-    how many of those boost two or more (``EngineState.fresh_members`` and ``established_boosters``: the graph knows
-    no ages).
+    how many of those boost two or more, ``acquainted`` how many member pairs share an established partner outside
+    from a week or more before (``EngineState.fresh_members``, ``established_boosters`` and ``acquainted_pairs``:
+    the graph knows no ages).
 
     Examples
     --------
@@ -58,13 +61,11 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int, boos
     >>> found = finder.grow("r1", "r2", now=20.0)
     >>> sorted(found)
     ['r1', 'r2', 'r3', 'r4', 'r5']
-    >>> features = describe(found, finder, now=20.0, fresh=0, boosters=(0, 0))  # no fans outside
+    >>> features = describe(found, finder, now=20.0, fresh=0, boosters=(0, 0), acquainted=0)  # no fans, no past
     >>> features.tie_density, features.inflow_closure, round(features.outflow_closure, 2)
     (1.0, 1.0, 0.8)
     """
-    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside, acquainted = finder.describe(
-        members, now
-    )
+    k, tied, mutual, edges, in_session, inflow, boosted_members, outflow, outside = finder.describe(members, now)
     outside_boosters, shared = boosters
     pairs = k * (k - 1)  # ordered: every tie and mutual tie was counted from both ends
     return RingFeatures(
@@ -77,5 +78,5 @@ def describe(members: set[str], finder: RingFinder, now: float, fresh: int, boos
         mean_partners_outside=outside / k,
         lockstep_share=in_session / edges if edges else 0.0,
         shared_booster_share=shared / outside_boosters if outside_boosters else 0.0,
-        acquainted_share=2 * acquainted / pairs if pairs else 0.0,
+        acquainted_share=2 * acquainted / pairs if pairs else 0.0,  # ``pairs`` are ordered
     )

@@ -273,7 +273,7 @@ impl RingFinder {
 
     /// The counts and sums behind a group's features, in this order: size, member pairs tied (ordered), mutual
     /// (ordered), boosts inside, boosts inside in the last session, summed inflow share, members boosted at all,
-    /// summed outflow share, partners outside (summed over members), member pairs acquainted before (unordered).
+    /// summed outflow share, partners outside (summed over members).
     fn describe<'py>(&self, py: Python<'py>, members: &Bound<'py, PyAny>, now: f64) -> PyResult<Bound<'py, PyTuple>> {
         let graph = self.graph.borrow(py);
         let s = self.finder(&graph.g).describe(&ids(&graph.g, members)?, now);
@@ -287,7 +287,6 @@ impl RingFinder {
             s.boosted_members,
             s.outflow,
             s.outside,
-            s.acquainted,
         )
             .into_pyobject(py)
     }
@@ -434,6 +433,13 @@ impl EngineState {
     fn established_boosters(&self, py: Python<'_>, members: &Bound<'_, PyAny>, now: f64) -> PyResult<(usize, usize)> {
         let graph = self.graph.borrow(py);
         Ok(self.s.established_boosters(&graph.g, &ids(&graph.g, members)?, now))
+    }
+
+    /// How many unordered pairs of members share an established partner outside the group, with few ties, from a
+    /// week or more before.
+    fn acquainted_pairs(&self, py: Python<'_>, members: &Bound<'_, PyAny>, now: f64) -> PyResult<usize> {
+        let graph = self.graph.borrow(py);
+        Ok(self.s.acquainted_pairs(&graph.g, &ids(&graph.g, members)?, now))
     }
 
     /// How many of the members are younger than 30 days (by creation time, else first seen).

@@ -51,12 +51,6 @@ pub const MIN_RING_SIZE: usize = 4;
 pub const COHORT_MIN_CLOSURE: f64 = 0.5;
 /// Boosts within this many seconds of each other count as one session (lockstep).
 pub const LOCKSTEP_S: f64 = 3600.0;
-/// Ties a member made at least this long before a group is scored are what it had before trading in the group
-/// (docs/detection.md, *Acquainted members*).
-pub const ACQUAINTED_DAYS: f64 = 7.0;
-/// An account with more ties kept than this introduces nobody: everyone shares a popular account, and rings boost
-/// popular accounts as camouflage.
-pub const MAX_INTRODUCER_TIES: usize = 50;
 
 /// Per account walked from: its recent boost targets and boosters, as read during the walk.
 type Walked = FxHashMap<Id, (Vec<Id>, Vec<Id>)>;
@@ -89,8 +83,6 @@ pub struct GroupSums {
     pub boosted_members: usize,
     pub outflow: f64,
     pub outside: usize,
-    /// Unordered member pairs that share a partner outside the group from before `ACQUAINTED_DAYS`.
-    pub acquainted: usize,
 }
 
 pub struct Finder<'g> {
@@ -526,7 +518,6 @@ impl<'g> Finder<'g> {
             boosted_members: 0,
             outflow: 0.0,
             outside: 0,
-            acquainted: self.acquainted_pairs(&sorted, members, now),
         };
         for m in sorted {
             let (out_row, in_row) = (self.outs(m), self.ins(m));
@@ -565,37 +556,6 @@ impl<'g> Finder<'g> {
             s.outside += n_outs + n_ins - both - tied_m;
         }
         s
-    }
-
-    /// How many unordered pairs of `sorted` share an old partner outside the group with few ties (an organic
-    /// community's members know the same people before they trade with each other; accounts hijacked or bought
-    /// for a ring are strangers until it starts).
-    fn acquainted_pairs(&self, sorted: &[Id], members: &IdSet, now: f64) -> usize {
-        let before = now - ACQUAINTED_DAYS * DAY;
-        let graph = self.graph;
-        // Each introducer's members, by position in `sorted`: a member's pushes come together, so a partner
-        // kept in both of its rows is pushed once.
-        let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
-        for (i, &m) in sorted.iter().enumerate() {
-            for (&x, tie) in self.outs(m).iter().chain(self.ins(m).iter()) {
-                if tie.first <= before && !members.contains(&x) && graph.ties(x) <= MAX_INTRODUCER_TIES {
-                    let knowing = known_by.entry(x).or_default();
-                    if knowing.last() != Some(&i) {
-                        knowing.push(i);
-                    }
-                }
-            }
-        }
-        let n = sorted.len();
-        let mut pairs = vec![false; n * n];
-        for knowing in known_by.values().filter(|k| k.len() >= 2) {
-            for (a, &i) in knowing.iter().enumerate() {
-                for &j in &knowing[a + 1..] {
-                    pairs[i * n + j] = true;
-                }
-            }
-        }
-        pairs.iter().filter(|&&p| p).count()
     }
 }
 

@@ -18,6 +18,12 @@ pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
 /// Accounts younger than this are fresh: what bought accounts and fresh ring members are when they act.
 pub const FRESH_DAYS: f64 = 30.0;
+/// Ties a member made at least this long before a group is scored show whom it knew before trading in the group
+/// (docs/detection.md, *Acquainted members*).
+pub const ACQUAINTED_DAYS: f64 = 7.0;
+/// An account with more ties kept than this introduces nobody: everyone shares a popular account, and rings boost
+/// popular accounts as camouflage.
+pub const MAX_INTRODUCER_TIES: usize = 50;
 /// An account acting again after this long without acting is back from dormancy (what a taken-over account often
 /// is); the reviewer's member table says so.
 pub const DORMANT_DAYS: f64 = 30.0;
@@ -723,6 +729,41 @@ impl State {
         // Ages are looked up by name: once per booster, not once per member it boosts.
         let established = boosts.iter().filter(|(&x, _)| !self.is_fresh(g.name(x), now));
         established.fold((0, 0), |(all, shared), (_, &n)| (all + 1, shared + (n >= 2) as usize))
+    }
+
+    /// How many unordered pairs of members share a partner outside the group that each tie to it is at least
+    /// `ACQUAINTED_DAYS` old, that is established and that has at most `MAX_INTRODUCER_TIES` ties kept. An organic
+    /// community's members knew the same people before they traded with each other; accounts hijacked or bought
+    /// for a ring are strangers until it starts, and bought fans do not introduce them.
+    pub fn acquainted_pairs(&self, g: &Graph, members: &IdSet, now: f64) -> usize {
+        let before = now - ACQUAINTED_DAYS * DAY;
+        // Each introducer's members, by position: a member's pushes come together, so a partner kept in both of
+        // its rows is pushed once.
+        let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
+        for (i, &m) in members.iter().enumerate() {
+            for (&x, tie) in g.out_row(m).iter().chain(g.in_row(m).iter()) {
+                if tie.first <= before && !members.contains(&x) && g.ties(x) <= MAX_INTRODUCER_TIES {
+                    let knowing = known_by.entry(x).or_default();
+                    if knowing.last() != Some(&i) {
+                        knowing.push(i);
+                    }
+                }
+            }
+        }
+        let n = members.len();
+        let mut pairs = vec![false; n * n];
+        // Ages are looked up by name: only for partners two members share.
+        let introducers = known_by
+            .iter()
+            .filter(|(&x, knowing)| knowing.len() >= 2 && !self.is_fresh(g.name(x), now));
+        for (_, knowing) in introducers {
+            for (a, &i) in knowing.iter().enumerate() {
+                for &j in &knowing[a + 1..] {
+                    pairs[i * n + j] = true;
+                }
+            }
+        }
+        pairs.iter().filter(|&&p| p).count()
     }
 
     /// How many of the members are younger than `FRESH_DAYS` (by creation time, else first seen).
