@@ -379,7 +379,9 @@ def test_a_young_ring_of_fresh_accounts_is_flagged_before_any_boost_is_answered(
     assert not {(e.actor, e.target) for e in young} & {(e.target, e.actor) for e in young}
     engine = run(market + young)
     assert flagged(engine) == set(members)
-    assert "100% under 30 days old" in engine.results["ring0"].evidence["summary"]
+    summary = engine.results["ring0"].evidence["summary"]
+    assert "100% under 30 days old" in summary
+    assert "; 0% of member pairs knew someone in common a week before" in summary
 
 
 def test_older_accounts_trading_like_members_stay_in_a_fresh_cohort_its_camouflage_targets_leave():

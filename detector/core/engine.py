@@ -293,7 +293,8 @@ class Engine:
                 f"{features['inflow_closure']:.0%} of their recent boosters and "
                 f"{features['outflow_closure']:.0%} of their recent boost targets are "
                 f"inside the group; {features['fresh_share']:.0%} under {FRESH_DAYS:g} days old; "
-                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour"
+                f"{features['lockstep_share']:.0%} of the boosts inside made in the last hour; "
+                f"{features['acquainted_share']:.0%} of member pairs knew someone in common a week before"
             ),
             "members": sorted(members),
             "member_facts": self._member_facts(members, edges),
