@@ -697,6 +697,43 @@ def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do
         assert weights.score({**strangers, "shared_booster_share": 1.0}) < weights.score(strangers)
 
 
+@pytest.mark.parametrize("before", ["strangers", "old friends"])
+def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_first_trades(market, before):
+    # Six old accounts that last acted months ago come back on the same day and boost each other sparsely, each
+    # the next two (one round a day), nobody answering: how a ring of hijacked, long-idle accounts starts. A
+    # popular account back from a quiet spell too, which three of them boost and which boosts one back, is their
+    # camouflage target.
+    # Strangers before, they are a ring; had they shared friends before going quiet, they would be old friends
+    # coming back together, which the same trading does not make a ring.
+    members = [f"back{i}" for i in range(6)]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
+    events.append(Event(long_ago, "rate", "star", "fan0", actor_profile=HUMAN))
+    for i, m in enumerate(members):
+        if before == "strangers":
+            events.append(Event(long_ago, "rate", m, f"pal{i}", actor_profile=HUMAN))
+        else:
+            events += [
+                Event(long_ago, "rate", m, "friend0", actor_profile=HUMAN),
+                Event(long_ago, "rate", "friend1", m, actor_profile=HUMAN),
+            ]
+    ring_boosts = [
+        Event(start + day * DAY + (2 * i + k) * HOUR, "rate", m, members[(i + k) % 6], actor_profile=HUMAN)
+        for day in (0, 1)
+        for i, m in enumerate(members)
+        for k in (1, 2)
+    ]
+    camouflage = [Event(start + (i + 0.5) * HOUR, "rate", members[i], "star", actor_profile=HUMAN) for i in range(3)]
+    camouflage.append(Event(start + 4 * HOUR, "rate", "star", members[0], actor_profile=HUMAN))
+    engine = run(market + events + ring_boosts + camouflage)
+    if before == "old friends":
+        assert flagged(engine) == set()
+        return
+    assert flagged(engine) == set(members)
+    assert engine.results["back0"].evidence["model"] == "farming_ring_early"
+    assert engine.results["back0"].first_flagged_ts < start + DAY  # in its first round, no boost answered yet
+
+
 @pytest.mark.parametrize(
     ("before", "share"),
     [

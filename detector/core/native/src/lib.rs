@@ -18,7 +18,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use graph::{Graph, Id, IdSet};
-use rings::{Finder, Rules};
+use rings::{Finder, Rules, Youth};
 use state::{Config, Profile, State};
 
 create_exception!(
@@ -239,10 +239,11 @@ impl RingFinder {
         let g = &graph.g;
         let mut failed: Option<PyErr> = None;
         let mut fresh = |id: Id| match is_fresh.call1((g.name(id),)).and_then(|v| v.is_truthy()) {
-            Ok(fresh) => fresh,
+            Ok(true) => Youth::Fresh,
+            Ok(false) => Youth::Old,
             Err(e) => {
                 failed.get_or_insert(e);
-                false
+                Youth::Old
             }
         };
         let found = pair(g, a, b).map(|(a, b)| self.finder(g).cohort(a, b, now, &mut fresh));

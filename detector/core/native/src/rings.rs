@@ -72,6 +72,15 @@ impl Rules {
     }
 }
 
+/// How young the cohort search takes an account to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Youth {
+    Old,
+    /// Acting again after a dormancy (docs/detection.md, *Returning cohorts*).
+    Returning,
+    Fresh,
+}
+
 /// The sums `describe` turns into a group's features (fresh members are counted by the caller, who knows ages).
 pub struct GroupSums {
     pub size: usize,
@@ -355,31 +364,34 @@ impl<'g> Finder<'g> {
         }
     }
 
-    /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between fresh
+    /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between young
     /// accounts (either direction), then keep those with two ties inside and at least half of their partners inside.
-    pub fn cohort(&self, a: Id, b: Id, now: f64, is_fresh: &mut dyn FnMut(Id) -> bool) -> IdSet {
+    pub fn cohort(&self, a: Id, b: Id, now: f64, youth_of: &mut dyn FnMut(Id) -> Youth) -> IdSet {
         let horizon = now - self.graph.window;
-        let mut fresh: FxHashMap<Id, bool> = FxHashMap::default();
+        let mut youth: FxHashMap<Id, Youth> = FxHashMap::default();
         let mut group = {
-            let mut expands = |m: Id| *fresh.entry(m).or_insert_with(|| is_fresh(m));
+            let mut expands = |m: Id| *youth.entry(m).or_insert_with(|| youth_of(m)) != Youth::Old;
             self.reach(a, b, horizon, Some(&mut expands), None)
         };
-        let mut partners: FxHashMap<Id, (IdSet, IdSet)> = FxHashMap::default();
+        // Per member: its recent boosts, its recent boosters, and both.
+        let mut partners: FxHashMap<Id, (IdSet, IdSet, IdSet)> = FxHashMap::default();
         for &m in &group {
             let boosts: IdSet = self.graph.recent_rev(self.outs(m), horizon).collect();
-            let mut all = boosts.clone();
-            all.extend(self.graph.recent_rev(self.ins(m), horizon));
-            partners.insert(m, (boosts, all));
-            fresh.entry(m).or_insert_with(|| is_fresh(m));
+            let boosters: IdSet = self.graph.recent_rev(self.ins(m), horizon).collect();
+            let all = boosts.union(&boosters).copied().collect();
+            partners.insert(m, (boosts, boosters, all));
+            youth.entry(m).or_insert_with(|| youth_of(m));
         }
         let leaves = |m: Id, group: &IdSet, by_size: bool| {
-            let (boosts, all) = &partners[&m];
+            let (boosts, boosters, all) = &partners[&m];
             let inside = count_in(all, group);
-            // An older account joins a cohort only by trading like a member, not as a camouflage target.
-            let min_boosts = match (fresh[&m], by_size) {
-                (true, _) => 1.0,
-                (false, false) => 2.0,
-                (false, true) => (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0),
+            // An older account joins a cohort only by trading like a member, not as a camouflage target; one back
+            // from dormancy stands in for a fresh one, but boosts more than half as many members as boost it.
+            let min_boosts = match (youth[&m], by_size) {
+                (Youth::Fresh, _) => 1.0,
+                (Youth::Returning, _) => (count_in(boosters, group) as f64 / 2.0 + 0.5).max(1.0),
+                (Youth::Old, false) => 2.0,
+                (Youth::Old, true) => (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0),
             };
             inside < 2
                 || (inside as f64) < COHORT_MIN_CLOSURE * all.len() as f64
@@ -390,9 +402,9 @@ impl<'g> Finder<'g> {
         // ring's older members out with them, and the fresh members after them.
         peel_together(&mut group, |m, group| leaves(m, group, false));
         peel_together(&mut group, |m, group| leaves(m, group, true));
-        // Older accounts are only the cohort's company: without a fresh majority it is the ordinary finder's case.
-        let n_fresh = group.iter().filter(|m| fresh[m]).count();
-        if 2 * n_fresh > group.len() {
+        // Older accounts are only the cohort's company: without a young majority it is the ordinary finder's case.
+        let n_young = group.iter().filter(|m| youth[m] != Youth::Old).count();
+        if 2 * n_young > group.len() {
             group
         } else {
             IdSet::default()

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
 use crate::graph::{Graph, Id, IdSet};
-use crate::rings::{follower_ties, is_new, Finder, Rules};
+use crate::rings::{follower_ties, is_new, Finder, Rules, Youth};
 
 pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -25,7 +25,7 @@ pub const ACQUAINTED_DAYS: f64 = 7.0;
 /// popular accounts as camouflage.
 pub const MAX_INTRODUCER_TIES: usize = 50;
 /// An account acting again after this long without acting is back from dormancy (what a taken-over account often
-/// is); the reviewer's member table says so.
+/// is); the reviewer's member table says so, and for as long again it may start a returning cohort.
 pub const DORMANT_DAYS: f64 = 30.0;
 /// The new-ties path keeps a group when at least half of its ties inside were first boosted this recently.
 pub const NEW_TIES_GROUP_DAYS: f64 = 14.0;
@@ -556,8 +556,20 @@ impl State {
             // A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
             // boosts stay among themselves.
             if self.is_fresh(actor, ts) && self.is_fresh(target, ts) {
-                let mut fresh = |id| self.is_fresh(g.name(id), ts);
+                let mut fresh = |id| {
+                    if self.is_fresh(g.name(id), ts) {
+                        Youth::Fresh
+                    } else {
+                        Youth::Old
+                    }
+                };
                 let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
+                if !members.is_empty() {
+                    return Some((members, RingPath::Young));
+                }
+            }
+            if self.is_young(actor, ts) && self.is_young(target, ts) {
+                let members = self.candidate_group(self.returning_cohort(&finder, (a, b), ts), rules);
                 if !members.is_empty() {
                     return Some((members, RingPath::Young));
                 }
@@ -594,6 +606,43 @@ impl State {
             }
         }
         None
+    }
+
+    /// Fresh, or back from dormancy within the last `DORMANT_DAYS`: who may start a cohort.
+    fn is_young(&self, account: &str, now: f64) -> bool {
+        self.youth(account, now) != Youth::Old
+    }
+
+    fn youth(&self, account: &str, now: f64) -> Youth {
+        match self.accounts.get(account) {
+            Some(info) if info.fresh(now) => Youth::Fresh,
+            Some(info) if info.returned.is_some_and(|(at, _)| now - at <= DORMANT_DAYS * DAY) => Youth::Returning,
+            _ => Youth::Old,
+        }
+    }
+
+    /// A cohort of accounts back from dormancy (and fresh ones) that were strangers before: hijacked accounts are
+    /// often long-idle ones, and a farm's are picked at random.
+    fn returning_cohort(&self, finder: &Finder, (a, b): (Id, Id), ts: f64) -> IdSet {
+        let g = finder.graph;
+        let mut youth = |id| self.youth(g.name(id), ts);
+        let members = finder.cohort(a, b, ts, &mut youth);
+        if !members.iter().any(|&m| self.youth(g.name(m), ts) == Youth::Returning) || !self.strangers(g, &members, ts) {
+            return IdSet::default();
+        }
+        members
+    }
+
+    /// Whether the members never met: no tie between two of them first boosted `ACQUAINTED_DAYS` or more before,
+    /// and no pair acquainted through someone outside (`acquainted_pairs`).
+    fn strangers(&self, g: &Graph, members: &IdSet, now: f64) -> bool {
+        let before = now - ACQUAINTED_DAYS * DAY;
+        let old_inside = members.iter().any(|&m| {
+            g.out_row(m)
+                .iter()
+                .any(|(x, tie)| tie.first <= before && members.contains(x))
+        });
+        !old_inside && self.acquainted_pairs(g, members, now) == 0
     }
 
     fn is_fresh(&self, account: &str, now: f64) -> bool {
