@@ -730,7 +730,8 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
         assert flagged(engine) == set()
         return
     assert flagged(engine) == set(members)
-    assert engine.results["back0"].evidence["model"] == "farming_ring_early"
+    evidence = engine.results["back0"].evidence
+    assert evidence["model"] == "farming_ring_early" and "back from dormancy" in evidence["summary"]
     assert engine.results["back0"].first_flagged_ts < start + DAY  # in its first round, no boost answered yet
 
 

@@ -61,6 +61,9 @@ RING_SEARCHES = {
         mature=False,
     ),
     "young": RingSearch("farming_ring_early", "found young, as a fresh cohort or a lockstep session", mature=False),
+    "returning": RingSearch(
+        "farming_ring_early", "found young, as accounts back from dormancy that were strangers before", mature=False
+    ),
 }
 #: A mature group (not found young) whose tied member pairs trade both ways at least this often is scored by weights
 #: fitted on such groups, with rings among them that answer every boost (docs/detection.md, *Reciprocal groups*):

@@ -367,45 +367,99 @@ impl<'g> Finder<'g> {
     /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between young
     /// accounts (either direction), then keep those with two ties inside and at least half of their partners inside.
     pub fn cohort(&self, a: Id, b: Id, now: f64, youth_of: &mut dyn FnMut(Id) -> Youth) -> IdSet {
-        let horizon = now - self.graph.window;
+        let graph = self.graph;
+        let horizon = now - graph.window;
         let mut youth: FxHashMap<Id, Youth> = FxHashMap::default();
-        let mut group = {
+        let reached = {
             let mut expands = |m: Id| *youth.entry(m).or_insert_with(|| youth_of(m)) != Youth::Old;
             self.reach(a, b, horizon, Some(&mut expands), None)
         };
-        // Per member: its recent boosts, its recent boosters, and both.
-        let mut partners: FxHashMap<Id, (IdSet, IdSet, IdSet)> = FxHashMap::default();
-        for &m in &group {
-            let boosts: IdSet = self.graph.recent_rev(self.outs(m), horizon).collect();
-            let boosters: IdSet = self.graph.recent_rev(self.ins(m), horizon).collect();
-            let all = boosts.union(&boosters).copied().collect();
-            partners.insert(m, (boosts, boosters, all));
-            youth.entry(m).or_insert_with(|| youth_of(m));
+        let members: Vec<Id> = reached.iter().copied().collect();
+        let recent = |row: &Row, x: &Id| row.get(x).is_some_and(|tie| tie.last >= horizon);
+        // More partners than this and no group can hold half of them.
+        let too_many = 2 * self.rules.max_members;
+        // Per member: whom among the accounts reached it boosts, is boosted by, and either (by position); how many
+        // partners it has in the window, counted without collecting them (the walk's leaves include popular
+        // accounts with hundreds); and how young it is.
+        let mut boosts: Vec<Vec<usize>> = Vec::with_capacity(members.len());
+        let mut boosters: Vec<Vec<usize>> = Vec::with_capacity(members.len());
+        let mut either: Vec<Vec<usize>> = Vec::with_capacity(members.len());
+        let mut partners: Vec<usize> = Vec::with_capacity(members.len());
+        let mut ages: Vec<Youth> = Vec::with_capacity(members.len());
+        for &m in &members {
+            let (outs, ins) = (self.outs(m), self.ins(m));
+            let (mut to, mut from, mut any) = (Vec::new(), Vec::new(), Vec::new());
+            for (j, x) in members.iter().enumerate() {
+                let (out, inn) = (recent(outs, x), recent(ins, x));
+                if out {
+                    to.push(j);
+                }
+                if inn {
+                    from.push(j);
+                }
+                if out || inn {
+                    any.push(j);
+                }
+            }
+            let busy = |row| graph.recent_rev(row, horizon).take(too_many + 1).count() > too_many;
+            partners.push(if busy(outs) || busy(ins) {
+                usize::MAX
+            } else {
+                let boosted_back = graph.recent_rev(outs, horizon).filter(|x| recent(ins, x)).count();
+                graph.recent_rev(outs, horizon).count() + graph.recent_rev(ins, horizon).count() - boosted_back
+            });
+            boosts.push(to);
+            boosters.push(from);
+            either.push(any);
+            ages.push(*youth.entry(m).or_insert_with(|| youth_of(m)));
         }
-        let leaves = |m: Id, group: &IdSet, by_size: bool| {
-            let (boosts, boosters, all) = &partners[&m];
-            let inside = count_in(all, group);
-            // An older account joins a cohort only by trading like a member, not as a camouflage target; one back
-            // from dormancy stands in for a fresh one, but boosts more than half as many members as boost it.
-            let min_boosts = match (youth[&m], by_size) {
-                (Youth::Fresh, _) => 1.0,
-                (Youth::Returning, _) => (count_in(boosters, group) as f64 / 2.0 + 0.5).max(1.0),
-                (Youth::Old, false) => 2.0,
-                (Youth::Old, true) => (MIN_BOOST_SHARE * (group.len() - 1) as f64).max(2.0),
-            };
-            inside < 2
-                || (inside as f64) < COHORT_MIN_CLOSURE * all.len() as f64
-                || (count_in(boosts, group) as f64) < min_boosts
-        };
+        // Counts inside the group as it is peeled, updated as members leave.
+        let mut n_boosts: Vec<usize> = boosts.iter().map(Vec::len).collect();
+        let mut n_boosters: Vec<usize> = boosters.iter().map(Vec::len).collect();
+        let mut n_inside: Vec<usize> = either.iter().map(Vec::len).collect();
+        let mut alive = vec![true; members.len()];
+        let mut size = members.len();
         // The rules that do not depend on the group's size first: the walk's leaves (camouflage targets, the
         // members' other partners) would otherwise count in the share an older member must boost, and push the
-        // ring's older members out with them, and the fresh members after them.
-        peel_together(&mut group, |m, group| leaves(m, group, false));
-        peel_together(&mut group, |m, group| leaves(m, group, true));
+        // ring's older members out with them, and the fresh members after them. Each round drops every member
+        // that leaves at once (`peel_together`).
+        for by_size in [false, true] {
+            loop {
+                let leaves = |i: usize| {
+                    // An older account joins a cohort only by trading like a member, not as a camouflage target;
+                    // one back from dormancy stands in for a fresh one, but boosts more than half as many members
+                    // as boost it.
+                    let min_boosts = match (ages[i], by_size) {
+                        (Youth::Fresh, _) => 1.0,
+                        (Youth::Returning, _) => (n_boosters[i] as f64 / 2.0 + 0.5).max(1.0),
+                        (Youth::Old, false) => 2.0,
+                        (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
+                    };
+                    n_inside[i] < 2
+                        || (n_inside[i] as f64) < COHORT_MIN_CLOSURE * partners[i] as f64
+                        || (n_boosts[i] as f64) < min_boosts
+                };
+                let leaving: Vec<usize> = (0..members.len()).filter(|&i| alive[i] && leaves(i)).collect();
+                if leaving.is_empty() {
+                    break;
+                }
+                for &i in &leaving {
+                    alive[i] = false;
+                }
+                size -= leaving.len();
+                for &i in &leaving {
+                    boosts[i].iter().for_each(|&j| n_boosters[j] -= 1);
+                    boosters[i].iter().for_each(|&j| n_boosts[j] -= 1);
+                    either[i].iter().for_each(|&j| n_inside[j] -= 1);
+                }
+            }
+        }
         // Older accounts are only the cohort's company: without a young majority it is the ordinary finder's case.
-        let n_young = group.iter().filter(|m| youth[m] != Youth::Old).count();
-        if 2 * n_young > group.len() {
-            group
+        let n_young = (0..members.len())
+            .filter(|&i| alive[i] && ages[i] != Youth::Old)
+            .count();
+        if 2 * n_young > size {
+            (0..members.len()).filter(|&i| alive[i]).map(|i| members[i]).collect()
         } else {
             IdSet::default()
         }

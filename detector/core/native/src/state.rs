@@ -219,6 +219,8 @@ pub enum RingPath {
     Dense,
     /// A young ring: a fresh cohort, or a lockstep session.
     Young,
+    /// A cohort of accounts back from dormancy that were strangers before.
+    Returning,
     /// The peeled neighbourhood of a traded pair with few partners.
     Local,
     /// Grown by the dense path from a pair trading for the first time while the ordinary search waits, its ties
@@ -232,6 +234,7 @@ impl RingPath {
             RingPath::Grown => "grown",
             RingPath::Dense => "dense",
             RingPath::Young => "young",
+            RingPath::Returning => "returning",
             RingPath::Local => "local",
             RingPath::NewTies => "new_ties",
         }
@@ -571,7 +574,7 @@ impl State {
             if self.is_young(actor, ts) && self.is_young(target, ts) {
                 let members = self.candidate_group(self.returning_cohort(&finder, (a, b), ts), rules);
                 if !members.is_empty() {
-                    return Some((members, RingPath::Young));
+                    return Some((members, RingPath::Returning));
                 }
             }
             // Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
