@@ -616,6 +616,7 @@ impl State {
         self.youth(account, now) != Youth::Old
     }
 
+    /// Fresh by its profile, else returning (back from dormancy within the last `DORMANT_DAYS`), else old.
     fn youth(&self, account: &str, now: f64) -> Youth {
         match self.accounts.get(account) {
             Some(info) if info.fresh(now) => Youth::Fresh,
