@@ -708,7 +708,7 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
     members = [f"back{i}" for i in range(6)]
     long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
     events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
-    events.append(Event(long_ago, "rate", "star", "fan0", actor_profile=HUMAN))
+    events += [Event(long_ago, "rate", account, "fan0", actor_profile=HUMAN) for account in ("star", "trader")]
     for i, m in enumerate(members):
         if before == "strangers":
             events.append(Event(long_ago, "rate", m, f"pal{i}", actor_profile=HUMAN))
@@ -725,6 +725,9 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
     ]
     camouflage = [Event(start + (i + 0.5) * HOUR, "rate", members[i], "star", actor_profile=HUMAN) for i in range(3)]
     camouflage.append(Event(start + 4 * HOUR, "rate", "star", members[0], actor_profile=HUMAN))
+    # ... and one back from a quiet spell that two of them boost, which trades with one of them: not a member either.
+    camouflage += [Event(start + (i + 0.5) * HOUR, "rate", members[i], "trader", actor_profile=HUMAN) for i in (3, 4)]
+    camouflage.append(Event(start + 7 * HOUR, "rate", "trader", members[3], actor_profile=HUMAN))
     engine = run(market + events + ring_boosts + camouflage)
     if before == "old friends":
         assert flagged(engine) == set()

@@ -427,11 +427,11 @@ impl<'g> Finder<'g> {
             loop {
                 let leaves = |i: usize| {
                     // An older account joins a cohort only by trading like a member, not as a camouflage target;
-                    // one back from dormancy stands in for a fresh one, but boosts more than half as many members
-                    // as boost it.
+                    // one back from dormancy stands in for a fresh one, but boosts at least half as many members
+                    // as boost it, and two once two boost it.
                     let min_boosts = match (ages[i], by_size) {
                         (Youth::Fresh, _) => 1.0,
-                        (Youth::Returning, _) => (n_boosters[i] as f64 / 2.0 + 0.5).max(1.0),
+                        (Youth::Returning, _) => (n_boosters[i] as f64 / 2.0).max(n_boosters[i].clamp(1, 2) as f64),
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
                     };
