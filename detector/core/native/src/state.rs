@@ -27,6 +27,9 @@ pub const MAX_INTRODUCER_TIES: usize = 50;
 /// An account acting again after this long without acting is back from dormancy (what a taken-over account often
 /// is); the reviewer's member table says so, and for as long again it may start a returning cohort.
 pub const DORMANT_DAYS: f64 = 30.0;
+/// The share of a grown group's tied pairs trading both ways from which the engine scores it with the reciprocal
+/// weights (`engine.ring_model`).
+pub const RECIPROCAL_TIES: f64 = 0.8;
 /// The new-ties path keeps a group when at least half of its ties inside were first boosted this recently.
 pub const NEW_TIES_GROUP_DAYS: f64 = 14.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
@@ -548,6 +551,9 @@ impl State {
             let members;
             (members, search) = self.tie_group(&finder, actor, ts, (a, b));
             if !members.is_empty() {
+                if self.returning_strangers(&finder, &members, ts) {
+                    return Some((members, RingPath::Returning));
+                }
                 return Some((members, RingPath::Grown));
             }
             // Busy accounts close triangles all the time: the paths below need a traded pair.
@@ -635,6 +641,19 @@ impl State {
             return IdSet::default();
         }
         members
+    }
+
+    /// A grown group of accounts fresh or back from dormancy, one at least returning, that were strangers and do not
+    /// trade nearly every tie both ways (those meet the reciprocal weights, `RECIPROCAL_TIES`): judged
+    /// as a young ring, like a returning cohort.
+    fn returning_strangers(&self, finder: &Finder, members: &IdSet, ts: f64) -> bool {
+        let g = finder.graph;
+        let youths: Vec<Youth> = members.iter().map(|&m| self.youth(g.name(m), ts)).collect();
+        if youths.contains(&Youth::Old) || !youths.contains(&Youth::Returning) {
+            return false;
+        }
+        let sums = finder.describe(members, ts);
+        (sums.mutual as f64) < RECIPROCAL_TIES * sums.tied as f64 && self.strangers(g, members, ts)
     }
 
     /// Whether the members never met: no tie between two of them first boosted `ACQUAINTED_DAYS` or more before,
