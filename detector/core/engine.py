@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from detector.core._native import DAY, FRESH_DAYS, RECIPROCAL_TIES, EngineState, LateEvent
+from detector.core._native import DAY, FRESH_DAYS, EngineState, LateEvent
 from detector.core.events import Event, EventRejected
 from detector.core.findings import (
     FARMING_RING,
@@ -64,12 +64,15 @@ RING_SEARCHES = {
     "returning": RingSearch(
         "farming_ring_early", "found young, as accounts back from dormancy that were strangers before", mature=False
     ),
+    # Grown by the pair search, such a group trading nearly every tie both ways meets the reciprocal weights.
+    "returning_grown": RingSearch(
+        "farming_ring_early", "grown from a traded pair of accounts back from dormancy that were strangers before"
+    ),
 }
-# A mature group (not found young) whose tied member pairs trade both ways at least `RECIPROCAL_TIES` (0.8, a
-# constant of native/src/state.rs, which also keeps such groups from the returning cohorts' weights) of the time is
-# scored by weights fitted on such groups, with rings among them that answer every boost (docs/detection.md,
-# *Reciprocal groups*): the other weights learnt from rings whose pairs trade each way on their own, and read an
-# answered tie as organic.
+#: A mature group (not found young) whose tied member pairs trade both ways at least this often is scored by weights
+#: fitted on such groups, with rings among them that answer every boost (docs/detection.md, *Reciprocal groups*):
+#: the other weights learnt from rings whose pairs trade each way on their own, and read an answered tie as organic.
+RECIPROCAL_TIES = 0.8
 RECIPROCAL_MODEL = "farming_ring_reciprocal"
 #: Every model the engine scores with: weights lacking one (a refit by an older version) are refused up front,
 #: not on the first candidate that needs it.

@@ -673,7 +673,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FRESH_DAYS", state::FRESH_DAYS)?;
     m.add("BATCH_SECONDS", state::BATCH_SECONDS)?;
     m.add("MIN_INFLOW", rings::MIN_INFLOW)?;
-    m.add("RECIPROCAL_TIES", state::RECIPROCAL_TIES)?;
     m.add("MIN_TIE_SHARE", rings::MIN_TIE_SHARE)?;
     m.add("MIN_BOOST_SHARE", rings::MIN_BOOST_SHARE)?;
     m.add("MIN_CANDIDATE_CLOSURE", rings::MIN_CANDIDATE_CLOSURE)?;

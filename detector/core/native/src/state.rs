@@ -27,9 +27,6 @@ pub const MAX_INTRODUCER_TIES: usize = 50;
 /// An account acting again after this long without acting is back from dormancy (what a taken-over account often
 /// is); the reviewer's member table says so, and for as long again it may start a returning cohort.
 pub const DORMANT_DAYS: f64 = 30.0;
-/// The share of a grown group's tied pairs trading both ways from which the engine scores it with the reciprocal
-/// weights (`engine.ring_model`).
-pub const RECIPROCAL_TIES: f64 = 0.8;
 /// The new-ties path keeps a group when at least half of its ties inside were first boosted this recently.
 pub const NEW_TIES_GROUP_DAYS: f64 = 14.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
@@ -224,6 +221,8 @@ pub enum RingPath {
     Young,
     /// A cohort of accounts back from dormancy that were strangers before.
     Returning,
+    /// Grown from a traded pair, all its members fresh or back from dormancy, and strangers before.
+    ReturningGrown,
     /// The peeled neighbourhood of a traded pair with few partners.
     Local,
     /// Grown by the dense path from a pair trading for the first time while the ordinary search waits, its ties
@@ -238,6 +237,7 @@ impl RingPath {
             RingPath::Dense => "dense",
             RingPath::Young => "young",
             RingPath::Returning => "returning",
+            RingPath::ReturningGrown => "returning_grown",
             RingPath::Local => "local",
             RingPath::NewTies => "new_ties",
         }
@@ -551,8 +551,8 @@ impl State {
             let members;
             (members, search) = self.tie_group(&finder, actor, ts, (a, b));
             if !members.is_empty() {
-                if self.returning_strangers(&finder, &members, ts) {
-                    return Some((members, RingPath::Returning));
+                if self.returning_strangers(g, &members, ts) {
+                    return Some((members, RingPath::ReturningGrown));
                 }
                 return Some((members, RingPath::Grown));
             }
@@ -643,17 +643,11 @@ impl State {
         members
     }
 
-    /// A grown group of accounts fresh or back from dormancy, one at least returning, that were strangers and do not
-    /// trade nearly every tie both ways (those meet the reciprocal weights, `RECIPROCAL_TIES`): judged
+    /// A grown group of accounts fresh or back from dormancy, one at least returning, that were strangers: judged
     /// as a young ring, like a returning cohort.
-    fn returning_strangers(&self, finder: &Finder, members: &IdSet, ts: f64) -> bool {
-        let g = finder.graph;
+    fn returning_strangers(&self, g: &Graph, members: &IdSet, ts: f64) -> bool {
         let youths: Vec<Youth> = members.iter().map(|&m| self.youth(g.name(m), ts)).collect();
-        if youths.contains(&Youth::Old) || !youths.contains(&Youth::Returning) {
-            return false;
-        }
-        let sums = finder.describe(members, ts);
-        (sums.mutual as f64) < RECIPROCAL_TIES * sums.tied as f64 && self.strangers(g, members, ts)
+        !youths.contains(&Youth::Old) && youths.contains(&Youth::Returning) && self.strangers(g, members, ts)
     }
 
     /// Whether the members never met: no tie between two of them first boosted `ACQUAINTED_DAYS` or more before,
