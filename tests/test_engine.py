@@ -738,6 +738,42 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
     assert engine.results["back0"].first_flagged_ts < start + DAY  # in its first round, no boost answered yet
 
 
+@pytest.mark.parametrize("hours_apart", [14, 48])
+@pytest.mark.parametrize("before", ["strangers", "old friends"])
+def test_a_slow_ring_of_accounts_back_from_dormancy_is_flagged_when_its_group_closes(market, before, hours_apart):
+    # Six accounts idle for months come back and trade slowly, one boost at a time, some boosted by two members
+    # before they boost one: how a desynchronised ring of hijacked accounts starts. Its fifth boost closes a group
+    # of five (0 -> 1 -> 3 -> 4 -> 0, with 2 -> 1). At a boost every two days its first ties are a week old by
+    # then: they are the ring's own, made since its members came back, and do not make them acquainted.
+    # A popular account back from a quiet spell, which two of them boost and which answers one, is camouflage.
+    members = [f"back{i}" for i in range(6)]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
+    for i, m in enumerate(members):
+        if before == "strangers":
+            events.append(Event(long_ago, "rate", m, f"pal{i}", actor_profile=HUMAN))
+        else:
+            events += [
+                Event(long_ago, "rate", m, "friend0", actor_profile=HUMAN),
+                Event(long_ago, "rate", "friend1", m, actor_profile=HUMAN),
+            ]
+    trades = ["0>1", "2>1", "1>3", "3>4", "4>0", "5>3", "2>5", "4>1"]
+    step = hours_apart * HOUR
+    for n, trade in enumerate(trades):
+        a, b = (members[int(x)] for x in trade.split(">"))
+        events.append(Event(start + n * step, "rate", a, b, actor_profile=HUMAN))
+    events += [Event(start + (n + 0.5) * step, "rate", members[n], "star", actor_profile=HUMAN) for n in (0, 3)]
+    events.append(Event(start + 1.5 * step, "rate", "star", members[0], actor_profile=HUMAN))
+    engine = run(market + events)
+    if before == "old friends":
+        assert flagged(engine) == set()
+        return
+    assert flagged(engine) == set(members)
+    closed = start + 4 * step
+    assert engine.results["back1"].first_flagged_ts == closed
+    assert "back from dormancy" in engine.results["back1"].evidence["summary"]
+
+
 @pytest.mark.parametrize(
     ("before", "share"),
     [

@@ -425,19 +425,33 @@ impl<'g> Finder<'g> {
         // that leaves at once (`peel_together`).
         for by_size in [false, true] {
             loop {
+                // One back from dormancy stands in for a fresh one, unless it boosts one member only, answering it,
+                // while two or more boost it: an organic account back from a quiet spell that a ring boosts as
+                // camouflage, answering a member it knew. Asking more of it (boosting back half as many members as
+                // boost it) peels a young ring away, its members boosted unevenly at first.
+                let camouflage_target = |i: usize| {
+                    let m = members[i];
+                    let answers = |&j: &usize| {
+                        let x = members[j];
+                        let first = |row: &Row| row.get(&x).map_or(f64::INFINITY, |tie| tie.first);
+                        !alive[j] || first(self.ins(m)) < first(self.outs(m))
+                    };
+                    ages[i] == Youth::Returning
+                        && n_boosts[i] == 1
+                        && n_boosters[i] >= 2
+                        && boosts[i].iter().all(answers)
+                };
                 let leaves = |i: usize| {
-                    // An older account joins a cohort only by trading like a member, not as a camouflage target;
-                    // one back from dormancy stands in for a fresh one, but boosts at least half as many members
-                    // as boost it, and two once two boost it.
+                    // An older account joins a cohort only by trading like a member, not as a camouflage target.
                     let min_boosts = match (ages[i], by_size) {
-                        (Youth::Fresh, _) => 1.0,
-                        (Youth::Returning, _) => (n_boosters[i] as f64 / 2.0).max(n_boosters[i].clamp(1, 2) as f64),
+                        (Youth::Fresh | Youth::Returning, _) => 1.0,
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
                     };
                     n_inside[i] < 2
                         || (n_inside[i] as f64) < COHORT_MIN_CLOSURE * partners[i] as f64
                         || (n_boosts[i] as f64) < min_boosts
+                        || camouflage_target(i)
                 };
                 let leaving: Vec<usize> = (0..members.len()).filter(|&i| alive[i] && leaves(i)).collect();
                 if leaving.is_empty() {

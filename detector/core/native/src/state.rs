@@ -650,16 +650,26 @@ impl State {
         !youths.contains(&Youth::Old) && youths.contains(&Youth::Returning) && self.strangers(g, members, ts)
     }
 
-    /// Whether the members never met: no tie between two of them first boosted `ACQUAINTED_DAYS` or more before,
-    /// and no pair acquainted through someone outside (`acquainted_pairs`).
+    /// Whether the members never met: no tie between two of them from before they knew each other, and no pair
+    /// acquainted through someone outside (`acquainted_pairs`). A member back from dormancy knew whom it tied to
+    /// before its return, any other whom it tied to `ACQUAINTED_DAYS` or more before: a ring's own trading since
+    /// its members came back, however long it lasts, does not make them acquainted.
     fn strangers(&self, g: &Graph, members: &IdSet, now: f64) -> bool {
-        let before = now - ACQUAINTED_DAYS * DAY;
-        let old_inside = members.iter().any(|&m| {
+        let week_ago = now - ACQUAINTED_DAYS * DAY;
+        let returns: Vec<Option<f64>> = members
+            .iter()
+            .map(|&m| match self.youth(g.name(m), now) {
+                Youth::Returning => self.accounts[g.name(m)].returned.map(|(at, _)| at),
+                _ => None,
+            })
+            .collect();
+        let knew = |i: usize, first: f64| first <= week_ago && returns[i].is_none_or(|at| first < at);
+        let old_inside = members.iter().enumerate().any(|(i, &m)| {
             g.out_row(m)
                 .iter()
-                .any(|(x, tie)| tie.first <= before && members.contains(x))
+                .any(|(x, tie)| knew(i, tie.first) && members.contains(x))
         });
-        !old_inside && self.acquainted_pairs(g, members, now) == 0
+        !old_inside && self.pairs_knowing_someone(g, members, now, knew) == 0
     }
 
     fn is_fresh(&self, account: &str, now: f64) -> bool {
@@ -803,12 +813,19 @@ impl State {
     /// for a ring are strangers until it starts, and bought fans do not introduce them.
     pub fn acquainted_pairs(&self, g: &Graph, members: &IdSet, now: f64) -> usize {
         let before = now - ACQUAINTED_DAYS * DAY;
+        self.pairs_knowing_someone(g, members, now, |_, first| first <= before)
+    }
+
+    /// How many unordered pairs of members share an introducer (`acquainted_pairs`) that each knew by then:
+    /// `knew(i, first)` says whether the member at position `i` (in the set's order) knew a partner it first tied
+    /// to at `first`.
+    fn pairs_knowing_someone(&self, g: &Graph, members: &IdSet, now: f64, knew: impl Fn(usize, f64) -> bool) -> usize {
         // Each introducer's members, by position: a member's pushes come together, so a partner kept in both of
         // its rows is pushed once.
         let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
         for (i, &m) in members.iter().enumerate() {
             for (&x, tie) in g.out_row(m).iter().chain(g.in_row(m).iter()) {
-                if tie.first <= before && !members.contains(&x) && g.ties(x) <= MAX_INTRODUCER_TIES {
+                if knew(i, tie.first) && !members.contains(&x) && g.ties(x) <= MAX_INTRODUCER_TIES {
                     let knowing = known_by.entry(x).or_default();
                     if knowing.last() != Some(&i) {
                         knowing.push(i);
