@@ -165,18 +165,26 @@ def tit_for_tat_ring(members: list[str], start: float, span: float, rng: random.
     return events
 
 
-def test_a_ring_of_hijacked_accounts_answering_every_boost_is_flagged_by_the_reciprocal_weights(market):
+@pytest.mark.parametrize("members_before", ["trading", "dormant"])
+def test_a_ring_of_hijacked_accounts_answering_every_boost_is_flagged(market, members_before):
     """The market answers 80 % of its boosts, so the weights of the other groups read an answered tie as organic;
-    a group trading every tie both ways has weights of its own."""
+    a grown group trading every tie both ways has weights of its own. Taken over while idle, the members are
+    accounts back from dormancy that were strangers: a returning cohort, seen before the pair search grows it."""
+    trading = members_before == "trading"
+    start = T0 + (70 if trading else 110) * DAY
     later = organic_market(random.Random(8), days=30)
     later = [
-        Event(e.ts + 100 * DAY, e.kind, e.actor, e.target, "L" + e.id, e.weight)
+        Event(e.ts + (60 if trading else 100) * DAY, e.kind, e.actor, e.target, "L" + e.id, e.weight)
         for e in later
-        if e.actor not in HIJACKED and e.target not in HIJACKED
+        if trading or (e.actor not in HIJACKED and e.target not in HIJACKED)
     ]
-    engine = run(market + later + tit_for_tat_ring(HIJACKED, T0 + 110 * DAY, 14 * DAY, random.Random(2)))
+    engine = run(market + later + tit_for_tat_ring(HIJACKED, start, 14 * DAY, random.Random(2)))
     assert flagged(engine) == set(HIJACKED)
     evidence = engine.results[HIJACKED[0]].evidence
+    if not trading:
+        assert evidence["model"] == "farming_ring_early"
+        assert "(found young, as accounts back from dormancy that were strangers before)" in evidence["summary"]
+        return
     assert evidence["model"] == "farming_ring_reciprocal"
     assert "(grown from a traded pair; nearly every tie traded both ways)" in evidence["summary"]
     assert evidence["features"]["mutual_density"] >= 0.8 * evidence["features"]["tie_density"]
@@ -467,6 +475,28 @@ def test_newcomers_following_friends_and_established_accounts_are_not_a_ring(mar
         for j, b in enumerate(partners):
             events.append(Event(start + rng.uniform(0, 5 * DAY), "rate", a, b, id=f"{a}>{j}", actor_profile=profile))
     assert flagged(run(market + events)) == set()
+
+
+@pytest.mark.parametrize(("fans_each", "flagged_as_ring"), [(60, True), (40, False)])
+def test_a_fresh_cohort_boosting_popular_accounts_more_than_each_other_is_a_ring(market, fans_each, flagged_as_ring):
+    # Eight bought accounts, each boosting two of the others and five accounts with many fans, in a day: a ring
+    # whose camouflage outweighs its own trading, so fewer than half of each member's partners are inside. Popular
+    # accounts (more than 50 ties) say nothing of whom a member trades with; accounts with 40 fans could be its
+    # friends, and the group is then newcomers joining together.
+    start = T0 + 40 * DAY
+    members = [f"ring{i}" for i in range(8)]
+    targets = [f"hub{j}" for j in range(5)]
+    events = [
+        Event(start - 30 * DAY, "rate", f"fan{f}", t, actor_profile=HUMAN) for t in targets for f in range(fans_each)
+    ]
+    rng = random.Random(3)
+    for i, m in enumerate(members):
+        for t in [members[(i + 1) % 8], members[(i + 2) % 8], *targets]:
+            events.append(Event(start + rng.uniform(0, DAY), "rate", m, t, actor_profile=fake_profile(start - 3 * DAY)))
+    engine = run(market + events)
+    assert flagged(engine) == (set(members) if flagged_as_ring else set())
+    if flagged_as_ring:
+        assert engine.results["ring0"].evidence["model"] == "farming_ring_early"
 
 
 @pytest.mark.parametrize("fans", ["a", "z"])

@@ -49,6 +49,12 @@ pub const LOCAL_MAX_ACCOUNTS: usize = 24;
 pub const MIN_RING_SIZE: usize = 4;
 /// A cohort member has at least this share of its partners inside.
 pub const COHORT_MIN_CLOSURE: f64 = 0.5;
+/// An account with more ties kept than this is popular: everyone shares one, and rings boost popular accounts as
+/// camouflage.
+pub const POPULAR_TIES: usize = 50;
+/// A cohort of at least this many members measures a member's share of partners inside without its popular partners
+/// (a ring's camouflage targets); a smaller one, where a few organic accounts can look alike, with all of them.
+pub const COHORT_UNPOPULAR_MIN_MEMBERS: usize = 6;
 /// Boosts within this many seconds of each other count as one session (lockstep).
 pub const LOCKSTEP_S: f64 = 3600.0;
 
@@ -379,12 +385,13 @@ impl<'g> Finder<'g> {
         // More partners than this and no group can hold half of them.
         let too_many = 2 * self.rules.max_members;
         // Per member: whom among the accounts reached it boosts, is boosted by, and either (by position); how many
-        // partners it has in the window, counted without collecting them (the walk's leaves include popular
-        // accounts with hundreds); and how young it is.
+        // partners it has in the window, and how many of them are not popular, counted without collecting them (the
+        // walk's leaves include popular accounts with hundreds); and how young it is.
         let mut boosts: Vec<Vec<usize>> = Vec::with_capacity(members.len());
         let mut boosters: Vec<Vec<usize>> = Vec::with_capacity(members.len());
         let mut either: Vec<Vec<usize>> = Vec::with_capacity(members.len());
         let mut partners: Vec<usize> = Vec::with_capacity(members.len());
+        let mut unpopular_partners: Vec<usize> = Vec::with_capacity(members.len());
         let mut ages: Vec<Youth> = Vec::with_capacity(members.len());
         for &m in &members {
             let (outs, ins) = (self.outs(m), self.ins(m));
@@ -402,12 +409,25 @@ impl<'g> Finder<'g> {
                 }
             }
             let busy = |row| graph.recent_rev(row, horizon).take(too_many + 1).count() > too_many;
-            partners.push(if busy(outs) || busy(ins) {
-                usize::MAX
+            let (all, unpopular) = if busy(outs) || busy(ins) {
+                (usize::MAX, usize::MAX)
             } else {
-                let boosted_back = graph.recent_rev(outs, horizon).filter(|x| recent(ins, x)).count();
-                graph.recent_rev(outs, horizon).count() + graph.recent_rev(ins, horizon).count() - boosted_back
-            });
+                let count = |counted: &dyn Fn(Id) -> bool| {
+                    let boosted_back = graph
+                        .recent_rev(outs, horizon)
+                        .filter(|&x| recent(ins, &x) && counted(x))
+                        .count();
+                    graph.recent_rev(outs, horizon).filter(|&x| counted(x)).count()
+                        + graph.recent_rev(ins, horizon).filter(|&x| counted(x)).count()
+                        - boosted_back
+                };
+                let all = count(&|_| true);
+                // A popular member's partners all count: it is what a camouflage target looks like.
+                let popular = |x: Id| graph.ties(x) > POPULAR_TIES;
+                (all, if popular(m) { all } else { count(&|x| !popular(x)) })
+            };
+            partners.push(all);
+            unpopular_partners.push(unpopular);
             boosts.push(to);
             boosters.push(from);
             either.push(any);
@@ -425,10 +445,10 @@ impl<'g> Finder<'g> {
         // that leaves at once (`peel_together`).
         for by_size in [false, true] {
             loop {
-                // One back from dormancy stands in for a fresh one, unless it boosts one member only, answering it,
-                // while two or more boost it: an organic account back from a quiet spell that a ring boosts as
-                // camouflage, answering a member it knew. Asking more of it (boosting back half as many members as
-                // boost it) peels a young ring away, its members boosted unevenly at first.
+                // One back from dormancy stands in for a fresh one, unless, while two or more members boost it, it
+                // boosts one member only, answering it, or, popular, fewer than half as many members: an organic
+                // account back from a quiet spell that a ring boosts as camouflage, answering a member it knew.
+                // Asking that of every member peels a young ring away, its members boosted unevenly at first.
                 let camouflage_target = |i: usize| {
                     let m = members[i];
                     let answers = |&j: &usize| {
@@ -437,9 +457,9 @@ impl<'g> Finder<'g> {
                         !alive[j] || first(self.ins(m)) < first(self.outs(m))
                     };
                     ages[i] == Youth::Returning
-                        && n_boosts[i] == 1
                         && n_boosters[i] >= 2
-                        && boosts[i].iter().all(answers)
+                        && ((n_boosts[i] == 1 && boosts[i].iter().all(answers))
+                            || (graph.ties(m) > POPULAR_TIES && 2 * n_boosts[i] < n_boosters[i]))
                 };
                 let leaves = |i: usize| {
                     // An older account joins a cohort only by trading like a member, not as a camouflage target.
@@ -448,8 +468,13 @@ impl<'g> Finder<'g> {
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
                     };
+                    let counted = if by_size && size < COHORT_UNPOPULAR_MIN_MEMBERS {
+                        partners[i]
+                    } else {
+                        unpopular_partners[i]
+                    };
                     n_inside[i] < 2
-                        || (n_inside[i] as f64) < COHORT_MIN_CLOSURE * partners[i] as f64
+                        || (n_inside[i] as f64) < COHORT_MIN_CLOSURE * counted as f64
                         || (n_boosts[i] as f64) < min_boosts
                         || camouflage_target(i)
                 };

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
 use crate::graph::{Graph, Id, IdSet};
-use crate::rings::{follower_ties, is_new, Finder, Rules, Youth};
+use crate::rings::{follower_ties, is_new, Finder, Rules, Youth, POPULAR_TIES};
 
 pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -21,9 +21,6 @@ pub const FRESH_DAYS: f64 = 30.0;
 /// Ties a member made at least this long before a group is scored show whom it knew before trading in the group
 /// (docs/detection.md, *Acquainted members*).
 pub const ACQUAINTED_DAYS: f64 = 7.0;
-/// An account with more ties kept than this introduces nobody: everyone shares a popular account, and rings boost
-/// popular accounts as camouflage.
-pub const MAX_INTRODUCER_TIES: usize = 50;
 /// An account acting again after this long without acting is back from dormancy (what a taken-over account often
 /// is); the reviewer's member table says so, and for as long again it may start a returning cohort.
 pub const DORMANT_DAYS: f64 = 30.0;
@@ -808,7 +805,7 @@ impl State {
     }
 
     /// How many unordered pairs of members share a partner outside the group that each tie to it is at least
-    /// `ACQUAINTED_DAYS` old, that is established and that has at most `MAX_INTRODUCER_TIES` ties kept. An organic
+    /// `ACQUAINTED_DAYS` old, that is established and that has at most `POPULAR_TIES` ties kept. An organic
     /// community's members knew the same people before they traded with each other; accounts hijacked or bought
     /// for a ring are strangers until it starts, and bought fans do not introduce them.
     pub fn acquainted_pairs(&self, g: &Graph, members: &IdSet, now: f64) -> usize {
@@ -825,7 +822,7 @@ impl State {
         let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
         for (i, &m) in members.iter().enumerate() {
             for (&x, tie) in g.out_row(m).iter().chain(g.in_row(m).iter()) {
-                if knew(i, tie.first) && !members.contains(&x) && g.ties(x) <= MAX_INTRODUCER_TIES {
+                if knew(i, tie.first) && !members.contains(&x) && g.ties(x) <= POPULAR_TIES {
                     let knowing = known_by.entry(x).or_default();
                     if knowing.last() != Some(&i) {
                         knowing.push(i);
