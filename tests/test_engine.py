@@ -727,6 +727,16 @@ def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do
         assert weights.score({**strangers, "shared_booster_share": 1.0}) < weights.score(strangers)
 
 
+def history_before_going_quiet(members: list[str], before: str, ts: float) -> list[Event]:
+    """What accounts did before going quiet: each rated a pal of its own ("strangers"), or they all rated one
+    friend and were rated by another ("old friends")."""
+    if before == "strangers":
+        return [Event(ts, "rate", m, f"pal{i}", actor_profile=HUMAN) for i, m in enumerate(members)]
+    return [Event(ts, "rate", m, "friend0", actor_profile=HUMAN) for m in members] + [
+        Event(ts, "rate", "friend1", m, actor_profile=HUMAN) for m in members
+    ]
+
+
 @pytest.mark.parametrize("before", ["strangers", "old friends"])
 def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_first_trades(market, before):
     # Six old accounts that last acted months ago come back on the same day and boost each other sparsely, each
@@ -739,14 +749,7 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
     long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
     events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
     events += [Event(long_ago, "rate", account, "fan0", actor_profile=HUMAN) for account in ("star", "trader")]
-    for i, m in enumerate(members):
-        if before == "strangers":
-            events.append(Event(long_ago, "rate", m, f"pal{i}", actor_profile=HUMAN))
-        else:
-            events += [
-                Event(long_ago, "rate", m, "friend0", actor_profile=HUMAN),
-                Event(long_ago, "rate", "friend1", m, actor_profile=HUMAN),
-            ]
+    events += history_before_going_quiet(members, before, long_ago)
     ring_boosts = [
         Event(start + day * DAY + (2 * i + k) * HOUR, "rate", m, members[(i + k) % 6], actor_profile=HUMAN)
         for day in (0, 1)
@@ -779,14 +782,7 @@ def test_a_slow_ring_of_accounts_back_from_dormancy_is_flagged_when_its_group_cl
     members = [f"back{i}" for i in range(6)]
     long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
     events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
-    for i, m in enumerate(members):
-        if before == "strangers":
-            events.append(Event(long_ago, "rate", m, f"pal{i}", actor_profile=HUMAN))
-        else:
-            events += [
-                Event(long_ago, "rate", m, "friend0", actor_profile=HUMAN),
-                Event(long_ago, "rate", "friend1", m, actor_profile=HUMAN),
-            ]
+    events += history_before_going_quiet(members, before, long_ago)
     trades = ["0>1", "2>1", "1>3", "3>4", "4>0", "5>3", "2>5", "4>1"]
     step = hours_apart * HOUR
     for n, trade in enumerate(trades):
