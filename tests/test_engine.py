@@ -727,6 +727,20 @@ def test_members_sharing_established_fans_read_as_a_community_and_bought_fans_do
         assert weights.score({**strangers, "shared_booster_share": 1.0}) < weights.score(strangers)
 
 
+#: A slow ring's trades among six members, one at a time, in order ("2>1": the third boosts the second). Its fifth
+#: closes a group of five (0 -> 1 -> 3 -> 4 -> 0, with 2 -> 1); some members are boosted by two before they boost one.
+SLOW_RING_TRADES = "0>1 2>1 1>3 3>4 4>0 5>3 2>5 4>1 0>2 3>5 1>0 5>4 2>3 0>5 4>2 3>0 5>1 1>2"
+
+
+def slow_trades(members: list[str], start: float, step: float, n: int) -> list[Event]:
+    """The first ``n`` of `SLOW_RING_TRADES` among ``members``, ``step`` seconds apart."""
+    trades = [trade.split(">") for trade in SLOW_RING_TRADES.split()[:n]]
+    return [
+        Event(start + k * step, "rate", members[int(a)], members[int(b)], actor_profile=HUMAN)
+        for k, (a, b) in enumerate(trades)
+    ]
+
+
 def history_before_going_quiet(members: list[str], before: str, ts: float) -> list[Event]:
     """What accounts did before going quiet: each rated a pal of its own ("strangers"), or they all rated one
     friend and were rated by another ("old friends")."""
@@ -775,19 +789,16 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
 @pytest.mark.parametrize("before", ["strangers", "old friends"])
 def test_a_slow_ring_of_accounts_back_from_dormancy_is_flagged_when_its_group_closes(market, before, hours_apart):
     # Six accounts idle for months come back and trade slowly, one boost at a time, some boosted by two members
-    # before they boost one: how a desynchronised ring of hijacked accounts starts. Its fifth boost closes a group
-    # of five (0 -> 1 -> 3 -> 4 -> 0, with 2 -> 1). At a boost every two days its first ties are a week old by
+    # before they boost one: how a desynchronised ring of hijacked accounts starts (`SLOW_RING_TRADES`). Its fifth
+    # boost closes a group of five. At a boost every two days its first ties are a week old by
     # then: they are the ring's own, made since its members came back, and do not make them acquainted.
     # A popular account back from a quiet spell, which two of them boost and which answers one, is camouflage.
     members = [f"back{i}" for i in range(6)]
     long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
     events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
     events += history_before_going_quiet(members, before, long_ago)
-    trades = ["0>1", "2>1", "1>3", "3>4", "4>0", "5>3", "2>5", "4>1"]
     step = hours_apart * HOUR
-    for n, trade in enumerate(trades):
-        a, b = (members[int(x)] for x in trade.split(">"))
-        events.append(Event(start + n * step, "rate", a, b, actor_profile=HUMAN))
+    events += slow_trades(members, start, step, 8)
     events += [Event(start + (n + 0.5) * step, "rate", members[n], "star", actor_profile=HUMAN) for n in (0, 3)]
     events.append(Event(start + 1.5 * step, "rate", "star", members[0], actor_profile=HUMAN))
     engine = run(market + events)
@@ -798,6 +809,24 @@ def test_a_slow_ring_of_accounts_back_from_dormancy_is_flagged_when_its_group_cl
     closed = start + 4 * step
     assert engine.results["back1"].first_flagged_ts == closed
     assert "back from dormancy" in engine.results["back1"].evidence["summary"]
+
+
+def test_a_returning_ring_with_two_old_friends_among_its_members_is_flagged_without_them_first(market):
+    # Six accounts idle for months come back and trade slowly, one boost every 14 hours; two of them (back1 and
+    # back3) rated each other before going quiet, as two accounts a farm hijacks at random sometimes did. The
+    # others were strangers: without back1, which knew another member, they are a returning cohort at the tenth
+    # boost (back3 stays as company, boosting two of them), where the pair search sees the ring at the sixteenth.
+    members = [f"back{i}" for i in range(6)]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = history_before_going_quiet(members, "strangers", long_ago)
+    events += [Event(long_ago, "rate", a, b, actor_profile=HUMAN) for a, b in [("back1", "back3"), ("back3", "back1")]]
+    events += slow_trades(members, start, 14 * HOUR, 18)
+    engine = Engine()
+    first, *_ = engine.process_batch(sorted(market + events, key=lambda e: e.ts))
+    assert first.flagged_ts == start + 9 * 14 * HOUR  # the tenth boost
+    assert set(first.accounts) == set(members) - {"back1"}
+    assert "back from dormancy that were strangers" in first.evidence["summary"]
+    assert flagged(engine) == set(members)  # back1 with the others, once the pair search grows the whole ring
 
 
 @pytest.mark.parametrize(

@@ -632,9 +632,25 @@ impl State {
     /// often long-idle ones, and a farm's are picked at random.
     fn returning_cohort(&self, finder: &Finder, (a, b): (Id, Id), ts: f64) -> IdSet {
         let g = finder.graph;
-        let mut youth = |id| self.youth(g.name(id), ts);
-        let members = finder.cohort(a, b, ts, &mut youth);
-        if !members.iter().any(|&m| self.youth(g.name(m), ts) == Youth::Returning) || !self.strangers(g, &members, ts) {
+        let returning = |members: &IdSet| members.iter().any(|&m| self.youth(g.name(m), ts) == Youth::Returning);
+        let members = finder.cohort(a, b, ts, &mut |id| self.youth(g.name(id), ts));
+        if !returning(&members) {
+            return IdSet::default();
+        }
+        let known = self.acquaintances(g, &members, ts);
+        if known.is_empty() {
+            return members;
+        }
+        // Members who knew another before count as old accounts, company at most: the others may still be a
+        // cohort of strangers (a farm hijacking long-idle accounts at random picks a pair of old friends too).
+        let members = finder.cohort(a, b, ts, &mut |id| {
+            if known.contains(&id) {
+                Youth::Old
+            } else {
+                self.youth(g.name(id), ts)
+            }
+        });
+        if !returning(&members) || !self.strangers(g, &members, ts) {
             return IdSet::default();
         }
         members
@@ -647,11 +663,16 @@ impl State {
         !youths.contains(&Youth::Old) && youths.contains(&Youth::Returning) && self.strangers(g, members, ts)
     }
 
-    /// Whether the members never met: no tie between two of them from before they knew each other, and no pair
-    /// acquainted through someone outside (`acquainted_pairs`). A member back from dormancy knew whom it tied to
-    /// before its return, any other whom it tied to `ACQUAINTED_DAYS` or more before: a ring's own trading since
-    /// its members came back, however long it lasts, does not make them acquainted.
+    /// Whether the members never met (`acquaintances`).
     fn strangers(&self, g: &Graph, members: &IdSet, now: f64) -> bool {
+        self.acquaintances(g, members, now).is_empty()
+    }
+
+    /// The members who knew another before: through a tie between them from before they knew each other, or an
+    /// introducer both knew (`acquainted_pairs`). A member back from dormancy knew whom it tied to before its
+    /// return, any other whom it tied to `ACQUAINTED_DAYS` or more before: a ring's own trading since its members
+    /// came back, however long it lasts, does not make them acquainted.
+    fn acquaintances(&self, g: &Graph, members: &IdSet, now: f64) -> IdSet {
         let week_ago = now - ACQUAINTED_DAYS * DAY;
         let returns: Vec<Option<f64>> = members
             .iter()
@@ -661,12 +682,19 @@ impl State {
             })
             .collect();
         let knew = |i: usize, first: f64| first <= week_ago && returns[i].is_none_or(|at| first < at);
-        let old_inside = members.iter().enumerate().any(|(i, &m)| {
-            g.out_row(m)
-                .iter()
-                .any(|(x, tie)| knew(i, tie.first) && members.contains(x))
-        });
-        !old_inside && self.pairs_knowing_someone(g, members, now, knew) == 0
+        let by_position: Vec<Id> = members.iter().copied().collect();
+        let mut known = IdSet::default();
+        for (i, &m) in by_position.iter().enumerate() {
+            for (&x, tie) in g.out_row(m).iter() {
+                if knew(i, tie.first) && members.contains(&x) {
+                    known.extend([m, x]);
+                }
+            }
+        }
+        for knowing in self.introductions(g, members, now, knew) {
+            known.extend(knowing.iter().map(|&i| by_position[i]));
+        }
+        known
     }
 
     fn is_fresh(&self, account: &str, now: f64) -> bool {
@@ -810,13 +838,28 @@ impl State {
     /// for a ring are strangers until it starts, and bought fans do not introduce them.
     pub fn acquainted_pairs(&self, g: &Graph, members: &IdSet, now: f64) -> usize {
         let before = now - ACQUAINTED_DAYS * DAY;
-        self.pairs_knowing_someone(g, members, now, |_, first| first <= before)
+        let n = members.len();
+        let mut pairs = vec![false; n * n];
+        for knowing in self.introductions(g, members, now, |_, first| first <= before) {
+            for (a, &i) in knowing.iter().enumerate() {
+                for &j in &knowing[a + 1..] {
+                    pairs[i * n + j] = true;
+                }
+            }
+        }
+        pairs.iter().filter(|&&p| p).count()
     }
 
-    /// How many unordered pairs of members share an introducer (`acquainted_pairs`) that each knew by then:
-    /// `knew(i, first)` says whether the member at position `i` (in the set's order) knew a partner it first tied
-    /// to at `first`.
-    fn pairs_knowing_someone(&self, g: &Graph, members: &IdSet, now: f64, knew: impl Fn(usize, f64) -> bool) -> usize {
+    /// Per introducer (`acquainted_pairs`), the members that knew it by then, by position in the set's order (two
+    /// or more): `knew(i, first)` says whether the member at position `i` knew a partner it first tied to at
+    /// `first`.
+    fn introductions(
+        &self,
+        g: &Graph,
+        members: &IdSet,
+        now: f64,
+        knew: impl Fn(usize, f64) -> bool,
+    ) -> Vec<Vec<usize>> {
         // Each introducer's members, by position: a member's pushes come together, so a partner kept in both of
         // its rows is pushed once.
         let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
@@ -830,20 +873,12 @@ impl State {
                 }
             }
         }
-        let n = members.len();
-        let mut pairs = vec![false; n * n];
         // Ages are looked up by name: only for partners two members share.
-        let introducers = known_by
-            .iter()
-            .filter(|(&x, knowing)| knowing.len() >= 2 && !self.is_fresh(g.name(x), now));
-        for (_, knowing) in introducers {
-            for (a, &i) in knowing.iter().enumerate() {
-                for &j in &knowing[a + 1..] {
-                    pairs[i * n + j] = true;
-                }
-            }
-        }
-        pairs.iter().filter(|&&p| p).count()
+        known_by
+            .into_iter()
+            .filter(|(x, knowing)| knowing.len() >= 2 && !self.is_fresh(g.name(*x), now))
+            .map(|(_, knowing)| knowing)
+            .collect()
     }
 
     /// How many of the members are younger than `FRESH_DAYS` (by creation time, else first seen).
