@@ -669,9 +669,9 @@ impl State {
     }
 
     /// The members who knew another before: through a tie between them from before they knew each other, or an
-    /// introducer both knew (`acquainted_pairs`). A member back from dormancy knew whom it tied to before its
-    /// return, any other whom it tied to `ACQUAINTED_DAYS` or more before: a ring's own trading since its members
-    /// came back, however long it lasts, does not make them acquainted.
+    /// introducer both knew (`acquainted_pairs`). A member knew whom it tied to `ACQUAINTED_DAYS` or more before
+    /// and, if back from dormancy, before its return: a ring's own trading since its members came back, however
+    /// long it lasts, does not make them acquainted.
     fn acquaintances(&self, g: &Graph, members: &IdSet, now: f64) -> IdSet {
         let week_ago = now - ACQUAINTED_DAYS * DAY;
         let returns: Vec<Option<f64>> = members
