@@ -790,9 +790,9 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
 def test_a_slow_ring_of_accounts_back_from_dormancy_is_flagged_when_its_group_closes(market, before, hours_apart):
     # Six accounts idle for months come back and trade slowly, one boost at a time, some boosted by two members
     # before they boost one: how a desynchronised ring of hijacked accounts starts (`SLOW_RING_TRADES`). Its fifth
-    # boost closes a group of five. At a boost every two days its first ties are a week old by
-    # then: they are the ring's own, made since its members came back, and do not make them acquainted.
-    # A popular account back from a quiet spell, which two of them boost and which answers one, is camouflage.
+    # boost closes a group of five. At a boost every two days its first ties are a week old by then: they are the
+    # ring's own, made since its members came back, and do not make them acquainted. An account with thirty fans,
+    # back from a quiet spell, which two of them boost and which answers one, is their camouflage target.
     members = [f"back{i}" for i in range(6)]
     long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
     events = [Event(long_ago, "rate", f"fan{j}", "star", actor_profile=HUMAN) for j in range(30)]
