@@ -412,19 +412,16 @@ impl<'g> Finder<'g> {
             let (all, unpopular) = if busy(outs) || busy(ins) {
                 (usize::MAX, usize::MAX)
             } else {
-                let count = |counted: &dyn Fn(Id) -> bool| {
-                    let boosted_back = graph
-                        .recent_rev(outs, horizon)
-                        .filter(|&x| recent(ins, &x) && counted(x))
-                        .count();
-                    graph.recent_rev(outs, horizon).filter(|&x| counted(x)).count()
-                        + graph.recent_rev(ins, horizon).filter(|&x| counted(x)).count()
-                        - boosted_back
-                };
-                let all = count(&|_| true);
-                // A popular member's partners all count: it is what a camouflage target looks like.
+                // Each partner once, whichever way they are tied; a popular member's partners all count: it is what
+                // a camouflage target looks like.
                 let popular = |x: Id| graph.ties(x) > POPULAR_TIES;
-                (all, if popular(m) { all } else { count(&|x| !popular(x)) })
+                let counts_all = popular(m);
+                let partners = graph
+                    .recent_rev(outs, horizon)
+                    .chain(graph.recent_rev(ins, horizon).filter(|x| !recent(outs, x)));
+                partners.fold((0, 0), |(all, unpopular), x| {
+                    (all + 1, unpopular + usize::from(counts_all || !popular(x)))
+                })
             };
             partners.push(all);
             unpopular_partners.push(unpopular);
