@@ -52,6 +52,11 @@ pub const COHORT_MIN_CLOSURE: f64 = 0.5;
 /// An account with more ties kept than this is popular: everyone shares one, and rings boost popular accounts as
 /// camouflage.
 pub const POPULAR_TIES: usize = 50;
+
+/// Whether the account has more than `POPULAR_TIES` ties kept.
+pub fn is_popular(graph: &Graph, id: Id) -> bool {
+    graph.ties(id) > POPULAR_TIES
+}
 /// A cohort of at least this many members measures a member's share of partners inside without its popular partners
 /// (a ring's camouflage targets); a smaller one, where a few organic accounts can look alike, with all of them.
 pub const COHORT_UNPOPULAR_MIN_MEMBERS: usize = 6;
@@ -392,6 +397,7 @@ impl<'g> Finder<'g> {
         let mut either: Vec<Vec<usize>> = Vec::with_capacity(members.len());
         let mut partners: Vec<usize> = Vec::with_capacity(members.len());
         let mut unpopular_partners: Vec<usize> = Vec::with_capacity(members.len());
+        let mut popular: Vec<bool> = Vec::with_capacity(members.len());
         let mut ages: Vec<Youth> = Vec::with_capacity(members.len());
         for &m in &members {
             let (outs, ins) = (self.outs(m), self.ins(m));
@@ -409,22 +415,25 @@ impl<'g> Finder<'g> {
                 }
             }
             let busy = |row| graph.recent_rev(row, horizon).take(too_many + 1).count() > too_many;
+            let member_popular = is_popular(graph, m);
             let (all, unpopular) = if busy(outs) || busy(ins) {
                 (usize::MAX, usize::MAX)
             } else {
                 // Each partner once, whichever way they are tied; a popular member's partners all count: it is what
                 // a camouflage target looks like.
-                let popular = |x: Id| graph.ties(x) > POPULAR_TIES;
-                let counts_all = popular(m);
                 let partners = graph
                     .recent_rev(outs, horizon)
                     .chain(graph.recent_rev(ins, horizon).filter(|x| !recent(outs, x)));
                 partners.fold((0, 0), |(all, unpopular), x| {
-                    (all + 1, unpopular + usize::from(counts_all || !popular(x)))
+                    (
+                        all + 1,
+                        unpopular + usize::from(member_popular || !is_popular(graph, x)),
+                    )
                 })
             };
             partners.push(all);
             unpopular_partners.push(unpopular);
+            popular.push(member_popular);
             boosts.push(to);
             boosters.push(from);
             either.push(any);
@@ -456,7 +465,7 @@ impl<'g> Finder<'g> {
                     ages[i] == Youth::Returning
                         && n_boosters[i] >= 2
                         && ((n_boosts[i] == 1 && boosts[i].iter().all(answers))
-                            || (graph.ties(m) > POPULAR_TIES && 2 * n_boosts[i] < n_boosters[i]))
+                            || (popular[i] && 2 * n_boosts[i] < n_boosters[i]))
                 };
                 let leaves = |i: usize| {
                     // An older account joins a cohort only by trading like a member, not as a camouflage target.

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
 use crate::graph::{Graph, Id, IdSet};
-use crate::rings::{follower_ties, is_new, Finder, Rules, Youth, POPULAR_TIES};
+use crate::rings::{follower_ties, is_new, is_popular, Finder, Rules, Youth};
 
 pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -865,7 +865,7 @@ impl State {
         let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
         for (i, &m) in members.iter().enumerate() {
             for (&x, tie) in g.out_row(m).iter().chain(g.in_row(m).iter()) {
-                if knew(i, tie.first) && !members.contains(&x) && g.ties(x) <= POPULAR_TIES {
+                if knew(i, tie.first) && !members.contains(&x) && !is_popular(g, x) {
                     let knowing = known_by.entry(x).or_default();
                     if knowing.last() != Some(&i) {
                         knowing.push(i);
