@@ -477,21 +477,24 @@ def test_newcomers_following_friends_and_established_accounts_are_not_a_ring(mar
     assert flagged(run(market + events)) == set()
 
 
+@pytest.mark.parametrize("size", [8, 5])
 @pytest.mark.parametrize(("fans_each", "flagged_as_ring"), [(60, True), (40, False)])
-def test_a_fresh_cohort_boosting_popular_accounts_more_than_each_other_is_a_ring(market, fans_each, flagged_as_ring):
-    # Eight bought accounts, each boosting two of the others and five accounts with many fans, in a day: a ring
-    # whose camouflage outweighs its own trading, so fewer than half of each member's partners are inside. Popular
-    # accounts (more than 50 ties) say nothing of whom a member trades with; accounts with 40 fans could be its
-    # friends, and the group is then newcomers joining together.
+def test_a_fresh_cohort_boosting_popular_accounts_more_than_each_other_is_a_ring(
+    market, size, fans_each, flagged_as_ring
+):
+    # Bought accounts, each boosting two of the others and five accounts with many fans, in a day: a ring whose
+    # camouflage outweighs its own trading, so fewer than half of each member's partners are inside. Popular accounts
+    # (more than 50 ties) say nothing of whom a fresh member trades with, in a group of any size; accounts with 40
+    # fans could be its friends, and the group is then newcomers joining together.
     start = T0 + 40 * DAY
-    members = [f"ring{i}" for i in range(8)]
+    members = [f"ring{i}" for i in range(size)]
     targets = [f"hub{j}" for j in range(5)]
     events = [
         Event(start - 30 * DAY, "rate", f"fan{f}", t, actor_profile=HUMAN) for t in targets for f in range(fans_each)
     ]
     rng = random.Random(3)
     for i, m in enumerate(members):
-        for t in [members[(i + 1) % 8], members[(i + 2) % 8], *targets]:
+        for t in [members[(i + 1) % size], members[(i + 2) % size], *targets]:
             events.append(Event(start + rng.uniform(0, DAY), "rate", m, t, actor_profile=fake_profile(start - 3 * DAY)))
     engine = run(market + events)
     assert flagged(engine) == (set(members) if flagged_as_ring else set())

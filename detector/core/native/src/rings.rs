@@ -58,7 +58,8 @@ pub fn is_popular(graph: &Graph, id: Id) -> bool {
     graph.ties(id) > POPULAR_TIES
 }
 /// A cohort of at least this many members measures a member's share of partners inside without its popular partners
-/// (a ring's camouflage targets); a smaller one, where a few organic accounts can look alike, with all of them.
+/// (a ring's camouflage targets); a smaller one, where a few organic accounts can look alike, with all of them,
+/// except for a fresh member (created within `FRESH_DAYS`), whose boosts of popular accounts are camouflage at any size.
 pub const COHORT_UNPOPULAR_MIN_MEMBERS: usize = 6;
 /// Boosts within this many seconds of each other count as one session (lockstep).
 pub const LOCKSTEP_S: f64 = 3600.0;
@@ -474,7 +475,8 @@ impl<'g> Finder<'g> {
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
                     };
-                    let counted = if by_size && size < COHORT_UNPOPULAR_MIN_MEMBERS {
+                    // A fresh member's popular partners never count: a bought account's camouflage.
+                    let counted = if by_size && size < COHORT_UNPOPULAR_MIN_MEMBERS && ages[i] != Youth::Fresh {
                         partners[i]
                     } else {
                         unpopular_partners[i]
