@@ -502,6 +502,23 @@ def test_a_fresh_cohort_boosting_popular_accounts_more_than_each_other_is_a_ring
         assert engine.results["ring0"].evidence["model"] == "farming_ring_early"
 
 
+def test_a_bought_ring_is_flagged_before_every_member_has_boosted_another(market):
+    # Five bought accounts trading slowly (one boost every ten hours) with a little camouflage: by the ninth boost,
+    # b4 has been boosted by two members and has boosted none of them, only a popular account. A ring's receiving
+    # side is the ring's too: b4 holds b3 in the group, which leaves three members without it.
+    start = T0 + 40 * DAY
+    trades = ["b1>b2", "b0>b1", "b3>b4", "b0>b3", "b0>b2", "b2>b1", "b3>b0", "b2>b0", "b2>b4"]
+    camouflage = ["b0>u0", "b2>u1", "b4>u2"]
+    events = [
+        Event(start + 10 * HOUR * i, "rate", *pair.split(">"), id=pair, actor_profile=fake_profile(start - 5 * DAY))
+        for i, pair in enumerate(camouflage + trades)
+    ]
+    engine = run(market + events)
+    members = {f"b{i}" for i in range(5)}
+    assert flagged(engine) == members
+    assert engine.results["b4"].evidence["model"] == "farming_ring_early"
+
+
 @pytest.mark.parametrize("fans", ["a", "z"])
 def test_who_stays_in_a_session_group_does_not_depend_on_account_names(fans):
     # Eight accounts trading in one session; six organic fans of four of them boosted those four days ago and one

@@ -469,8 +469,10 @@ impl<'g> Finder<'g> {
                             || (popular[i] && 2 * n_boosts[i] < n_boosters[i]))
                 };
                 let leaves = |i: usize| {
-                    // An older account joins a cohort only by trading like a member, not as a camouflage target.
+                    // An older account joins a cohort only by trading like a member, not as a camouflage target; a
+                    // fresh one boosted by two members is the ring's receiving side, before it has boosted back.
                     let min_boosts = match (ages[i], by_size) {
+                        (Youth::Fresh, _) if n_boosters[i] >= 2 => 0.0,
                         (Youth::Fresh | Youth::Returning, _) => 1.0,
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
