@@ -31,8 +31,8 @@ from detector.core.scoring import Scorer
 #: weights; 1.5: the dense path's peel asks less inflow of busy members; 1.6: or inflow of their new boosters;
 #: 1.7: a fresh cohort applies its size-free rules before the older members' share; 1.8: the new-ties path;
 #: 1.9: the share of a group's outside boosters boosting two or more members, a feature; 1.10: a booster shaped
-#: like a bought account is not established; 1.11: returning cohorts, and a fresh cohort member's popular partners
-#: never counted against it).
+#: like a bought account is not established; 1.11: returning cohorts; a fresh cohort member's popular partners
+#: never counted against it, and one boosted by two members kept before it boosts back).
 MODEL_VERSION = "gsd-engine-1.11"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 12
