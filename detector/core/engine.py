@@ -35,7 +35,7 @@ from detector.core.scoring import Scorer
 #: never counted against it, and one boosted by two members kept before it boosts back).
 MODEL_VERSION = "gsd-engine-1.11"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
-SNAPSHOT_FORMAT = 12
+SNAPSHOT_FORMAT = 13
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ pub struct Graph {
     pub latest: f64,
     /// How far behind `latest` a boost has been added at most.
     pub lag: f64,
+    /// The ties kept by the account at a quantile of all accounts holding any (`refresh_tie_quantile`): how many
+    /// ties make an account stand out on this platform.
+    pub tie_quantile: usize,
     /// Each account's name, shared with `ids` (one allocation per name); empty for a free number.
     names: Vec<Arc<str>>,
     ids: FxHashMap<Arc<str>, Id>,
@@ -211,6 +214,20 @@ impl Graph {
         self.out_row(id).len() + self.in_row(id).len()
     }
 
+    /// Set `tie_quantile` to the ties kept at `quantile` (0..1) of the accounts holding any.
+    pub fn refresh_tie_quantile(&mut self, quantile: f64) {
+        let mut ties: Vec<usize> = (0..self.out.len())
+            .map(|i| self.out[i].len() + self.inn[i].len())
+            .filter(|&n| n > 0)
+            .collect();
+        self.tie_quantile = if ties.is_empty() {
+            0
+        } else {
+            let at = ((quantile * ties.len() as f64) as usize).min(ties.len() - 1);
+            *ties.select_nth_unstable(at).1
+        };
+    }
+
     /// Whether some account kept as a booster of `a` is kept as a booster of `b` too.
     pub fn shares_booster(&self, a: Id, b: Id) -> bool {
         shares_key(self.in_row(a), self.in_row(b))
@@ -277,6 +294,7 @@ impl Graph {
         w.u64(self.max_partners as u64);
         w.f64(self.latest);
         w.f64(self.lag);
+        w.u64(self.tie_quantile as u64);
         w.u64(self.names.len() as u64);
         for i in 0..self.names.len() {
             w.str(&self.names[i]);
@@ -302,6 +320,7 @@ impl Graph {
         let mut g = Graph::new(r.f64()?, r.u64()? as usize);
         g.latest = r.f64()?;
         g.lag = r.f64()?;
+        g.tie_quantile = r.u64()? as usize;
         for _ in 0..r.len()? {
             let name: Arc<str> = r.str()?.into();
             g.refs.push(r.u64()? as u32);
@@ -337,7 +356,7 @@ impl Graph {
     }
 }
 
-const STATE_FORMAT: u8 = 2;
+const STATE_FORMAT: u8 = 3;
 
 fn shares_key(x: &Row, y: &Row) -> bool {
     let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };

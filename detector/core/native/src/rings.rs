@@ -49,13 +49,23 @@ pub const LOCAL_MAX_ACCOUNTS: usize = 24;
 pub const MIN_RING_SIZE: usize = 4;
 /// A cohort member has at least this share of its partners inside.
 pub const COHORT_MIN_CLOSURE: f64 = 0.5;
-/// An account with more ties kept than this is popular: everyone shares one, and rings boost popular accounts as
-/// camouflage.
+/// An account with more ties kept than this is widely tied: two accounts that both tied to it need not have met
+/// through it. One with more than this and than `POPULAR_QUANTILE` of the accounts is popular too: rings boost
+/// popular accounts as camouflage.
 pub const POPULAR_TIES: usize = 50;
+/// The share of accounts a popular account has more ties than (measured at each weekly sweep): on a small, dense
+/// platform, where most established accounts keep more than `POPULAR_TIES`, the few that stand out.
+pub const POPULAR_QUANTILE: f64 = 0.95;
 
-/// Whether the account has more than `POPULAR_TIES` ties kept.
-pub fn is_popular(graph: &Graph, id: Id) -> bool {
+/// Whether the account has more ties kept than `POPULAR_TIES`.
+pub fn is_widely_tied(graph: &Graph, id: Id) -> bool {
     graph.ties(id) > POPULAR_TIES
+}
+
+/// Whether the account is widely tied and has more ties kept than the graph's `tie_quantile`: it stands out on this
+/// platform, where a newcomer's established partners may all be widely tied.
+pub fn is_popular(graph: &Graph, id: Id) -> bool {
+    is_widely_tied(graph, id) && graph.ties(id) > graph.tie_quantile
 }
 /// A cohort of at least this many members measures a member's share of partners inside without its popular partners
 /// (a ring's camouflage targets); a smaller one, where a few organic accounts can look alike, with all of them,

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::codec::{Reader, Writer};
 use crate::graph::{Graph, Id, IdSet};
-use crate::rings::{follower_ties, is_new, is_popular, Finder, Rules, Youth};
+use crate::rings::{follower_ties, is_new, is_widely_tied, Finder, Rules, Youth, POPULAR_QUANTILE};
 
 pub const DAY: f64 = 86_400.0;
 const WEEK: f64 = 7.0 * DAY;
@@ -395,6 +395,7 @@ impl State {
     /// Forget accounts idle for longer than every window, unless they are part of a flagged case.
     fn sweep(&mut self, g: &mut Graph, now: f64) {
         self.last_sweep = now;
+        g.refresh_tie_quantile(POPULAR_QUANTILE);
         let horizon = now - self.config.idle_eviction;
         // Last-seen times only grow, so an account idle since before the horizon is filed under a week up to the
         // horizon's; accounts seen since are filed again under their current week.
@@ -865,7 +866,7 @@ impl State {
         let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
         for (i, &m) in members.iter().enumerate() {
             for (&x, tie) in g.out_row(m).iter().chain(g.in_row(m).iter()) {
-                if knew(i, tie.first) && !members.contains(&x) && !is_popular(g, x) {
+                if knew(i, tie.first) && !members.contains(&x) && !is_widely_tied(g, x) {
                     let knowing = known_by.entry(x).or_default();
                     if knowing.last() != Some(&i) {
                         knowing.push(i);
