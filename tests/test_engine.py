@@ -854,6 +854,25 @@ def test_a_returning_ring_with_two_old_friends_among_its_members_is_flagged_with
     assert flagged(engine) == set(members)  # back1 with the others, once the pair search grows the whole ring
 
 
+def test_a_returning_cohort_completed_by_an_older_account_is_flagged_at_its_next_trade(market):
+    # Three accounts back from months of idleness trade in a circle; an older account, active last week, then
+    # boosts two of them: it trades like a member, and the four are a cohort. Its boosts are no pair of young
+    # accounts, so no cohort search ran on them: the next boost between two members, a pair that already traded,
+    # searches again.
+    members = [f"back{i}" for i in range(3)]
+    long_ago, start, step = T0 - 90 * DAY, T0 + 40 * DAY, 14 * HOUR
+    events = history_before_going_quiet(members, "strangers", long_ago)
+    events.append(Event(start - 5 * DAY, "rate", "helper", "pal9", actor_profile=HUMAN))
+    trades = ["back0>back1", "back1>back2", "back2>back0", "helper>back0", "helper>back1", "back0>back1"]
+    events += [
+        Event(start + k * step, "rate", *trade.split(">"), actor_profile=HUMAN) for k, trade in enumerate(trades)
+    ]
+    engine = run(market + events)
+    assert flagged(engine) == {*members, "helper"}
+    assert engine.results["back0"].first_flagged_ts == start + 5 * step
+    assert "back from dormancy" in engine.results["back0"].evidence["summary"]
+
+
 @pytest.mark.parametrize(
     ("before", "share"),
     [

@@ -32,7 +32,8 @@ from detector.core.scoring import Scorer
 #: 1.7: a fresh cohort applies its size-free rules before the older members' share; 1.8: the new-ties path;
 #: 1.9: the share of a group's outside boosters boosting two or more members, a feature; 1.10: a booster shaped
 #: like a bought account is not established; 1.11: returning cohorts; a fresh cohort member's popular partners
-#: never counted against it, and one boosted by two members kept before it boosts back).
+#: never counted against it, and one boosted by two members kept before it boosts back; popularity relative to the
+#: platform; returning cohorts searched again without a new pair).
 MODEL_VERSION = "gsd-engine-1.11"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 13

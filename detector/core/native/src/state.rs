@@ -26,6 +26,9 @@ pub const ACQUAINTED_DAYS: f64 = 7.0;
 pub const DORMANT_DAYS: f64 = 30.0;
 /// The new-ties path keeps a group when at least half of its ties inside were first boosted this recently.
 pub const NEW_TIES_GROUP_DAYS: f64 = 14.0;
+/// A boost of a pair that traded before, between a returning account and a young one, starts a returning cohort
+/// search when the actor started none for this long.
+pub const COHORT_REPEAT_DAYS: f64 = 1.0;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
 pub const BATCH_SECONDS: f64 = 600.0;
 /// Forgotten accounts whose last action is remembered, so a return after a long sleep still shows (the most
@@ -37,7 +40,7 @@ const RECENT_IDS: usize = 32;
 const MAX_SAMPLED: usize = 400;
 /// Per boosted account, the new boosters kept in detail inside the growth window.
 const MAX_RECENT_BOOSTERS: usize = 4096;
-const STATE_FORMAT: u8 = 3;
+const STATE_FORMAT: u8 = 4;
 
 /// An account's return after a dormancy: when, and how many days it had been idle before.
 pub type Return = (f64, f64);
@@ -114,6 +117,8 @@ pub struct Account {
     checked: Option<Checked>,
     /// ... and by the new-ties path (`NEW_TIES_GROUP_DAYS`), which has a throttle of its own.
     checked_new_ties: Option<Checked>,
+    /// When it last started a returning cohort search (`COHORT_REPEAT_DAYS`).
+    cohort_searched: Option<f64>,
     /// New boosters at which its growth is evaluated next.
     growth_next: usize,
     ledger: Option<Box<Ledger>>,
@@ -559,34 +564,35 @@ impl State {
                 search = TieSearch::Skipped;
             }
         }
-        if new_pair {
-            // A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose
-            // boosts stay among themselves.
-            if self.is_fresh(actor, ts) && self.is_fresh(target, ts) {
-                let mut fresh = |id| {
-                    if self.is_fresh(g.name(id), ts) {
-                        Youth::Fresh
-                    } else {
-                        Youth::Old
-                    }
-                };
-                let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
-                if !members.is_empty() {
-                    return Some((members, RingPath::Young));
+        // A ring of bought accounts is visible even earlier, before anything is answered: fresh accounts whose boosts
+        // stay among themselves.
+        if new_pair && self.is_fresh(actor, ts) && self.is_fresh(target, ts) {
+            let mut fresh = |id| {
+                if self.is_fresh(g.name(id), ts) {
+                    Youth::Fresh
+                } else {
+                    Youth::Old
                 }
+            };
+            let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
+            if !members.is_empty() {
+                return Some((members, RingPath::Young));
             }
-            if self.is_young(actor, ts) && self.is_young(target, ts) {
-                let members = self.candidate_group(self.returning_cohort(&finder, (a, b), ts), rules);
-                if !members.is_empty() {
-                    return Some((members, RingPath::Returning));
-                }
+        }
+        // Accounts back from dormancy: on a new pair, and since members come back and the ties of their old lives
+        // leave the window without any new pair, on a boost of a pair that traded before too, at most once every
+        // `COHORT_REPEAT_DAYS` per actor.
+        if self.returning_cohort_due(actor, target, ts, new_pair) {
+            let members = self.candidate_group(self.returning_cohort(&finder, (a, b), ts), rules);
+            if !members.is_empty() {
+                return Some((members, RingPath::Returning));
             }
-            // Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
-            if finder.could_be_member(a) && finder.could_be_member(b) {
-                let members = self.candidate_group(finder.lockstep(a, b, ts), rules);
-                if !members.is_empty() {
-                    return Some((members, RingPath::Young));
-                }
+        }
+        // Hijacked accounts are not fresh, but a ring trading in sessions shows within its first session.
+        if new_pair && finder.could_be_member(a) && finder.could_be_member(b) {
+            let members = self.candidate_group(finder.lockstep(a, b, ts), rules);
+            if !members.is_empty() {
+                return Some((members, RingPath::Young));
             }
         }
         // Where the ordinary search waits, a pair trading for the first time: the dense path's growth on a throttle of
@@ -615,9 +621,26 @@ impl State {
         None
     }
 
-    /// Fresh, or back from dormancy within the last `DORMANT_DAYS`: who may start a cohort.
-    fn is_young(&self, account: &str, now: f64) -> bool {
-        self.youth(account, now) != Youth::Old
+    /// Whether the boost starts a returning cohort search (`ring_candidate`): between young accounts, one of them
+    /// returning unless the pair is new; remembered as the actor's latest.
+    fn returning_cohort_due(&mut self, actor: &str, target: &str, ts: f64, new_pair: bool) -> bool {
+        let (actor_youth, target_youth) = (self.youth(actor, ts), self.youth(target, ts));
+        if actor_youth == Youth::Old || target_youth == Youth::Old {
+            return false;
+        }
+        let Some(info) = self.accounts.get_mut(actor) else {
+            return false;
+        };
+        let returning = actor_youth == Youth::Returning || target_youth == Youth::Returning;
+        let due = new_pair
+            || (returning
+                && info
+                    .cohort_searched
+                    .is_none_or(|at| ts - at >= COHORT_REPEAT_DAYS * DAY));
+        if due {
+            info.cohort_searched = Some(ts);
+        }
+        due
     }
 
     /// Fresh by its profile, else returning (back from dormancy within the last `DORMANT_DAYS`), else old.
@@ -1107,6 +1130,7 @@ fn write_account(w: &mut Writer, info: &Account) {
     w.bool(info.flagged);
     write_checked(w, info.checked);
     write_checked(w, info.checked_new_ties);
+    w.opt_f64(info.cohort_searched);
     w.u64(info.growth_next as u64);
     w.bool(info.ledger.is_some());
     if let Some(ledger) = &info.ledger {
@@ -1144,6 +1168,7 @@ fn read_account(r: &mut Reader) -> Result<Account, String> {
     info.flagged = r.bool()?;
     info.checked = read_checked(r)?;
     info.checked_new_ties = read_checked(r)?;
+    info.cohort_searched = r.opt_f64()?;
     info.growth_next = r.u64()? as usize;
     if r.bool()? {
         let mut ledger = Ledger {
