@@ -854,6 +854,36 @@ def test_a_returning_ring_with_two_old_friends_among_its_members_is_flagged_with
     assert flagged(engine) == set(members)  # back1 with the others, once the pair search grows the whole ring
 
 
+def test_accounts_back_from_dormancy_boosting_the_same_shops_are_a_ring_without_the_shops(market):
+    # Four accounts idle for months come back, each boosts the same three shops (established accounts with twenty
+    # fans each, active last week), then they trade in a circle. Counting the shops, each member has two of its five
+    # partners inside; but accounts that several members boost and that boost back fewer than half of them are
+    # their shared camouflage, not partners of their own. One shop answers a member: it stays outside.
+    members = [f"back{i}" for i in range(4)]
+    shops = ["shop0", "shop1", "shop2"]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = history_before_going_quiet(members, "strangers", long_ago)
+    events += [
+        Event(start - 30 * DAY, "rate", f"fan{j}", shop, actor_profile=HUMAN) for shop in shops for j in range(20)
+    ]
+    events += [Event(start - 3 * DAY, "rate", shop, "pal9", actor_profile=HUMAN) for shop in shops]
+    events += [
+        Event(start + (3 * i + k) * HOUR, "rate", m, shop, actor_profile=HUMAN)
+        for i, m in enumerate(members)
+        for k, shop in enumerate(shops)
+    ]
+    events.append(Event(start + 13 * HOUR, "rate", "shop0", "back0", actor_profile=HUMAN))
+    circle = start + DAY
+    events += [
+        Event(circle + k * 6 * HOUR, "rate", m, members[(k + 1) % 4], actor_profile=HUMAN)
+        for k, m in enumerate(members)
+    ]
+    engine = run(market + events)
+    assert flagged(engine) == set(members)
+    assert engine.results["back0"].first_flagged_ts == circle + 3 * 6 * HOUR
+    assert "back from dormancy" in engine.results["back0"].evidence["summary"]
+
+
 def test_a_returning_cohort_completed_by_an_older_account_is_flagged_at_its_next_trade(market):
     # Three accounts back from months of idleness trade in a circle; an older account, active last week, then
     # boosts two of them: it trades like a member, and the four are a cohort. Its boosts are no pair of young

@@ -409,7 +409,25 @@ impl<'g> Finder<'g> {
         let mut partners: Vec<usize> = Vec::with_capacity(members.len());
         let mut unpopular_partners: Vec<usize> = Vec::with_capacity(members.len());
         let mut popular: Vec<bool> = Vec::with_capacity(members.len());
-        let mut ages: Vec<Youth> = Vec::with_capacity(members.len());
+        let ages: Vec<Youth> = members
+            .iter()
+            .map(|&m| *youth.entry(m).or_insert_with(|| youth_of(m)))
+            .collect();
+        // What a returning ring shares as camouflage: accounts reached, not fresh, that two or more young ones boost
+        // and that boost fewer than half as many of them back.
+        let young: Vec<Id> = (0..members.len())
+            .filter(|&i| ages[i] != Youth::Old)
+            .map(|i| members[i])
+            .collect();
+        let shared_camouflage: IdSet = (0..members.len())
+            .filter(|&i| {
+                let x = members[i];
+                let boosted_by = young.iter().filter(|&&y| recent(self.outs(y), &x)).count();
+                let boosts = young.iter().filter(|y| recent(self.outs(x), y)).count();
+                ages[i] != Youth::Fresh && boosted_by >= 2 && 2 * boosts < boosted_by
+            })
+            .map(|i| members[i])
+            .collect();
         for &m in &members {
             let (outs, ins) = (self.outs(m), self.ins(m));
             let (mut to, mut from, mut any) = (Vec::new(), Vec::new(), Vec::new());
@@ -431,14 +449,19 @@ impl<'g> Finder<'g> {
                 (usize::MAX, usize::MAX)
             } else {
                 // Each partner once, whichever way they are tied; a popular member's partners all count: it is what
-                // a camouflage target looks like.
+                // a camouflage target looks like. A returning member's share of the shared camouflage is no partner
+                // of its own: strangers back from dormancy boosting the same accounts are a farm (old friends doing so
+                // are acquainted, `EngineState::acquaintances`). Not so for fresh members: newcomers follow the same
+                // established accounts.
                 let partners = graph
                     .recent_rev(outs, horizon)
                     .chain(graph.recent_rev(ins, horizon).filter(|x| !recent(outs, x)));
+                let returning = youth[&m] == Youth::Returning;
                 partners.fold((0, 0), |(all, unpopular), x| {
+                    let camouflage = returning && shared_camouflage.contains(&x);
                     (
-                        all + 1,
-                        unpopular + usize::from(member_popular || !is_popular(graph, x)),
+                        all + usize::from(!camouflage),
+                        unpopular + usize::from(member_popular || !(is_popular(graph, x) || camouflage)),
                     )
                 })
             };
@@ -448,7 +471,6 @@ impl<'g> Finder<'g> {
             boosts.push(to);
             boosters.push(from);
             either.push(any);
-            ages.push(*youth.entry(m).or_insert_with(|| youth_of(m)));
         }
         // Counts inside the group as it is peeled, updated as members leave.
         let mut n_boosts: Vec<usize> = boosts.iter().map(Vec::len).collect();
