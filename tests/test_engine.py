@@ -854,6 +854,30 @@ def test_a_returning_ring_with_two_old_friends_among_its_members_is_flagged_with
     assert flagged(engine) == set(members)  # back1 with the others, once the pair search grows the whole ring
 
 
+@pytest.mark.parametrize("back4_boosts", ["u2", "pal9"])
+def test_a_ring_back_from_dormancy_is_flagged_before_every_member_has_boosted_another(market, back4_boosts):
+    # Five accounts idle for months come back within a day of each other and trade slowly, one boost every ten hours,
+    # the way `test_a_bought_ring_is_flagged_before_every_member_has_boosted_another` trades: by the ninth trade
+    # back4, back with them, has been boosted by two members and has boosted only a popular account (u2). It is the
+    # ring's receiving side, as a fresh member would be. Had it come back rating an account of its own (pal9), it
+    # would look like what a ring's camouflage target back from a quiet spell looks like, and not be taken for a
+    # member; without it, the others are three.
+    members = [f"back{i}" for i in range(5)]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = history_before_going_quiet(members, "strangers", long_ago)
+    trades = ["1>2", "0>1", "3>4", "0>3", "0>2", "2>1", "3>0", "2>0", "2>4"]
+    camouflage = [("back0", "u0"), ("back2", "u1"), ("back4", back4_boosts)]
+    pairs = camouflage + [(f"back{a}", f"back{b}") for a, b in (t.split(">") for t in trades)]
+    events += [Event(start + 10 * HOUR * i, "rate", a, b, actor_profile=HUMAN) for i, (a, b) in enumerate(pairs)]
+    engine = run(market + events)
+    if back4_boosts == "pal9":
+        assert flagged(engine) == set()
+        return
+    assert flagged(engine) == set(members)
+    assert engine.results["back4"].first_flagged_ts == start + 10 * HOUR * (len(pairs) - 1)
+    assert "back from dormancy" in engine.results["back4"].evidence["summary"]
+
+
 def test_accounts_back_from_dormancy_boosting_the_same_shops_are_a_ring_without_the_shops(market):
     # Four accounts idle for months come back, each boosts the same three shops (established accounts with twenty
     # fans each, active last week), then they trade in a circle. Counting the shops, each member has two of its five

@@ -33,7 +33,8 @@ from detector.core.scoring import Scorer
 #: 1.9: the share of a group's outside boosters boosting two or more members, a feature; 1.10: a booster shaped
 #: like a bought account is not established; 1.11: returning cohorts; a fresh cohort member's popular partners
 #: never counted against it, and one boosted by two members kept before it boosts back; popularity relative to the
-#: platform; returning cohorts searched again without a new pair, their members' shared camouflage not counted).
+#: platform; returning cohorts searched again without a new pair, their members' shared camouflage not counted,
+#: and their receiving side kept).
 MODEL_VERSION = "gsd-engine-1.11"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 13

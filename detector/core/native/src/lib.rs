@@ -246,7 +246,7 @@ impl RingFinder {
                 Youth::Old
             }
         };
-        let found = pair(g, a, b).map(|(a, b)| self.finder(g).cohort(a, b, now, &mut fresh));
+        let found = pair(g, a, b).map(|(a, b)| self.finder(g).cohort(a, b, now, &mut fresh, &|_| None));
         if let Some(e) = failed {
             return Err(e);
         }

@@ -388,7 +388,15 @@ impl<'g> Finder<'g> {
 
     /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between young
     /// accounts (either direction), then keep those with two ties inside and at least half of their partners inside.
-    pub fn cohort(&self, a: Id, b: Id, now: f64, youth_of: &mut dyn FnMut(Id) -> Youth) -> IdSet {
+    /// `youth_of` says how young an account is and `returned_at` when one back from dormancy came back.
+    pub fn cohort(
+        &self,
+        a: Id,
+        b: Id,
+        now: f64,
+        youth_of: &mut dyn FnMut(Id) -> Youth,
+        returned_at: &dyn Fn(Id) -> Option<f64>,
+    ) -> IdSet {
         let graph = self.graph;
         let horizon = now - graph.window;
         let mut youth: FxHashMap<Id, Youth> = FxHashMap::default();
@@ -472,6 +480,22 @@ impl<'g> Finder<'g> {
             boosters.push(from);
             either.push(any);
         }
+        // For the receiving side of a ring back from dormancy (below): when each came back, how many boost it in the
+        // window, and whether all it boosts there are popular accounts or the shared camouflage.
+        let returns: Vec<Option<f64>> = members.iter().map(|&m| returned_at(m)).collect();
+        let all_boosters: Vec<usize> = members
+            .iter()
+            .map(|&m| graph.recent_rev(self.ins(m), horizon).take(too_many + 1).count())
+            .collect();
+        let boosts_only_camouflage: Vec<bool> = members
+            .iter()
+            .map(|&m| {
+                graph
+                    .recent_rev(self.outs(m), horizon)
+                    .take(too_many + 1)
+                    .all(|x| is_popular(graph, x) || shared_camouflage.contains(&x))
+            })
+            .collect();
         // Counts inside the group as it is peeled, updated as members leave.
         let mut n_boosts: Vec<usize> = boosts.iter().map(Vec::len).collect();
         let mut n_boosters: Vec<usize> = boosters.iter().map(Vec::len).collect();
@@ -500,11 +524,25 @@ impl<'g> Finder<'g> {
                         && ((n_boosts[i] == 1 && boosts[i].iter().all(answers))
                             || (popular[i] && 2 * n_boosts[i] < n_boosters[i]))
                 };
+                // One back from dormancy that two members boost and that has boosted none yet is the ring's
+                // receiving side, as a fresh one is, if it came back within a day of one of them, boosted only
+                // popular accounts and the shared camouflage, and nobody else boosts it. A camouflage target back from
+                // a quiet spell comes back on its own and trades with accounts of its own.
+                let receiving_side = |i: usize| {
+                    let Some(at) = returns[i] else { return false };
+                    n_boosters[i] >= 2
+                        && boosts_only_camouflage[i]
+                        && all_boosters[i] <= n_boosters[i]
+                        && boosters[i]
+                            .iter()
+                            .any(|&j| alive[j] && returns[j].is_some_and(|other| (other - at).abs() <= DAY))
+                };
                 let leaves = |i: usize| {
                     // An older account joins a cohort only by trading like a member, not as a camouflage target; a
                     // fresh one boosted by two members is the ring's receiving side, before it has boosted back.
                     let min_boosts = match (ages[i], by_size) {
                         (Youth::Fresh, _) if n_boosters[i] >= 2 => 0.0,
+                        (Youth::Returning, _) if receiving_side(i) => 0.0,
                         (Youth::Fresh | Youth::Returning, _) => 1.0,
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),

@@ -574,7 +574,7 @@ impl State {
                     Youth::Old
                 }
             };
-            let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh), rules);
+            let members = self.candidate_group(finder.cohort(a, b, ts, &mut fresh, &|_| None), rules);
             if !members.is_empty() {
                 return Some((members, RingPath::Young));
             }
@@ -657,7 +657,12 @@ impl State {
     fn returning_cohort(&self, finder: &Finder, (a, b): (Id, Id), ts: f64) -> IdSet {
         let g = finder.graph;
         let returning = |members: &IdSet| members.iter().any(|&m| self.youth(g.name(m), ts) == Youth::Returning);
-        let members = finder.cohort(a, b, ts, &mut |id| self.youth(g.name(id), ts));
+        let returned = |id: Id| {
+            (self.youth(g.name(id), ts) == Youth::Returning)
+                .then(|| self.accounts[g.name(id)].returned.map(|(at, _)| at))
+                .flatten()
+        };
+        let members = finder.cohort(a, b, ts, &mut |id| self.youth(g.name(id), ts), &returned);
         if !returning(&members) {
             return IdSet::default();
         }
@@ -667,13 +672,19 @@ impl State {
         }
         // Members who knew another before count as old accounts, company at most: the others may still be a
         // cohort of strangers (a farm hijacking long-idle accounts at random picks a pair of old friends too).
-        let members = finder.cohort(a, b, ts, &mut |id| {
-            if known.contains(&id) {
-                Youth::Old
-            } else {
-                self.youth(g.name(id), ts)
-            }
-        });
+        let members = finder.cohort(
+            a,
+            b,
+            ts,
+            &mut |id| {
+                if known.contains(&id) {
+                    Youth::Old
+                } else {
+                    self.youth(g.name(id), ts)
+                }
+            },
+            &returned,
+        );
         if !returning(&members) || !self.strangers(g, &members, ts) {
             return IdSet::default();
         }
