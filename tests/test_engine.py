@@ -878,6 +878,23 @@ def test_a_ring_back_from_dormancy_is_flagged_before_every_member_has_boosted_an
     assert "back from dormancy" in engine.results["back4"].evidence["summary"]
 
 
+@pytest.mark.parametrize("came_back", ["on its own", "answering a member"])
+def test_a_member_back_with_its_ring_that_answered_one_member_is_no_camouflage_target(market, came_back):
+    # As above, but back4 answers back3 before back2 boosts it: boosted by two members, it boosts one, answering it,
+    # the shape of an account back from a quiet spell answering a ring that boosts it as camouflage. Back on its own
+    # with the others (rating a popular account first), it is the ring's; back only to answer the ring, it is not,
+    # and without it the others are three.
+    members = [f"back{i}" for i in range(5)]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = history_before_going_quiet(members, "strangers", long_ago)
+    trades = ["1>2", "0>1", "3>4", "4>3", "0>3", "0>2", "2>1", "3>0", "2>0", "2>4"]
+    camouflage = [("back0", "u0"), ("back2", "u1")] + ([("back4", "u2")] if came_back == "on its own" else [])
+    pairs = camouflage + [(f"back{a}", f"back{b}") for a, b in (t.split(">") for t in trades)]
+    events += [Event(start + 10 * HOUR * i, "rate", a, b, actor_profile=HUMAN) for i, (a, b) in enumerate(pairs)]
+    engine = run(market + events)
+    assert flagged(engine) == (set(members) if came_back == "on its own" else set())
+
+
 def test_accounts_back_from_dormancy_boosting_the_same_shops_are_a_ring_without_the_shops(market):
     # Four accounts idle for months come back, each boosts the same three shops (established accounts with twenty
     # fans each, active last week), then they trade in a circle. Counting the shops, each member has two of its five

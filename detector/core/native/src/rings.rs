@@ -480,20 +480,21 @@ impl<'g> Finder<'g> {
             boosters.push(from);
             either.push(any);
         }
-        // For the receiving side of a ring back from dormancy (below): when each came back, how many boost it in the
-        // window, and whether all it boosts there are popular accounts or the shared camouflage.
+        // Whether a member back from dormancy came back with a ring (below): when each came back, how many boost it
+        // in the window, and whether all it boosts there are young accounts, popular ones or the shared camouflage.
         let returns: Vec<Option<f64>> = members.iter().map(|&m| returned_at(m)).collect();
         let all_boosters: Vec<usize> = members
             .iter()
             .map(|&m| graph.recent_rev(self.ins(m), horizon).take(too_many + 1).count())
             .collect();
-        let boosts_only_camouflage: Vec<bool> = members
+        let young_set: IdSet = young.iter().copied().collect();
+        let boosts_outside_only_camouflage: Vec<bool> = members
             .iter()
             .map(|&m| {
                 graph
                     .recent_rev(self.outs(m), horizon)
                     .take(too_many + 1)
-                    .all(|x| is_popular(graph, x) || shared_camouflage.contains(&x))
+                    .all(|x| young_set.contains(&x) || is_popular(graph, x) || shared_camouflage.contains(&x))
             })
             .collect();
         // Counts inside the group as it is peeled, updated as members leave.
@@ -508,10 +509,32 @@ impl<'g> Finder<'g> {
         // that leaves at once (`peel_together`).
         for by_size in [false, true] {
             loop {
+                // A member back from dormancy came back with a ring when it came back within a day of a member
+                // boosting it, boosts nothing but young accounts, popular ones and the shared camouflage, and nobody
+                // outside boosts it: a farm takes its accounts over together, where a camouflage target back from a
+                // quiet spell came back on its own and trades with accounts of its own.
+                let came_back_with_ring = |i: usize| {
+                    let Some(at) = returns[i] else { return false };
+                    boosts_outside_only_camouflage[i]
+                        && all_boosters[i] <= n_boosters[i]
+                        && boosters[i]
+                            .iter()
+                            .any(|&j| alive[j] && returns[j].is_some_and(|other| (other - at).abs() <= DAY))
+                };
                 // One back from dormancy stands in for a fresh one, unless, while two or more members boost it, it
-                // boosts one member only, answering it, or, popular, fewer than half as many members: an organic
-                // account back from a quiet spell that a ring boosts as camouflage, answering a member it knew.
-                // Asking that of every member peels a young ring away, its members boosted unevenly at first.
+                // boosts one member only, answering it, without having come back with them, or, popular, fewer than
+                // half as many members: an organic account back from a quiet spell that a ring boosts as camouflage,
+                // answering a member it knew. Asking that of every member peels a young ring away, its members
+                // boosted unevenly at first.
+                let came_back_unasked = |i: usize| {
+                    let m = members[i];
+                    came_back_with_ring(i)
+                        && returns[i].is_some_and(|at| {
+                            boosters[i]
+                                .iter()
+                                .all(|&j| self.ins(m).get(&members[j]).is_none_or(|tie| tie.first >= at))
+                        })
+                };
                 let camouflage_target = |i: usize| {
                     let m = members[i];
                     let answers = |&j: &usize| {
@@ -521,28 +544,16 @@ impl<'g> Finder<'g> {
                     };
                     ages[i] == Youth::Returning
                         && n_boosters[i] >= 2
-                        && ((n_boosts[i] == 1 && boosts[i].iter().all(answers))
+                        && ((n_boosts[i] == 1 && boosts[i].iter().all(answers) && !came_back_unasked(i))
                             || (popular[i] && 2 * n_boosts[i] < n_boosters[i]))
-                };
-                // One back from dormancy that two members boost and that has boosted none yet is the ring's
-                // receiving side, as a fresh one is, if it came back within a day of one of them, boosted only
-                // popular accounts and the shared camouflage, and nobody else boosts it. A camouflage target back from
-                // a quiet spell comes back on its own and trades with accounts of its own.
-                let receiving_side = |i: usize| {
-                    let Some(at) = returns[i] else { return false };
-                    n_boosters[i] >= 2
-                        && boosts_only_camouflage[i]
-                        && all_boosters[i] <= n_boosters[i]
-                        && boosters[i]
-                            .iter()
-                            .any(|&j| alive[j] && returns[j].is_some_and(|other| (other - at).abs() <= DAY))
                 };
                 let leaves = |i: usize| {
                     // An older account joins a cohort only by trading like a member, not as a camouflage target; a
-                    // fresh one boosted by two members is the ring's receiving side, before it has boosted back.
+                    // fresh one boosted by two members, or one back from dormancy that came back with them, is the
+                    // ring's receiving side, before it has boosted back.
                     let min_boosts = match (ages[i], by_size) {
                         (Youth::Fresh, _) if n_boosters[i] >= 2 => 0.0,
-                        (Youth::Returning, _) if receiving_side(i) => 0.0,
+                        (Youth::Returning, _) if n_boosters[i] >= 2 && came_back_with_ring(i) => 0.0,
                         (Youth::Fresh | Youth::Returning, _) => 1.0,
                         (Youth::Old, false) => 2.0,
                         (Youth::Old, true) => (MIN_BOOST_SHARE * (size - 1) as f64).max(2.0),
