@@ -388,7 +388,7 @@ impl<'g> Finder<'g> {
 
     /// Fresh accounts trading among themselves, before any pair answered: grow over recent ties between young
     /// accounts (either direction), then keep those with two ties inside and at least half of their partners inside.
-    /// `youth_of` says how young an account is and `returned_at` when one back from dormancy came back.
+    /// `youth_of` says how young an account is and `returned_at` when one it calls returning came back.
     pub fn cohort(
         &self,
         a: Id,
@@ -421,21 +421,6 @@ impl<'g> Finder<'g> {
             .iter()
             .map(|&m| *youth.entry(m).or_insert_with(|| youth_of(m)))
             .collect();
-        // What a returning ring shares as camouflage: accounts reached, not fresh, that two or more young ones boost
-        // and that boost fewer than half as many of them back.
-        let young: Vec<Id> = (0..members.len())
-            .filter(|&i| ages[i] != Youth::Old)
-            .map(|i| members[i])
-            .collect();
-        let shared_camouflage: IdSet = (0..members.len())
-            .filter(|&i| {
-                let x = members[i];
-                let boosted_by = young.iter().filter(|&&y| recent(self.outs(y), &x)).count();
-                let boosts = young.iter().filter(|y| recent(self.outs(x), y)).count();
-                ages[i] != Youth::Fresh && boosted_by >= 2 && 2 * boosts < boosted_by
-            })
-            .map(|i| members[i])
-            .collect();
         for &m in &members {
             let (outs, ins) = (self.outs(m), self.ins(m));
             let (mut to, mut from, mut any) = (Vec::new(), Vec::new(), Vec::new());
@@ -451,6 +436,26 @@ impl<'g> Finder<'g> {
                     any.push(j);
                 }
             }
+            boosts.push(to);
+            boosters.push(from);
+            either.push(any);
+        }
+        // What a returning ring shares as camouflage: accounts reached, not fresh, that two or more young ones boost
+        // and that boost fewer than half as many of them back (only returning members use it, below).
+        let young = |j: &usize| ages[*j] != Youth::Old;
+        let any_returning = ages.contains(&Youth::Returning);
+        let shared_camouflage: IdSet = (0..members.len())
+            .filter(|&i| {
+                let boosted_by = boosters[i].iter().filter(|j| young(j)).count();
+                any_returning
+                    && ages[i] != Youth::Fresh
+                    && boosted_by >= 2
+                    && 2 * boosts[i].iter().filter(|j| young(j)).count() < boosted_by
+            })
+            .map(|i| members[i])
+            .collect();
+        for &m in &members {
+            let (outs, ins) = (self.outs(m), self.ins(m));
             let busy = |row| graph.recent_rev(row, horizon).take(too_many + 1).count() > too_many;
             let member_popular = is_popular(graph, m);
             let (all, unpopular) = if busy(outs) || busy(ins) {
@@ -476,25 +481,29 @@ impl<'g> Finder<'g> {
             partners.push(all);
             unpopular_partners.push(unpopular);
             popular.push(member_popular);
-            boosts.push(to);
-            boosters.push(from);
-            either.push(any);
         }
         // Whether a member back from dormancy came back with a ring (below): when each came back, how many boost it
         // in the window, and whether all it boosts there are young accounts, popular ones or the shared camouflage.
-        let returns: Vec<Option<f64>> = members.iter().map(|&m| returned_at(m)).collect();
-        let all_boosters: Vec<usize> = members
-            .iter()
-            .map(|&m| graph.recent_rev(self.ins(m), horizon).take(too_many + 1).count())
+        let returns: Vec<Option<f64>> = (0..members.len())
+            .map(|i| (ages[i] == Youth::Returning).then(|| returned_at(members[i])).flatten())
             .collect();
-        let young_set: IdSet = young.iter().copied().collect();
-        let boosts_outside_only_camouflage: Vec<bool> = members
-            .iter()
-            .map(|&m| {
-                graph
-                    .recent_rev(self.outs(m), horizon)
+        let all_boosters: Vec<usize> = (0..members.len())
+            .map(|i| match returns[i] {
+                Some(_) => graph
+                    .recent_rev(self.ins(members[i]), horizon)
                     .take(too_many + 1)
-                    .all(|x| young_set.contains(&x) || is_popular(graph, x) || shared_camouflage.contains(&x))
+                    .count(),
+                None => 0,
+            })
+            .collect();
+        let young_set: IdSet = (0..members.len()).filter(young).map(|i| members[i]).collect();
+        let boosts_outside_only_camouflage: Vec<bool> = (0..members.len())
+            .map(|i| {
+                returns[i].is_some()
+                    && graph
+                        .recent_rev(self.outs(members[i]), horizon)
+                        .take(too_many + 1)
+                        .all(|x| young_set.contains(&x) || is_popular(graph, x) || shared_camouflage.contains(&x))
             })
             .collect();
         // Counts inside the group as it is peeled, updated as members leave.

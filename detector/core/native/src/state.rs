@@ -658,9 +658,9 @@ impl State {
         let g = finder.graph;
         let returning = |members: &IdSet| members.iter().any(|&m| self.youth(g.name(m), ts) == Youth::Returning);
         let returned = |id: Id| {
-            (self.youth(g.name(id), ts) == Youth::Returning)
-                .then(|| self.accounts[g.name(id)].returned.map(|(at, _)| at))
-                .flatten()
+            self.accounts
+                .get(g.name(id))
+                .and_then(|info| info.returned.map(|(at, _)| at))
         };
         let members = finder.cohort(a, b, ts, &mut |id| self.youth(g.name(id), ts), &returned);
         if !returning(&members) {
