@@ -408,9 +408,9 @@ impl<'g> Finder<'g> {
         let recent = |row: &Row, x: &Id| row.get(x).is_some_and(|tie| tie.last >= horizon);
         // More partners than this and no group can hold half of them.
         let too_many = 2 * self.rules.max_members;
-        // Per member: whom among the accounts reached it boosts, is boosted by, and either (by position); how many
-        // partners it has in the window, and how many of them are not popular, counted without collecting them (the
-        // walk's leaves include popular accounts with hundreds); and how young it is.
+        // Per member: how young it is; whom among the accounts reached it boosts, is boosted by, and either (by
+        // position); then how many partners it has in the window, and how many of them are not popular, counted
+        // without collecting them (the walk's leaves include popular accounts with hundreds).
         let mut boosts: Vec<Vec<usize>> = Vec::with_capacity(members.len());
         let mut boosters: Vec<Vec<usize>> = Vec::with_capacity(members.len());
         let mut either: Vec<Vec<usize>> = Vec::with_capacity(members.len());
@@ -454,7 +454,7 @@ impl<'g> Finder<'g> {
             })
             .map(|i| members[i])
             .collect();
-        for &m in &members {
+        for (i, &m) in members.iter().enumerate() {
             let (outs, ins) = (self.outs(m), self.ins(m));
             let busy = |row| graph.recent_rev(row, horizon).take(too_many + 1).count() > too_many;
             let member_popular = is_popular(graph, m);
@@ -469,7 +469,7 @@ impl<'g> Finder<'g> {
                 let partners = graph
                     .recent_rev(outs, horizon)
                     .chain(graph.recent_rev(ins, horizon).filter(|x| !recent(outs, x)));
-                let returning = youth[&m] == Youth::Returning;
+                let returning = ages[i] == Youth::Returning;
                 partners.fold((0, 0), |(all, unpopular), x| {
                     let camouflage = returning && shared_camouflage.contains(&x);
                     (

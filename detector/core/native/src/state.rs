@@ -647,9 +647,16 @@ impl State {
     fn youth(&self, account: &str, now: f64) -> Youth {
         match self.accounts.get(account) {
             Some(info) if info.fresh(now) => Youth::Fresh,
-            Some(info) if info.returned.is_some_and(|(at, _)| now - at <= DORMANT_DAYS * DAY) => Youth::Returning,
+            _ if self.came_back(account, now).is_some() => Youth::Returning,
             _ => Youth::Old,
         }
+    }
+
+    /// When a returning account (`youth`) came back from dormancy: within the last `DORMANT_DAYS`, not fresh.
+    fn came_back(&self, account: &str, now: f64) -> Option<f64> {
+        let info = self.accounts.get(account)?;
+        let (at, _) = info.returned?;
+        (!info.fresh(now) && now - at <= DORMANT_DAYS * DAY).then_some(at)
     }
 
     /// A cohort of accounts back from dormancy (and fresh ones) that were strangers before: hijacked accounts are
@@ -657,11 +664,7 @@ impl State {
     fn returning_cohort(&self, finder: &Finder, (a, b): (Id, Id), ts: f64) -> IdSet {
         let g = finder.graph;
         let returning = |members: &IdSet| members.iter().any(|&m| self.youth(g.name(m), ts) == Youth::Returning);
-        let returned = |id: Id| {
-            self.accounts
-                .get(g.name(id))
-                .and_then(|info| info.returned.map(|(at, _)| at))
-        };
+        let returned = |id: Id| self.came_back(g.name(id), ts);
         let members = finder.cohort(a, b, ts, &mut |id| self.youth(g.name(id), ts), &returned);
         if !returning(&members) {
             return IdSet::default();
@@ -709,13 +712,7 @@ impl State {
     /// long it lasts, does not make them acquainted.
     fn acquaintances(&self, g: &Graph, members: &IdSet, now: f64) -> IdSet {
         let week_ago = now - ACQUAINTED_DAYS * DAY;
-        let returns: Vec<Option<f64>> = members
-            .iter()
-            .map(|&m| match self.youth(g.name(m), now) {
-                Youth::Returning => self.accounts[g.name(m)].returned.map(|(at, _)| at),
-                _ => None,
-            })
-            .collect();
+        let returns: Vec<Option<f64>> = members.iter().map(|&m| self.came_back(g.name(m), now)).collect();
         let knew = |i: usize, first: f64| first <= week_ago && returns[i].is_none_or(|at| first < at);
         let by_position: Vec<Id> = members.iter().copied().collect();
         let mut known = IdSet::default();
