@@ -3,6 +3,7 @@ train``) and judges the evaluation's candidates (``detector eval``), so the two 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -11,13 +12,15 @@ class SchemeIndex:
     """The schemes of a ground truth (``detector simulate --truth`` format), indexed by account.
 
     A ring candidate is about the ring holding a strict majority of its members; a growth candidate is about the
-    burst whose beneficiary it scored. A ring candidate is never about a burst, nor the other way round.
+    burst whose beneficiary it scored, once the burst has begun (a candidate with a ``ts`` before the burst's
+    ``start_ts`` scored the beneficiary's organic growth). A ring candidate is never about a burst, nor the other
+    way round.
 
     Examples
     --------
     >>> index = SchemeIndex([
     ...     {"scheme_id": "s0", "scheme": "farming_ring", "accounts": ["a", "b", "c", "d"]},
-    ...     {"scheme_id": "s1", "scheme": "follower_growth", "accounts": ["star"]},
+    ...     {"scheme_id": "s1", "scheme": "follower_growth", "accounts": ["star"], "start_ts": 100.0},
     ... ])
     >>> index.about({"scheme": "farming_ring", "accounts": ["a", "b", "c", "x"]})
     's0'
@@ -25,6 +28,8 @@ class SchemeIndex:
     True
     >>> index.about({"scheme": "follower_growth", "accounts": ["star"]})
     's1'
+    >>> index.about({"scheme": "follower_growth", "accounts": ["star"], "ts": 50.0}) is None  # before its burst
+    True
     >>> index.about({"scheme": "follower_growth", "accounts": ["a"]}) is None  # a ring member is no beneficiary
     True
     """
@@ -32,16 +37,22 @@ class SchemeIndex:
     def __init__(self, schemes: Iterable[Mapping]):
         self.ring_of: dict[str, str] = {}
         self.burst_of: dict[str, str] = {}
+        self.burst_start: dict[str, float] = {}
         for scheme in schemes:
             index = self.ring_of if scheme["scheme"] == "farming_ring" else self.burst_of
             for account in scheme["accounts"]:
                 index[account] = scheme["scheme_id"]
+                if index is self.burst_of and "start_ts" in scheme:
+                    self.burst_start[account] = scheme["start_ts"]
 
     def about(self, candidate: Mapping) -> str | None:
         """The id of the scheme the candidate is about, or None for an organic candidate."""
         accounts = candidate["accounts"]
         if candidate["scheme"] != "farming_ring":
-            return self.burst_of.get(accounts[0])
+            beneficiary = accounts[0]
+            if candidate.get("ts", math.inf) < self.burst_start.get(beneficiary, -math.inf):
+                return None
+            return self.burst_of.get(beneficiary)
         rings = Counter(self.ring_of[a] for a in accounts if a in self.ring_of)
         if not rings:
             return None

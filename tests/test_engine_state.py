@@ -197,7 +197,11 @@ def test_follower_growth_features_are_what_their_definitions_say():
     assert got.fresh_share == len(fresh) / len(sample)
     assert got.low_quality_share == sum(1 for a in sample if is_low_quality(latest[a])) / len(sample)
     assert got.batch_share == sum(1 for a in sample if mass.get(a, 0) >= 5) / len(sample)
-    assert got.trading_share == sum(1 for a in sample if targets[a] & set(sample)) / len(sample)
+    # Trading: boosts another new follower, or receives a boost from anyone but the growing account.
+    receives = {a for a in sample if engine.graph.in_partners(a, now) - {star}}
+    assert receives and not receives <= {a for a in sample if targets[a] & set(sample)}
+    trading = {a for a in sample if targets[a] & set(sample)} | receives
+    assert got.trading_share == len(trading) / len(sample)
     assert got.lockstep_share == max(co_targets.count(t) for t in set(co_targets)) / len(sample)
     # The baseline: new boosters that left the 3-day window, each decayed (half-life 30 days) from when it left
     # (the next new booster's time), over the span of history the decay covers (at most 30/ln 2 days).

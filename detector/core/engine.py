@@ -35,7 +35,7 @@ from detector.core.scoring import Scorer
 #: never counted against it, and one boosted by two members kept before it boosts back; popularity relative to the
 #: platform; returning cohorts searched again without a new pair, their members' shared camouflage not counted,
 #: and their receiving side kept).
-MODEL_VERSION = "gsd-engine-1.11"
+MODEL_VERSION = "gsd-engine-1.12"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 13
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from detector.core._native import BATCH_SECONDS
 
 #: The fewest new boosters in the window that a burst is scored at (``EngineConfig.min_burst``).
-MIN_BURST = 10
+MIN_BURST = 8
 
 
 @dataclass(frozen=True, slots=True)

@@ -942,9 +942,10 @@ fn peel_together(group: &mut IdSet, leaves: impl Fn(Id, &IdSet) -> bool) {
 }
 
 /// Per follower sample of a growing account: how many of them trade (boost another follower in the sample, or
-/// boost an account other than the growing one that boosts them back), and how many boost the most shared other
-/// target (lockstep). Bought followers only give; ring members boosting a popular account as camouflage also
-/// trade with their ring, even when the boosters come from several rings that never meet.
+/// are boosted by an account other than the growing one), and how many boost the most shared other target
+/// (lockstep). Bought followers only give; ring members boosting a popular account as camouflage also receive
+/// from their ring, even before they are answered (a ring trading in rounds answers a round later) and when the
+/// boosters come from several rings that never meet.
 pub fn follower_ties(graph: &Graph, sample: &[Option<Id>], account: Option<Id>, now: f64) -> (usize, usize) {
     let horizon = now - graph.window;
     let followers: IdSet = sample.iter().flatten().copied().collect();
@@ -952,8 +953,8 @@ pub fn follower_ties(graph: &Graph, sample: &[Option<Id>], account: Option<Id>, 
     let mut trading = 0;
     for &f in sample.iter().flatten() {
         let targets = || graph.recent_rev(graph.out_row(f), horizon);
-        let answered = |t: Id| Some(t) != account && graph.boosted(t, f, now);
-        if targets().any(|t| followers.contains(&t) || answered(t)) {
+        let receives = || graph.recent_rev(graph.in_row(f), horizon).any(|x| Some(x) != account);
+        if receives() || targets().any(|t| followers.contains(&t)) {
             trading += 1;
         }
         for t in targets() {
