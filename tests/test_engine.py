@@ -560,6 +560,42 @@ def test_bought_followers_flag_the_beneficiary(market):
     assert T0 + 25 * DAY <= batch["first_created_ts"] < batch["last_created_ts"] <= T0 + 25 * DAY + 20 * 60
 
 
+def test_a_burst_is_flagged_by_its_eighth_bought_follower(market):
+    rng = random.Random(5)
+    events = burst("u300", 40, T0 + 30 * DAY, DAY, rng)
+    engine = run(market + events)
+    assert flagged(engine) == {"u300"}
+    eighth = sorted(e.ts for e in events)[7]
+    assert engine.results["u300"].first_flagged_ts == eighth
+
+
+def test_fresh_accounts_boosted_by_their_ring_are_no_bought_followers_of_its_camouflage_target(market):
+    # A fresh ring's first round: two members boost eight others, which boost a market account as camouflage and
+    # a ring-mate that has not answered them yet. Eight fresh, batch-created, bought-shaped new boosters, but they
+    # receive boosts, which bought followers never do.
+    start = T0 + 30 * DAY
+    profile = fake_profile(start - 5 * DAY)
+    firsts, givers = [f"f{i}" for i in range(8)], ["r8", "r9"]
+    events = [
+        Event(start + 60 * i, "endorse", givers[i // 4], f, id=f"{givers[i // 4]}>{f}", actor_profile=profile)
+        for i, f in enumerate(firsts)
+    ]
+    for i, f in enumerate(firsts):
+        t = start + HOUR + 300 * i
+        events.append(Event(t, "endorse", f, "u40", id=f"{f}>u40", actor_profile=profile))
+        mate = givers[1 - i // 4]  # boosted by one giver, it boosts the other
+        events.append(Event(t + 60, "endorse", f, mate, id=f"{f}>{mate}", actor_profile=profile))
+    engine = run(market + events)
+    assert "u40" not in flagged(engine)
+    scored = growth_candidates(market + events, "u40")
+    assert scored and all(c["score"] < 0.1 for c in scored)  # evaluated at 8 new boosters, scored as no burst
+
+
+def growth_candidates(events: list[Event], account: str) -> list[dict]:
+    engine = run(events, EngineConfig(record_candidates=True))
+    return [c for c in engine.candidates if c["model"] == FOLLOWER_GROWTH and account in c["accounts"]]
+
+
 def test_organic_virality_from_established_accounts_is_not_flagged(market):
     rng = random.Random(4)
     viral = [
