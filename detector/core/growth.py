@@ -2,7 +2,8 @@
 batch-created accounts that follow in lockstep.
 
 A popular account that a ring boosts as camouflage also gains young, low-quality boosters; they differ from bought
-followers in that they trade: they boost each other, or accounts that boost them back (``trading_share``).
+followers in that they trade: they boost each other, or other accounts boost them (``trading_share``; bought
+followers only give, and the growing account boosting them back does not count, as a customer can do that).
 
 The baseline is the account's own decayed rate of *new* boosters (first-time followers, raters, likers...), so a
 regularly popular account has a higher bar than a quiet one and an organic burst raises it for a while. Volume
@@ -34,7 +35,7 @@ class GrowthFeatures:
     low_quality_share: float
     batch_share: float  # followers created within BATCH_SECONDS (600) of at least 4 others in the window
     lockstep_share: float  # followers who also boost the most shared other target
-    trading_share: float  # followers who boost another new follower or are boosted back: ring members, not bought
+    trading_share: float  # followers who boost another new follower or whom others boost: ring members, not bought
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in self.__slots__}
