@@ -480,6 +480,35 @@ def test_newcomers_following_friends_and_established_accounts_are_not_a_ring(mar
     assert flagged(run(market + events)) == set()
 
 
+def test_fresh_members_trading_mostly_with_their_rings_hijacked_accounts_are_a_cohort_within_the_day(market):
+    # A mixed ring: eight established market accounts taken over, each boosting three of four bought accounts,
+    # which each boost five of them, and then, later that day, two of each other. Most of a bought member's
+    # partners are the hijacked ones, busy accounts that leave the cohort: they are the ring's own side, not
+    # partners that make the bought accounts look like newcomers with friends of their own.
+    rng = random.Random(2)
+    start = T0 + 40 * DAY
+    fresh = [f"ring{i}" for i in range(4)]
+    hijacked = [f"u{i}" for i in range(20, 28)]
+    events = []
+
+    def boost(a: str, b: str, t: float) -> None:
+        profile = fake_profile(start - 3 * DAY) if a in fresh else HUMAN
+        events.append(Event(t, "endorse", a, b, id=f"{a}>{b}", actor_profile=profile))
+
+    for f in fresh:
+        for h in rng.sample(hijacked, 5):
+            boost(f, h, start + rng.uniform(0, DAY / 2))
+    for j, h in enumerate(hijacked):
+        for k in range(3):
+            boost(h, fresh[(j + k) % 4], start + rng.uniform(0, DAY / 2))
+    for i, f in enumerate(fresh):
+        for k in (1, 2):
+            boost(f, fresh[(i + k) % 4], start + DAY / 2 + rng.uniform(0, DAY / 2))
+    engine = run(market + events)
+    assert set(fresh) <= flagged(engine) <= set(fresh) | set(hijacked)
+    assert all(engine.results[f].first_flagged_ts <= start + DAY for f in fresh)
+
+
 @pytest.mark.parametrize("size", [8, 5])
 @pytest.mark.parametrize("targets", ["popular", "with 40 fans"])
 def test_a_fresh_cohort_boosting_popular_accounts_more_than_each_other_is_a_ring(market, size, targets):

@@ -34,7 +34,8 @@ from detector.core.scoring import Scorer
 #: like a bought account is not established; 1.11: returning cohorts; a fresh cohort member's popular partners
 #: never counted against it, and one boosted by two members kept before it boosts back; popularity relative to the
 #: platform; returning cohorts searched again without a new pair, their members' shared camouflage not counted,
-#: and their receiving side kept; 1.12: a burst scored from 8 new boosters, a follower that others boost trading).
+#: and their receiving side kept; 1.12: a burst scored from 8 new boosters, a follower that others boost trading;
+#: a mixed ring's hijacked side no partner of its fresh members).
 MODEL_VERSION = "gsd-engine-1.12"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 13

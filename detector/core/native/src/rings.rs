@@ -454,6 +454,14 @@ impl<'g> Finder<'g> {
             })
             .map(|i| members[i])
             .collect();
+        // What a mixed ring's hijacked side looks like to its fresh members: older accounts reached that are tied to
+        // two or more fresh ones and boost one. Busy, they leave the cohort, but they are no partners of a fresh
+        // member's own (an established account newcomers follow together does not boost them).
+        let fresh_in = |list: &Vec<usize>| list.iter().filter(|&&j| ages[j] == Youth::Fresh).count();
+        let company: IdSet = (0..members.len())
+            .filter(|&i| ages[i] == Youth::Old && fresh_in(&either[i]) >= 2 && fresh_in(&boosts[i]) >= 1)
+            .map(|i| members[i])
+            .collect();
         for (i, &m) in members.iter().enumerate() {
             let (outs, ins) = (self.outs(m), self.ins(m));
             let busy = |row| graph.recent_rev(row, horizon).take(too_many + 1).count() > too_many;
@@ -465,13 +473,14 @@ impl<'g> Finder<'g> {
                 // a camouflage target looks like. A returning member's share of the shared camouflage is no partner
                 // of its own: strangers back from dormancy boosting the same accounts are a farm (old friends doing so
                 // are acquainted, `EngineState::acquaintances`). Not so for fresh members: newcomers follow the same
-                // established accounts.
+                // established accounts; but the company (above) is none of a fresh member's own partners.
                 let partners = graph
                     .recent_rev(outs, horizon)
                     .chain(graph.recent_rev(ins, horizon).filter(|x| !recent(outs, x)));
                 let returning = ages[i] == Youth::Returning;
+                let fresh = ages[i] == Youth::Fresh;
                 partners.fold((0, 0), |(all, unpopular), x| {
-                    let camouflage = returning && shared_camouflage.contains(&x);
+                    let camouflage = (returning && shared_camouflage.contains(&x)) || (fresh && company.contains(&x));
                     (
                         all + usize::from(!camouflage),
                         unpopular + usize::from(member_popular || !(is_popular(graph, x) || camouflage)),
