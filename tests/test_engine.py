@@ -625,6 +625,23 @@ def growth_candidates(events: list[Event], account: str) -> list[dict]:
     return [c for c in engine.candidates if c["model"] == FOLLOWER_GROWTH and account in c["accounts"]]
 
 
+def test_bought_followers_boosting_each_other_to_pass_as_traders_are_flagged_as_a_ring(market):
+    # A farm answering the trading signal: each bought account also follows two others of its batch. They now
+    # receive boosts like a ring's members, and they are one: fresh accounts trading among themselves.
+    rng = random.Random(5)
+    start = T0 + 30 * DAY
+    events = burst("u300", 40, start, DAY, rng)
+    fakes = [e.actor for e in events]
+    for i, e in enumerate(list(events)):
+        for k in (1, 2):
+            other = fakes[(i + 7 * k) % len(fakes)]
+            t = start + rng.uniform(0, DAY)
+            events.append(Event(t, "follow", e.actor, other, id=f"{e.actor}>{other}", actor_profile=e.actor_profile))
+    engine = run(market + events)
+    assert set(fakes) <= flagged(engine)
+    assert all(FARMING_RING in engine.results[f].schemes for f in fakes)
+
+
 def test_organic_virality_from_established_accounts_is_not_flagged(market):
     rng = random.Random(4)
     viral = [
