@@ -375,7 +375,7 @@ def truth_decisions(findings: Sequence[Finding], index: SchemeIndex, ignored: Co
     for finding in findings:
         if finding.case_id in decided or set(finding.accounts) <= set(ignored):
             continue
-        about = index.about({"scheme": finding.scheme, "accounts": sorted(finding.accounts)})
+        about = index.about({"scheme": finding.scheme, "accounts": sorted(finding.accounts), "ts": finding.flagged_ts})
         decided[finding.case_id] = decision_row(
             case_id=finding.case_id,
             scheme=finding.scheme,

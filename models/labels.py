@@ -39,11 +39,12 @@ class SchemeIndex:
         self.burst_of: dict[str, str] = {}
         self.burst_start: dict[str, float] = {}
         for scheme in schemes:
-            index = self.ring_of if scheme["scheme"] == "farming_ring" else self.burst_of
             for account in scheme["accounts"]:
-                index[account] = scheme["scheme_id"]
-                if index is self.burst_of and "start_ts" in scheme:
-                    self.burst_start[account] = scheme["start_ts"]
+                if scheme["scheme"] == "farming_ring":
+                    self.ring_of[account] = scheme["scheme_id"]
+                else:
+                    self.burst_of[account] = scheme["scheme_id"]
+                    self.burst_start[account] = scheme.get("start_ts", -math.inf)
 
     def about(self, candidate: Mapping) -> str | None:
         """The id of the scheme the candidate is about, or None for an organic candidate."""

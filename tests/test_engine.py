@@ -614,15 +614,10 @@ def test_fresh_accounts_boosted_by_their_ring_are_no_bought_followers_of_its_cam
         events.append(Event(t, "endorse", f, "u40", id=f"{f}>u40", actor_profile=profile))
         mate = givers[1 - i // 4]  # boosted by one giver, it boosts the other
         events.append(Event(t + 60, "endorse", f, mate, id=f"{f}>{mate}", actor_profile=profile))
-    engine = run(market + events)
+    engine = run(market + events, EngineConfig(record_candidates=True))
     assert "u40" not in flagged(engine)
-    scored = growth_candidates(market + events, "u40")
+    scored = [c for c in engine.candidates if c["model"] == FOLLOWER_GROWTH and c["accounts"] == ["u40"]]
     assert scored and all(c["score"] < 0.1 for c in scored)  # evaluated at 8 new boosters, scored as no burst
-
-
-def growth_candidates(events: list[Event], account: str) -> list[dict]:
-    engine = run(events, EngineConfig(record_candidates=True))
-    return [c for c in engine.candidates if c["model"] == FOLLOWER_GROWTH and account in c["accounts"]]
 
 
 def test_bought_followers_boosting_each_other_to_pass_as_traders_are_flagged_as_a_ring(market):

@@ -443,23 +443,21 @@ impl<'g> Finder<'g> {
         // What a returning ring shares as camouflage: accounts reached, not fresh, that two or more young ones boost
         // and that boost fewer than half as many of them back (only returning members use it, below).
         let young = |j: &usize| ages[*j] != Youth::Old;
+        let fresh = |j: &usize| ages[*j] == Youth::Fresh;
+        let count = |positions: &[usize], which: &dyn Fn(&usize) -> bool| positions.iter().filter(|j| which(j)).count();
         let any_returning = ages.contains(&Youth::Returning);
         let shared_camouflage: IdSet = (0..members.len())
             .filter(|&i| {
-                let boosted_by = boosters[i].iter().filter(|j| young(j)).count();
-                any_returning
-                    && ages[i] != Youth::Fresh
-                    && boosted_by >= 2
-                    && 2 * boosts[i].iter().filter(|j| young(j)).count() < boosted_by
+                let boosted_by = count(&boosters[i], &young);
+                any_returning && !fresh(&i) && boosted_by >= 2 && 2 * count(&boosts[i], &young) < boosted_by
             })
             .map(|i| members[i])
             .collect();
         // What a mixed ring's hijacked side looks like to its fresh members: older accounts reached that are tied to
         // two or more fresh ones and boost one. Busy, they leave the cohort, but they are no partners of a fresh
         // member's own (an established account newcomers follow together does not boost them).
-        let fresh_in = |list: &Vec<usize>| list.iter().filter(|&&j| ages[j] == Youth::Fresh).count();
         let company: IdSet = (0..members.len())
-            .filter(|&i| ages[i] == Youth::Old && fresh_in(&either[i]) >= 2 && fresh_in(&boosts[i]) >= 1)
+            .filter(|&i| !young(&i) && count(&either[i], &fresh) >= 2 && count(&boosts[i], &fresh) >= 1)
             .map(|i| members[i])
             .collect();
         for (i, &m) in members.iter().enumerate() {
@@ -478,9 +476,9 @@ impl<'g> Finder<'g> {
                     .recent_rev(outs, horizon)
                     .chain(graph.recent_rev(ins, horizon).filter(|x| !recent(outs, x)));
                 let returning = ages[i] == Youth::Returning;
-                let fresh = ages[i] == Youth::Fresh;
                 partners.fold((0, 0), |(all, unpopular), x| {
-                    let camouflage = (returning && shared_camouflage.contains(&x)) || (fresh && company.contains(&x));
+                    let camouflage =
+                        (returning && shared_camouflage.contains(&x)) || (fresh(&i) && company.contains(&x));
                     (
                         all + usize::from(!camouflage),
                         unpopular + usize::from(member_popular || !(is_popular(graph, x) || camouflage)),
