@@ -32,7 +32,7 @@ from detector.core.events import Event
 from detector.core.findings import FLAG_THRESHOLD, Finding, check_flagging
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE
-from detector.simulate import add_ring_variant_arguments
+from detector.simulate import add_quiet_argument, add_ring_variant_arguments
 from detector.simulation import BITCOIN_ALPHA, SYNTHETIC, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
@@ -72,6 +72,9 @@ class EvalConfig:
     background: str = BITCOIN_ALPHA
     #: Friend circles per synthetic stream (`--circles-per-seed`): organic cliques that must not be flagged.
     circles_per_seed: int = 0
+    #: Share of a synthetic stream's accounts falling silent for 30-45 days (`--quiet-share`), a third of them with
+    #: old friends they trade with as a circle on their return (reported with the friend circles).
+    quiet_share: float = 0.0
     #: Share of the rings trading tit for tat, every boost inside answered (`--reciprocal-rings`), by this share of
     #: their one-way pairs (`--answered-pairs`).
     reciprocal_rings: float = 0.0
@@ -528,6 +531,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         bursts=config.bursts_per_seed,
         days=TRAINING_DAYS,  # the synthetic background's span (Bitcoin-Alpha is what it is)
         circles=config.circles_per_seed,
+        quiet_share=config.quiet_share,
         reciprocal_rings=config.reciprocal_rings,
         answered_pairs=config.answered_pairs,
         pre_aged_rings=config.pre_aged_rings,
@@ -701,6 +705,7 @@ def streams_text(config: Mapping, seeds: Sequence[int]) -> str:
         f"({config['rings_per_seed']} rings + {config['bursts_per_seed']} bursts) "
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
+        + (f", {config['quiet_share']:.0%} of its accounts quiet for a spell" if config.get("quiet_share") else "")
         + (f", {config['reciprocal_rings']:.0%} of rings tit for tat" if config.get("reciprocal_rings") else "")
         + (
             f" ({config['answered_pairs']:.0%} of their one-way pairs answering)"
@@ -957,6 +962,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.circles_per_seed,
         help="friend circles in each synthetic stream (organic cliques; their flags are reported)",
     )
+    add_quiet_argument(parser)
     add_ring_variant_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
     parser.add_argument(
@@ -1003,6 +1009,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         background=args.background,
         circles_per_seed=args.circles_per_seed,
+        quiet_share=args.quiet_share,
         reciprocal_rings=args.reciprocal_rings,
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
@@ -1017,6 +1024,9 @@ def run(args: argparse.Namespace) -> int:
             "(Bitcoin-Alpha has its own cliques)",
             file=sys.stderr,
         )
+        return 2
+    if config.quiet_share and config.background != SYNTHETIC:
+        print("--quiet-share: for the synthetic background (Bitcoin-Alpha's go quiet on their own)", file=sys.stderr)
         return 2
     if (args.training_draws or args.thresholds) and args.methods not in (None, ("ours",)):
         print("--thresholds and --training-draws report rows of ours only: drop --methods", file=sys.stderr)

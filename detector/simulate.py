@@ -85,9 +85,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="friend circles in the synthetic background: 3-6 accounts boosting each other at once, must not be "
         "flagged (default: none)",
     )
+    add_quiet_argument(parser)
     add_ring_variant_arguments(parser)
     parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
+    )
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    """``--quiet-share``, for ``detector simulate`` and ``detector eval``."""
+    parser.add_argument(
+        "--quiet-share",
+        type=_share,
+        default=SimulationConfig().quiet_share,
+        metavar="SHARE",
+        help="share of the synthetic background's accounts (0-1) that fall silent for 30-45 days, a third of them "
+        "with old friends they trade with as a circle on their return, must not be flagged (default: none)",
     )
 
 
@@ -183,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         accounts=args.accounts,
         activity=args.activity,
         circles=args.circles,
+        quiet_share=args.quiet_share,
         reciprocal_rings=args.reciprocal_rings,
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -70,6 +71,22 @@ def fit_score(
     return LogisticScore(intercept, {n: round(float(w), 4) for n, w in zip(names, coefs, strict=True)}, log1p)
 
 
+def fit_score_on_top(
+    rows: Sequence[tuple[dict, bool]],
+    first: LogisticScore,
+    added: Sequence[str],
+    c: float = 1.0,
+    weights: Sequence[float] | None = None,
+) -> LogisticScore:
+    """Fit how far the ``added`` features move the score ``first`` gives (a logistic regression on ``first``'s
+    logit and the added features), folded back into one plain ``LogisticScore`` over all the features."""
+    stacked = [({"first": first.logit(f), **{n: f.get(n, 0.0) for n in added}}, y) for f, y in rows]
+    top = fit_score(stacked, ["first", *added], frozenset(), c=c, weights=weights)
+    scale = top.coefs["first"]
+    coefs = {n: round(scale * w, 4) for n, w in first.coefs.items()} | {n: top.coefs[n] for n in added}
+    return LogisticScore(top.intercept + scale * first.intercept, dict(sorted(coefs.items())), first.log1p)
+
+
 def _transform(features: dict, name: str, log1p: frozenset[str]) -> float:
     value = float(features.get(name, 0.0))
     return math.log1p(max(value, 0.0)) if name in log1p else value
@@ -106,7 +123,14 @@ class ExtraStreams:
 EXTRA_STREAMS = {
     "sparse": ExtraStreams(frozenset({"farming_ring_local"}), 100, (("activity", 0.1),)),
     "reciprocal": ExtraStreams(frozenset({"farming_ring_reciprocal"}), 200, (("reciprocal_rings", 1.0),)),
+    "quiet": ExtraStreams(frozenset({"farming_ring_early"}), 300, (("quiet_share", 0.3),)),
 }
+#: Features a model learns on top of its dense streams' fit: first fitted on the dense streams without them, the
+#: model then learns from all its streams only how far these move that score (with one scale for the first fit).
+#: The *quiet* streams' reunions of old friends teach the lockstep groups' weights that acquaintance is organic;
+#: fitted freely on them, the other weights moved too, and a closed group of strangers back from dormancy trading in
+#: lockstep scored 0.2 (docs/detection.md, *Quiet spells*).
+FEATURES_ON_TOP = {"farming_ring_early": ("acquainted_share",)}
 
 
 #: A model learns from reviewers' decisions only when they hold at least this many of each kind (confirmed,
@@ -218,7 +242,8 @@ def fit_weights(
 ) -> dict[str, LogisticScore]:
     """Fit every model of the shipped weights on its candidates in the dense ``streams`` and in the ``extra``
     streams (by :data:`EXTRA_STREAMS` kind) meant for it (the last stream held out for ``report``) and on
-    ``decisions``; a model with one class only keeps its current weights."""
+    ``decisions``, the :data:`FEATURES_ON_TOP` on top of a first fit on the dense streams; a model with one class
+    only keeps its current weights."""
     from detector.core.scoring import load_weights
 
     report = report or io.StringIO()
@@ -243,14 +268,23 @@ def fit_weights(
             )
             reviewed = []
         names = sorted(base.coefs)
+        added = FEATURES_ON_TOP.get(model, ())
+        dense = [(f, y) for stream in streams for s, f, y in stream if s == model]
+        first = None
+        if added and _both_classes(dense):
+            first = fit_score(dense, [n for n in names if n not in added], base.log1p, c=c)
+        fit = (
+            partial(fit_score_on_top, first=first, added=added)
+            if first is not None
+            else partial(fit_score, names=names, log1p=base.log1p)
+        )
         if _both_classes(train):
-            _report(model, fit_score(train, names, base.log1p, c=c), held, file=report)
+            _report(model, fit(train, c=c), held, file=report)
         else:
             print(f"{model}: the training streams hold one class only; no held-out report", file=report)
         rows = train + held + reviewed
         if _both_classes(rows):
-            weights = [1.0] * len(train + held) + [decision_weight] * len(reviewed)
-            fitted[model] = fit_score(rows, names, base.log1p, c=c, weights=weights)
+            fitted[model] = fit(rows, c=c, weights=[1.0] * len(train + held) + [decision_weight] * len(reviewed))
         else:
             print(f"{model}: one class only in all streams; its current weights are kept", file=report)
             fitted[model] = base

@@ -887,6 +887,28 @@ def test_accounts_back_from_dormancy_trading_as_strangers_are_flagged_in_their_f
     assert engine.results["back0"].first_flagged_ts < start + DAY  # in its first round, no boost answered yet
 
 
+@pytest.mark.parametrize("before", ["strangers", "old friends"])
+def test_accounts_back_together_trading_within_the_hour_are_a_ring_only_as_strangers(market, before):
+    # Five accounts idle for months come back on the same evening and trade as a circle: each pair boosts once,
+    # answered within minutes, one lockstep session. Strangers before, they are a hijacked ring's first round. Old
+    # friends, who rated the same people before going quiet, are a reunion, which the synthetic background's quiet
+    # spells hold (docs/detection.md, *Quiet spells*): the lockstep groups' weights hold acquaintance against them.
+    members = [f"back{i}" for i in range(5)]
+    long_ago, start = T0 - 90 * DAY, T0 + 40 * DAY
+    events = history_before_going_quiet(members, before, long_ago)
+    pairs = [(a, b) for i, a in enumerate(members) for b in members[i + 1 :]]
+    for k, (a, b) in enumerate(pairs):
+        events.append(Event(start + k * 300, "like", a, b, actor_profile=HUMAN))
+        events.append(Event(start + (k + 2) * 300, "like", b, a, actor_profile=HUMAN))
+    engine = run(market + events)
+    if before == "old friends":
+        assert flagged(engine) == set()
+        return
+    assert flagged(engine) == set(members)
+    assert engine.results["back0"].evidence["model"] == "farming_ring_early"
+    assert engine.results["back0"].first_flagged_ts < start + HOUR
+
+
 @pytest.mark.parametrize("hours_apart", [14, 48])
 @pytest.mark.parametrize("before", ["strangers", "old friends"])
 def test_a_slow_ring_of_accounts_back_from_dormancy_is_flagged_when_its_group_closes(market, before, hours_apart):
@@ -1060,9 +1082,10 @@ def test_members_who_knew_the_same_people_before_they_traded_read_as_acquainted(
     acquainted = engine.state.acquainted_pairs(members, now)
     features = describe(members, engine.finder, now, fresh=0, boosters=(0, 0), acquainted=acquainted).as_dict()
     assert features["acquainted_share"] == share
-    # With everything else about the group the same, the dense paths' weights hold acquaintance against it.
+    # With everything else about the group the same, the dense paths' and the young groups' weights hold
+    # acquaintance against it.
     strangers = {**features, "acquainted_share": 0.0}
-    for model in ("farming_ring_dense", "farming_ring_new_ties"):
+    for model in ("farming_ring_dense", "farming_ring_new_ties", "farming_ring_early"):
         weights = load_weights()[model]
         assert weights.score({**strangers, "acquainted_share": 1.0}) < weights.score(strangers)
 

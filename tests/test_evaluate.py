@@ -405,6 +405,19 @@ def test_eval_weaves_friend_circles_into_the_synthetic_background_and_counts_the
     assert main([*argv, "--circles-per-seed", "-1"]) == 2
 
 
+def test_eval_gives_synthetic_accounts_quiet_spells_and_counts_flags_on_old_friends_back_together(capsys):
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1"]
+    assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", "--quiet-share", "0.3"]) == 0
+    printed = capsys.readouterr().out
+    assert "the synthetic background (no benign labels), 30% of its accounts quiet for a spell;" in printed
+    circles = r"organic friend circles \(must not be flagged\): \d+ members in all; flagged: heuristic \d+"
+    assert re.search(circles, printed)
+    assert main(["eval", "--seeds", "1", "--quiet-share", "0.3"]) == 2  # Bitcoin-Alpha's accounts go quiet alone
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, "--quiet-share", "1.5"])
+    assert refused.value.code == 2
+
+
 @pytest.mark.parametrize(
     ("flag", "variant", "row", "bad"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import pickle
 import random
@@ -28,6 +29,7 @@ from models.retrain import (
     EXTRA_STREAMS,
     add_arguments,
     fit_score,
+    fit_score_on_top,
     label_candidates,
     run,
     training_seeds,
@@ -274,8 +276,9 @@ def test_the_extra_training_streams_train_only_the_models_they_are_meant_for(tmp
     assert {kind: set(extra.models) for kind, extra in EXTRA_STREAMS.items()} == {
         "sparse": {"farming_ring_local"},
         "reciprocal": {"farming_ring_reciprocal"},
+        "quiet": {"farming_ring_early"},
     }
-    for model in ("farming_ring_local", "farming_ring_reciprocal"):
+    for model in ("farming_ring_local", "farming_ring_reciprocal", "farming_ring_early"):
         assert shipped[model].coefs["tie_density"] > 0
         assert fitted[model].coefs["tie_density"] < 0, model  # learnt from its extra streams
     assert fitted["farming_ring"].coefs["tie_density"] > 0  # never saw them
@@ -290,11 +293,12 @@ def test_an_extra_stream_is_simulated_as_a_dense_one_with_its_kind_s_changes(mon
         return [], {"schemes": []}
 
     monkeypatch.setattr(scenario, "generate", no_events)
-    for kind in (None, "sparse", "reciprocal"):
+    for kind in (None, "sparse", "reciprocal", "quiet"):
         assert retrain.simulate_candidates("synthetic", 7, kind) == []
-    dense, sparse, reciprocal = simulated
+    dense, sparse, reciprocal, quiet = simulated
     assert sparse == replace(dense, activity=0.1)
     assert reciprocal == replace(dense, reciprocal_rings=1.0)  # every ring trades tit for tat
+    assert quiet == replace(dense, quiet_share=0.3)  # old friends coming back together
 
 
 def recording_stream(background: str, seed: int, kind: str | None = None) -> list[tuple[str, dict, bool]]:
@@ -318,10 +322,32 @@ def test_another_first_seed_trains_on_other_streams_dense_and_extra(tmp_path, mo
         "5101-sparse",
         "5200-reciprocal",
         "5201-reciprocal",
+        "5300-quiet",
+        "5301-quiet",
     ]
-    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101, 5200, 5201}
+    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101, 5200, 5201, 5300, 5301}
     # The shipped weights', refused by eval:
-    assert training_seeds() == {*range(1000, 1016), *range(1100, 1116), *range(1200, 1216)}
+    assert training_seeds() == {*range(1000, 1016), *range(1100, 1116), *range(1200, 1216), *range(1300, 1316)}
+
+
+def test_a_feature_learnt_on_top_moves_the_first_fit_s_score_and_nothing_else():
+    # The first fit's streams hold rings only; in the others, organic groups trade as densely but are acquainted.
+    # Learnt on top, acquaintance counts against a group, and groups the first fit scored alike stay alike.
+    first = LogisticScore(-1.0, {"tie_density": 2.0, "size": 0.5}, frozenset({"size"}))
+    rng = random.Random(3)
+    rows = []
+    for _ in range(200):
+        group = {"tie_density": rng.uniform(0.5, 1.0), "size": rng.randint(4, 20)}
+        rows += [(group | {"acquainted_share": rng.uniform(0.0, 0.3)}, True)]
+        rows += [(group | {"acquainted_share": rng.uniform(0.6, 1.0)}, False)]
+    fitted = fit_score_on_top(rows, first, ["acquainted_share"], c=1.0)
+    assert set(fitted.coefs) == {"acquainted_share", "size", "tie_density"} and fitted.log1p == first.log1p
+    assert fitted.coefs["acquainted_share"] < 0
+    alike = [{"tie_density": 1.0, "size": 4.0}, {"tie_density": 0.9, "size": 4.0}]
+    alike[1]["size"] = math.expm1((first.logit(alike[0]) - first.intercept - 2.0 * 0.9) / 0.5)
+    assert first.logit(alike[0]) == pytest.approx(first.logit(alike[1]))
+    assert fitted.logit(alike[0]) == pytest.approx(fitted.logit(alike[1]), abs=1e-3)
+    assert fitted.score(alike[0] | {"acquainted_share": 1.0}) < fitted.score(alike[0])
 
 
 def test_reviewer_decisions_teach_the_model_that_scored_them(tmp_path, monkeypatch, capsys):

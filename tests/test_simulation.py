@@ -412,3 +412,38 @@ def test_a_ring_answering_some_pairs_answers_them_as_a_full_tit_for_tat_ring_wou
     assert rings and all(r["shape"]["reciprocal"] and r["shape"]["answered_pairs"] == 0.5 for r in rings)
     with pytest.raises(ValueError, match="answered_pairs"):
         SimulationConfig(answered_pairs=-0.1)
+
+
+def test_quiet_spells_leave_out_only_what_silent_accounts_would_have_done():
+    config = OrganicConfig(accounts=300, days=60)
+    plain = generate_organic(config, random.Random(5))
+    quiet = generate_organic(replace(config, quiet_share=0.3), random.Random(5), quiet_rng=random.Random(6))
+    assert 0.25 * 300 <= len(quiet.quiet) <= 0.3 * 300  # of the accounts there from the start (nine in ten)
+    for start, end in quiet.quiet.values():
+        assert 30 * DAY <= end - start <= 47 * DAY
+    events = [(e.ts, e.kind, e.actor, e.target) for e in quiet.events]
+    kept = set(events)
+    assert kept <= {(e.ts, e.kind, e.actor, e.target) for e in plain.events}  # drawn as without quiet spells
+    for ts, _, actor, _ in events:
+        start, end = quiet.quiet.get(actor, (0, 0))
+        assert not start <= ts < end  # silent: neither acting nor answering
+    left_out = [(e.ts, e.actor) for e in plain.events if (e.ts, e.kind, e.actor, e.target) not in kept]
+    assert left_out and all(actor in quiet.quiet for _, actor in left_out)
+
+
+def test_old_friends_come_back_together_from_a_quiet_spell_and_trade_as_a_circle(synthetic):
+    events, truth = generate(replace(SMALL, days=60, quiet_share=0.3))
+    reunions = [c for c in truth["organic_circles"] if c["returning"]]
+    assert reunions and all(not c["newcomers"] for c in reunions)
+    # Their own random stream: the same scheme shapes as without quiet spells.
+    drawn = {"hijacked", "camouflage_targets", "side_received"}
+    plain = generate(replace(SMALL, days=60))[1]
+    assert [{k: v for k, v in s["shape"].items() if k not in drawn} for s in truth["schemes"]] == [
+        {k: v for k, v in s["shape"].items() if k not in drawn} for s in plain["schemes"]
+    ]
+    for circle in reunions:
+        members = set(circle["accounts"])
+        before = [e.ts for e in events if e.actor in members and e.ts < circle["start_ts"]]
+        assert before and circle["start_ts"] - max(before) >= 30 * DAY  # each was silent a month or more
+        inside = {(e.actor, e.target) for e in events if e.actor in members and e.target in members}
+        assert {a for a, _ in inside} == members  # every one of them boosts another on its return

@@ -5,11 +5,13 @@ to days, most boosts answered within the hour. Nothing in the pairs' structure t
 trading: they are a tight, reciprocal, closed group. Bitcoin-Alpha has such circles (docs/detection.md, *Measured*:
 the few organic accounts flagged there), the synthetic background has none unless they are woven in here.
 
-Two kinds, as seen on Bitcoin-Alpha:
+Three kinds, as seen on Bitcoin-Alpha:
 
 * established accounts with their own organic partners, who trade as a circle once;
 * friends who sign up together, a day or less before they meet, and trade little outside the circle (a newcomer's
-  few follows of established accounts).
+  few follows of established accounts);
+* old friends back together from a quiet spell (the background's ``reunions``, when it has quiet spells), who
+  trade as a circle on their return: the twin of a ring of long-idle hijacked accounts.
 
 They are added with their own random stream, so a seeded simulation keeps the same scheme shapes with or without
 them.
@@ -50,10 +52,15 @@ class _Circle:
 
 
 def add_circles(
-    events: Sequence[Event], count: int, rng: random.Random, sampler: ProfileSampler | None = None
+    events: Sequence[Event],
+    count: int,
+    rng: random.Random,
+    sampler: ProfileSampler | None = None,
+    reunions: Sequence[dict] = (),
 ) -> tuple[list[Event], list[dict]]:
-    """Weave ``count`` friend circles into a time-ordered organic stream; return the merged stream (ids renumbered
-    in time order, with the stream's prefix) and one record per circle: ``{accounts, newcomers, start_ts, end_ts}``.
+    """Weave ``count`` friend circles, and a circle for each of the background's ``reunions`` (``{accounts,
+    return_ts}``), into a time-ordered organic stream; return the merged stream (ids renumbered in time order, with
+    the stream's prefix) and one record per circle: ``{accounts, newcomers, returning, start_ts, end_ts}``.
 
     Examples
     --------
@@ -63,7 +70,7 @@ def add_circles(
     >>> len(circles), all(3 <= len(c["accounts"]) <= 6 for c in circles), len(events) > len(background)
     (3, True, True)
     """
-    if count <= 0:
+    if count <= 0 and not reunions:
         return list(events), []
     sampler = sampler or ProfileSampler()
     index = BackgroundIndex(events)
@@ -72,6 +79,25 @@ def add_circles(
     used: set[str] = set()
     added: list[Event] = []
     records = []
+
+    def weave(circle: _Circle, returning: bool) -> None:
+        circle_events = _trade(circle, rng, index, profiles)
+        added.extend(circle_events)
+        records.append(
+            {
+                "accounts": circle.members,
+                "newcomers": circle.newcomers,
+                "returning": returning,
+                "start_ts": min(e.ts for e in circle_events),
+                "end_ts": max(e.ts for e in circle_events),
+            }
+        )
+
+    for reunion in reunions:
+        members = [a for a in reunion["accounts"] if a in profiles]
+        if len(members) >= CIRCLE_SIZE[0]:
+            used.update(members)
+            weave(_Circle(members, reunion["return_ts"], *_pace(rng), newcomers=False), returning=True)
     for _ in range(count):
         start = index.sample_start(rng, 3 * DAY)
         size = rng.randint(*CIRCLE_SIZE)
@@ -86,20 +112,15 @@ def add_circles(
                 continue  # too small a background for another circle of established accounts
             members = rng.sample(pool, size)
         used.update(members)
-        circle = _Circle(members, start, log_uniform(rng, HOUR, 3 * DAY), rng.uniform(0.6, 1.0), newcomers)
-        circle_events = _trade(circle, rng, index, profiles)
-        added.extend(circle_events)
-        records.append(
-            {
-                "accounts": members,
-                "newcomers": newcomers,
-                "start_ts": min(e.ts for e in circle_events),
-                "end_ts": max(e.ts for e in circle_events),
-            }
-        )
+        weave(_Circle(members, start, *_pace(rng), newcomers), returning=False)
     merged = sorted([*events, *added], key=lambda e: e.ts)  # stable: the background first on equal times
     prefix = id_prefix(events)
     return [replace(e, id=f"{prefix}-{n}") for n, e in enumerate(merged)], records
+
+
+def _pace(rng: random.Random) -> tuple[float, float]:
+    """How long a circle trades (an hour to three days) and the share of its pairs that do."""
+    return log_uniform(rng, HOUR, 3 * DAY), rng.uniform(0.6, 1.0)
 
 
 def _trade(circle: _Circle, rng: random.Random, index: BackgroundIndex, profiles: dict[str, Profile]) -> list[Event]:

@@ -7,7 +7,11 @@ What makes it hard for a detector, on purpose:
 * organic reciprocity — a good share of boosts are answered after hours to days, so mutual pairs are normal;
 * new users keep joining, a few percent of accounts are days old, so youth alone is normal;
 * viral bursts — a popular account suddenly gains hundreds of followers from aged, unrelated accounts, the
-  must-not-flag twin of bought follower growth.
+  must-not-flag twin of bought follower growth;
+* quiet spells (``quiet_share``, off by default) — accounts fall silent for 30 to 45 days and come back, some of
+  them together with old friends from their community (``OrganicTraffic.reunions``; they trade as a circle on
+  their return, :mod:`detector.simulation.circles`), as Bitcoin-Alpha's traders do: the must-not-flag twin of a
+  ring of long-idle hijacked accounts.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class OrganicConfig:
     unfollow_rate: float = 0.03  # chance that an action is an unfollow of someone the actor follows
     joiners: float = 0.1  # share of accounts that join during the span
     viral_bursts: int | None = None  # default: one per 15 days
+    quiet_share: float = 0.0  # share of the accounts there from the start that fall silent once, for 30-45 days
 
 
 @dataclass
@@ -56,6 +61,10 @@ class OrganicTraffic:
     accounts: list[str]
     #: Organic bursts (must not be flagged): ``{account, start_ts, end_ts, followers}``.
     viral: list[dict] = field(default_factory=list)
+    #: Old friends back from a quiet spell together: ``{accounts, return_ts}``.
+    reunions: list[dict] = field(default_factory=list)
+    #: Who was silent when: ``account -> (from_ts, to_ts)``.
+    quiet: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,16 +76,34 @@ class _Account:
     joined_ts: float
 
 
+#: How long a quiet spell lasts, in days: at least the 30 after which the engine reads an account as returning.
+QUIET_DAYS = (30.0, 45.0)
+#: Share of the quiet accounts that fall silent, and come back, with old friends; how many friends go together.
+QUIET_TOGETHER = 1 / 3
+QUIET_GROUP = (3, 6)
+
+
 def generate_organic(
-    config: OrganicConfig, rng: random.Random, sampler: ProfileSampler | None = None
+    config: OrganicConfig,
+    rng: random.Random,
+    sampler: ProfileSampler | None = None,
+    quiet_rng: random.Random | None = None,
 ) -> OrganicTraffic:
     """Generate organic traffic, time-ordered, every event with its actor's profile, ids ``syn-<n>``.
+
+    Quiet spells are drawn from ``quiet_rng`` (default: ``rng``) and only leave out what a silent account would have
+    done, so that with a ``quiet_rng`` of its own everything else is drawn as without them.
 
     Examples
     --------
     >>> traffic = generate_organic(OrganicConfig(accounts=60, days=3), random.Random(7))
     >>> len(traffic.events) > 50, all(e.actor_profile is not None for e in traffic.events)
     (True, True)
+    >>> quiet = generate_organic(OrganicConfig(accounts=300, days=60, quiet_share=0.3), random.Random(7))
+    >>> back = quiet.reunions[0]
+    >>> last_before = max(e.ts for e in quiet.events if e.actor in back["accounts"] and e.ts < back["return_ts"])
+    >>> back["return_ts"] - last_before >= 30 * 86400
+    True
     """
     sampler = sampler or ProfileSampler()
     end_ts = config.start_ts + config.days * DAY
@@ -86,19 +113,30 @@ def generate_organic(
         communities.setdefault(account.community, []).append(account)
     everyone = _Picker(accounts)
     pickers = {c: _Picker(members) for c, members in communities.items()}
+    spells, reunions = _quiet_spells(config, communities, quiet_rng or rng)
 
     raw: list[tuple[float, str, str, str]] = []  # (ts, kind, actor, target)
-    # actor -> followed account -> when (a dict, not a set: its order is deterministic).
+    # actor -> followed account -> when (a dict, not a set: its order is deterministic). What a quiet account would
+    # have done is kept here too, so that the draws go on as without quiet spells; only its events are left out.
     follows: dict[str, dict[str, float]] = {}
+    unmade: set[tuple[str, str]] = set()  # follows a quiet account did not make, and so cannot undo
+
+    def quiet(actor: str, ts: float) -> bool:
+        spell = spells.get(actor)
+        return spell is not None and spell[0] <= ts < spell[1]
 
     def emit(ts: float, kind: str, actor: str, target: str) -> None:
+        silent = quiet(actor, ts)
         if kind == "follow":
             followed = follows.setdefault(actor, {})
             if target in followed:
                 kind = "like"  # one cannot follow twice; the interest shows as a like instead
             else:
                 followed[target] = ts
-        raw.append((ts, kind, actor, target))
+                if silent:
+                    unmade.add((actor, target))
+        if not silent:
+            raw.append((ts, kind, actor, target))
 
     kinds, shares = zip(*KIND_MIX, strict=True)
     for account in accounts:
@@ -118,7 +156,8 @@ def generate_organic(
                 if undoable:
                     target = rng.choice(undoable)
                     del followed[target]
-                    raw.append((ts, "unfollow", account.name, target))
+                    if not quiet(account.name, ts) and (account.name, target) not in unmade:
+                        raw.append((ts, "unfollow", account.name, target))
                     continue
             inside = rng.random() < config.in_community
             target = (pickers[account.community] if inside else everyone).pick(rng, account.name, ts)
@@ -142,7 +181,47 @@ def generate_organic(
         Event(ts=float(round(ts)), kind=kind, actor=actor, target=target, id=f"syn-{n}", actor_profile=profiles[actor])
         for n, (ts, kind, actor, target) in enumerate(raw)
     ]
-    return OrganicTraffic(events, [a.name for a in accounts], viral)
+    return OrganicTraffic(events, [a.name for a in accounts], viral, reunions, spells)
+
+
+def _quiet_spells(
+    config: OrganicConfig, communities: dict[int, list[_Account]], rng: random.Random
+) -> tuple[dict[str, tuple[float, float]], list[dict]]:
+    """Who falls silent when (``account -> (from_ts, to_ts)``), and the groups of old friends coming back together.
+
+    A spell starts in the first half of the span, so that most quiet accounts come back within it. Groups are
+    accounts of one community leaving within a day of each other and coming back within hours.
+    """
+    if config.quiet_share <= 0:
+        return {}, []
+    span_end = config.start_ts + config.days * DAY
+    settled = {
+        c: [a.name for a in members if a.joined_ts == config.start_ts] for c, members in sorted(communities.items())
+    }
+    quota = round(config.quiet_share * sum(len(names) for names in settled.values()))
+    spells: dict[str, tuple[float, float]] = {}
+    reunions = []
+
+    def spell() -> tuple[float, float]:
+        start = config.start_ts + rng.uniform(0.05, 0.5) * config.days * DAY
+        return start, start + rng.uniform(*QUIET_DAYS) * DAY
+
+    for _ in range(round(quota * QUIET_TOGETHER / sum(QUIET_GROUP) * 2)):  # groups of the mean size
+        free = [name for name in settled[rng.choice(list(settled))] if name not in spells]
+        size = rng.randint(*QUIET_GROUP)
+        if len(free) < size:
+            continue
+        start, end = spell()
+        group = rng.sample(free, size)
+        for name in group:
+            spells[name] = (start - rng.uniform(0, DAY), end + rng.uniform(0, 12 * HOUR))
+        return_ts = max(spells[name][1] for name in group)
+        if return_ts < span_end:
+            reunions.append({"accounts": group, "return_ts": return_ts})
+    alone = [name for names in settled.values() for name in names if name not in spells]
+    for name in rng.sample(alone, min(len(alone), max(0, quota - len(spells)))):
+        spells[name] = spell()
+    return spells, reunions
 
 
 def _make_accounts(config: OrganicConfig, rng: random.Random) -> list[_Account]:

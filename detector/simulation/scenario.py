@@ -36,7 +36,9 @@ class SimulationConfig:
     members boost each other once, 46 to 60-90 days before trading, so that their ties look old
     (``RingShape.pre_aged_days``). Both are drawn apart: the schemes are otherwise the same. ``shared_fans``: bought
     accounts per ring that each boost half its members (``RingShape.shared_fans``), so they share outside boosters,
-    created ``shared_fans_age_days`` earlier than by default (aged accounts)."""
+    created ``shared_fans_age_days`` earlier than by default (aged accounts). ``quiet_share``: the share of the
+    synthetic background's accounts that fall silent for 30-45 days, a third of them with old friends they trade
+    with on their return (``OrganicConfig.quiet_share``; those circles are in the truth's ``organic_circles``)."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -51,6 +53,7 @@ class SimulationConfig:
     pre_aged_rings: float = 0.0
     shared_fans: int = 0
     shared_fans_age_days: float = 0.0
+    quiet_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
@@ -66,6 +69,8 @@ class SimulationConfig:
             raise ValueError("shared_fans: a number of bought accounts per ring, not negative")
         if not (math.isfinite(self.shared_fans_age_days) and self.shared_fans_age_days >= 0):
             raise ValueError("shared_fans_age_days: how much older the shared fans are, in days, not negative")
+        if not 0.0 <= self.quiet_share <= 1.0 or (self.quiet_share and self.background != SYNTHETIC):
+            raise ValueError("quiet_share: a share of the synthetic background's accounts, from 0 to 1")
         if not 0.0 <= self.answered_pairs <= 1.0:
             raise ValueError("answered_pairs: a share of a tit-for-tat ring's one-way pairs, from 0 to 1")
 
@@ -91,11 +96,17 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
     rng = random.Random(config.seed)
     sampler = ProfileSampler()
     if config.background == SYNTHETIC:
-        organic = OrganicConfig(accounts=config.accounts, days=config.days, actions_per_day=config.activity)
-        traffic = generate_organic(organic, rng, sampler)
-        # Their own random stream: the same seed injects the same scheme shapes with or without circles.
+        organic = OrganicConfig(
+            accounts=config.accounts,
+            days=config.days,
+            actions_per_day=config.activity,
+            quiet_share=config.quiet_share,
+        )
+        # Their own random streams: the same seed injects the same scheme shapes with or without quiet spells and
+        # circles.
+        traffic = generate_organic(organic, rng, sampler, quiet_rng=random.Random(f"quiet-{config.seed}"))
         circle_rng = random.Random(f"circles-{config.seed}")
-        background, circles = add_circles(traffic.events, config.circles, circle_rng, sampler)
+        background, circles = add_circles(traffic.events, config.circles, circle_rng, sampler, traffic.reunions)
         labels, benign, viral = {}, frozenset(), traffic.viral
     else:
         stream = load_bitcoin_alpha()
