@@ -82,6 +82,8 @@ class EvalConfig:
     #: Share of the rings whose members boost each other once, weeks before trading (`--pre-aged-rings`): how far a
     #: ring that makes its ties look old gets (docs/evaluation.md, *Rings that pre-age their ties*).
     pre_aged_rings: float = 0.0
+    #: Share of the rings whose hijacked members had been idle 30 days or more (`--idle-hijacked-rings`).
+    idle_hijacked_rings: float = 0.0
     #: Bought accounts per ring each boosting half its members (`--shared-fans`): how far a ring whose members share
     #: outside boosters gets (docs/evaluation.md, *Rings whose members share fans*).
     shared_fans: int = 0
@@ -327,6 +329,7 @@ def shape_groups(scheme: Mapping) -> list[str]:
             f"ring kinds={'rate' if tuple(shape['kinds']) == ('rate',) else 'mixed'}",
             *(["ring trading=tit for tat"] if shape.get("reciprocal") else []),
             *(["ring ties=pre-aged"] if scheme.get("preparation_event_ids") else []),
+            *(["ring takeovers=idle accounts"] if shape.get("idle_members") else []),
         ]
     return [
         f"burst pace={pace(shape['duration_s'])}",
@@ -535,6 +538,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         reciprocal_rings=config.reciprocal_rings,
         answered_pairs=config.answered_pairs,
         pre_aged_rings=config.pre_aged_rings,
+        idle_hijacked_rings=config.idle_hijacked_rings,
         shared_fans=config.shared_fans,
         shared_fans_age_days=config.shared_fans_age_days,
     )
@@ -713,6 +717,11 @@ def streams_text(config: Mapping, seeds: Sequence[int]) -> str:
             else ""
         )
         + (f", {config['pre_aged_rings']:.0%} of rings pre-aged" if config.get("pre_aged_rings") else "")
+        + (
+            f", {config['idle_hijacked_rings']:.0%} of rings taking over idle accounts"
+            if config.get("idle_hijacked_rings")
+            else ""
+        )
         + (f", {config['shared_fans']} shared fans a ring" if config.get("shared_fans") else "")
         + (f" aged {config['shared_fans_age_days']:g} days more" if config.get("shared_fans_age_days") else "")
     )
@@ -1013,6 +1022,7 @@ def run(args: argparse.Namespace) -> int:
         reciprocal_rings=args.reciprocal_rings,
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
+        idle_hijacked_rings=args.idle_hijacked_rings,
         shared_fans=args.shared_fans,
         shared_fans_age_days=args.shared_fans_age,
         weights=str(args.weights) if args.weights else None,

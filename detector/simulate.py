@@ -134,6 +134,14 @@ def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
         "otherwise the same)",
     )
     parser.add_argument(
+        "--idle-hijacked-rings",
+        type=_share,
+        default=defaults.idle_hijacked_rings,
+        metavar="SHARE",
+        help="share of the rings (0-1) whose hijacked members are accounts that had not acted for 30 days or more "
+        "(takeovers of abandoned accounts; the rings are otherwise the same)",
+    )
+    parser.add_argument(
         "--shared-fans",
         type=_not_negative,
         default=defaults.shared_fans,
@@ -200,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         reciprocal_rings=args.reciprocal_rings,
         answered_pairs=args.answered_pairs,
         pre_aged_rings=args.pre_aged_rings,
+        idle_hijacked_rings=args.idle_hijacked_rings,
         shared_fans=args.shared_fans,
         shared_fans_age_days=args.shared_fans_age,
     )

@@ -394,28 +394,31 @@ def test_eval_injects_into_the_synthetic_background_when_asked(tmp_path, capsys)
     assert report["seeds"][0]["events"] > 30_000  # as dense as a training stream: 1,000 accounts over 60 days
 
 
-def test_eval_weaves_friend_circles_into_the_synthetic_background_and_counts_their_flags(capsys):
+@pytest.mark.parametrize(
+    ("flag", "value", "streams", "bad"),
+    [
+        ("--circles-per-seed", "8", " with 8 friend circles;", "-1"),
+        ("--quiet-share", "0.3", ", 30% of its accounts quiet for a spell;", "1.5"),  # old friends back together
+    ],
+)
+def test_eval_weaves_organic_groups_into_the_synthetic_background_and_counts_their_flags(
+    flag, value, streams, bad, capsys
+):
     argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1"]
-    assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", "--circles-per-seed", "8"]) == 0
+    assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", flag, value]) == 0
     printed = capsys.readouterr().out
-    assert "injected into the synthetic background (no benign labels) with 8 friend circles;" in printed
+    assert f"injected into the synthetic background (no benign labels){streams}" in printed
     circles = r"organic friend circles \(must not be flagged\): \d+ members in all; flagged: heuristic \d+"
     assert re.search(circles, printed)
-    assert main(["eval", "--seeds", "1", "--circles-per-seed", "8"]) == 2  # Bitcoin-Alpha has its own cliques
-    assert main([*argv, "--circles-per-seed", "-1"]) == 2
 
+    def exit_code(args: list[str]) -> int:
+        try:
+            return main(args)
+        except SystemExit as refused:
+            return int(refused.code)
 
-def test_eval_gives_synthetic_accounts_quiet_spells_and_counts_flags_on_old_friends_back_together(capsys):
-    argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1"]
-    assert main([*argv, "--bursts-per-seed", "1", "--methods", "heuristic", "--quiet-share", "0.3"]) == 0
-    printed = capsys.readouterr().out
-    assert "the synthetic background (no benign labels), 30% of its accounts quiet for a spell;" in printed
-    circles = r"organic friend circles \(must not be flagged\): \d+ members in all; flagged: heuristic \d+"
-    assert re.search(circles, printed)
-    assert main(["eval", "--seeds", "1", "--quiet-share", "0.3"]) == 2  # Bitcoin-Alpha's accounts go quiet alone
-    with pytest.raises(SystemExit) as refused:
-        main([*argv, "--quiet-share", "1.5"])
-    assert refused.value.code == 2
+    assert exit_code(["eval", "--seeds", "1", flag, value]) == 2  # Bitcoin-Alpha has cliques and idle spells of its own
+    assert exit_code([*argv, flag, bad]) == 2
 
 
 @pytest.mark.parametrize(
@@ -423,6 +426,8 @@ def test_eval_gives_synthetic_accounts_quiet_spells_and_counts_flags_on_old_frie
     [
         ("--pre-aged-rings", "pre-aged", r"ring ties=pre-aged +\d+/\d+", "1.5"),  # members traded once, long before
         ("--reciprocal-rings", "tit for tat", r"ring trading=tit for tat +\d+/3", "-0.1"),  # every boost answered
+        # hijacked members idle for a month or more
+        ("--idle-hijacked-rings", "taking over idle accounts", r"ring takeovers=idle accounts +\d+/[12]", "2"),
     ],
 )
 def test_eval_measures_rings_that_hide_in_other_ways(flag, variant, row, bad, capsys):

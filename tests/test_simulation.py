@@ -424,11 +424,16 @@ def test_quiet_spells_leave_out_only_what_silent_accounts_would_have_done():
     events = [(e.ts, e.kind, e.actor, e.target) for e in quiet.events]
     kept = set(events)
     assert kept <= {(e.ts, e.kind, e.actor, e.target) for e in plain.events}  # drawn as without quiet spells
-    for ts, _, actor, _ in events:
-        start, end = quiet.quiet.get(actor, (0, 0))
-        assert not start <= ts < end  # silent: neither acting nor answering
-    left_out = [(e.ts, e.actor) for e in plain.events if (e.ts, e.kind, e.actor, e.target) not in kept]
-    assert left_out and all(actor in quiet.quiet for _, actor in left_out)
+
+    def silent(account: str, ts: float) -> bool:
+        start, end = quiet.quiet.get(account, (0, 0))
+        return start <= ts < end
+
+    for ts, kind, actor, target in events:
+        assert not silent(actor, ts)  # neither acting nor answering
+        assert kind in ("follow", "unfollow") or not silent(target, ts)  # posting nothing, only (un)followed
+    left_out = [e for e in plain.events if (e.ts, e.kind, e.actor, e.target) not in kept]
+    assert left_out and all(e.actor in quiet.quiet or e.target in quiet.quiet for e in left_out)
 
 
 def test_old_friends_come_back_together_from_a_quiet_spell_and_trade_as_a_circle(synthetic):
@@ -447,3 +452,30 @@ def test_old_friends_come_back_together_from_a_quiet_spell_and_trade_as_a_circle
         assert before and circle["start_ts"] - max(before) >= 30 * DAY  # each was silent a month or more
         inside = {(e.actor, e.target) for e in events if e.actor in members and e.target in members}
         assert {a for a, _ in inside} == members  # every one of them boosts another on its return
+
+
+def test_rings_taking_over_idle_accounts_hijack_accounts_that_had_not_acted_for_a_month():
+    config = SimulationConfig(seed=4, rings=6, bursts=0, days=60, accounts=600, quiet_share=0.3)
+    events, truth = generate(replace(config, idle_hijacked_rings=1.0))
+    plain = generate(config)[1]["schemes"]
+    last_acted: dict[str, float] = {}
+    rings = [s for s in truth["schemes"] if s["shape"]["hijacked"]]
+    assert rings and all(s["shape"]["idle_hijacked"] for s in truth["schemes"])
+    for ring in rings:
+        hijacked = ring["shape"]["hijacked"]
+        taken_over = ring["shape"]["taken_over_ts"]
+        assert taken_over <= ring["start_ts"] <= taken_over + ring["shape"]["window_s"]
+        for e in events:
+            if e.actor in hijacked and e.ts < taken_over:
+                last_acted[e.actor] = max(last_acted.get(e.actor, 0.0), e.ts)
+        idle = [a for a in hijacked if taken_over - last_acted.get(a, 0.0) >= 30 * DAY]
+        assert len(idle) == ring["shape"]["idle_members"]
+    # Where the background holds enough accounts idle for a month, every member taken over is one of them.
+    assert sum(s["shape"]["idle_members"] == len(s["shape"]["hijacked"]) for s in rings) >= len(rings) // 2
+    # Drawn apart: the same shapes, only who is taken over differs.
+    drawn = {"hijacked", "camouflage_targets", "side_received", "idle_hijacked", "idle_members", "taken_over_ts"}
+    assert [{k: v for k, v in s["shape"].items() if k not in drawn} for s in truth["schemes"]] == [
+        {k: v for k, v in s["shape"].items() if k not in drawn} for s in plain
+    ]
+    with pytest.raises(ValueError, match="idle_hijacked_rings"):
+        SimulationConfig(idle_hijacked_rings=1.5)

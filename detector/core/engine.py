@@ -26,17 +26,17 @@ from detector.core.growth import MIN_BURST, GrowthFeatures, creation_batches
 from detector.core.rings import MIN_RING_SIZE, RecentBoostGraph, RingFinder, describe
 from detector.core.scoring import Scorer
 
-#: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the
-#: searches or features change what the engine flags with the same weights (1.4: reciprocal groups have their own
-#: weights; 1.5: the dense path's peel asks less inflow of busy members; 1.6: or inflow of their new boosters;
-#: 1.7: a fresh cohort applies its size-free rules before the older members' share; 1.8: the new-ties path;
-#: 1.9: the share of a group's outside boosters boosting two or more members, a feature; 1.10: a booster shaped
-#: like a bought account is not established; 1.11: returning cohorts; a fresh cohort member's popular partners
-#: never counted against it, and one boosted by two members kept before it boosts back; popularity relative to the
-#: platform; returning cohorts searched again without a new pair, their members' shared camouflage not counted,
-#: and their receiving side kept; 1.12: a burst scored from 8 new boosters, a follower that others boost trading;
-#: a mixed ring's hijacked side no partner of its fresh members).
-MODEL_VERSION = "gsd-engine-1.12"
+#: The detection rules' version, in every finding's ``model_version`` with the weights' digest: bumped when the searches
+#: or features change what the engine flags with the same weights, or the shipped weights change (1.4: reciprocal groups
+#: have their own weights; 1.5: the dense path's peel asks less inflow of busy members; 1.6: or inflow of their new
+#: boosters; 1.7: a fresh cohort applies its size-free rules before the older members' share; 1.8: the new-ties path;
+#: 1.9: the share of a group's outside boosters boosting two or more members, a feature; 1.10: a booster shaped like a
+#: bought account is not established; 1.11: returning cohorts; a fresh cohort member's popular partners never counted
+#: against it, and one boosted by two members kept before it boosts back; popularity relative to the platform; returning
+#: cohorts searched again without a new pair, their members' shared camouflage not counted, and their receiving side
+#: kept; 1.12: a burst scored from 8 new boosters, a follower that others boost trading; a mixed ring's hijacked side no
+#: partner of its fresh members; 1.13: the young groups' weights count acquaintance).
+MODEL_VERSION = "gsd-engine-1.13"
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 13
 

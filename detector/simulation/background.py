@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 import random
 import re
 from collections import Counter
@@ -33,11 +34,13 @@ class BackgroundIndex:
             raise ValueError("the background stream must be sorted by time")
         self.protected = frozenset(protected)
         self.activity: dict[str, list[float]] = {}  # when each account acted or was acted on, in time order
+        self.acted: dict[str, list[float]] = {}  # when each account acted, in time order
         self.boosted_at: dict[str, list[float]] = {}  # when each account received a boost
         self.profiles: dict[str, Profile] = {}
         for event in events:
             self.activity.setdefault(event.actor, []).append(event.ts)
             self.activity.setdefault(event.target, []).append(event.ts)
+            self.acted.setdefault(event.actor, []).append(event.ts)
             if event.is_boost:
                 self.boosted_at.setdefault(event.target, []).append(event.ts)
             if event.actor_profile is not None:
@@ -56,11 +59,17 @@ class BackgroundIndex:
         return bisect.bisect_left(self.activity.get(account, ()), before_ts)
 
     def candidates(
-        self, before_ts: float, min_history: int, max_history: int | None = None, seen_since: float | None = None
+        self,
+        before_ts: float,
+        min_history: int,
+        max_history: int | None = None,
+        seen_since: float | None = None,
+        idle_for: float | None = None,
     ) -> list[str]:
         """Unprotected accounts with a profile and ``min_history..max_history`` events before ``before_ts``.
 
-        ``seen_since`` keeps only accounts first seen at or after that time (newer accounts).
+        ``seen_since`` keeps only accounts first seen at or after that time (newer accounts); ``idle_for`` only those
+        that last acted that many seconds or more before ``before_ts`` (abandoned accounts).
         """
         out = []
         for account, times in self.activity.items():
@@ -71,8 +80,16 @@ class BackgroundIndex:
                 continue
             if seen_since is not None and times[0] < seen_since:
                 continue
+            if idle_for is not None and self.last_acted(account, before_ts) > before_ts - idle_for:
+                continue
             out.append(account)
         return out
+
+    def last_acted(self, account: str, before_ts: float) -> float:
+        """When ``account`` last acted before ``before_ts`` (``-inf`` if it had not)."""
+        acted = self.acted.get(account, ())
+        n = bisect.bisect_left(acted, before_ts)
+        return acted[n - 1] if n else -math.inf
 
     def popular(self, before_ts: float, k: int) -> list[str]:
         """The ``k`` accounts that received the most boosts before ``before_ts`` (ties by id, for determinism)."""

@@ -8,7 +8,8 @@ What makes it hard for a detector, on purpose:
 * new users keep joining, a few percent of accounts are days old, so youth alone is normal;
 * viral bursts — a popular account suddenly gains hundreds of followers from aged, unrelated accounts, the
   must-not-flag twin of bought follower growth;
-* quiet spells (``quiet_share``, off by default) — accounts fall silent for 30 to 45 days and come back, some of
+* quiet spells (``quiet_share``, off by default) — accounts fall silent for 30 to 45 days (followed at most, as
+  they post nothing) and come back, some of
   them together with old friends from their community (``OrganicTraffic.reunions``; they trade as a circle on
   their return, :mod:`detector.simulation.circles`), as Bitcoin-Alpha's traders do: the must-not-flag twin of a
   ring of long-idle hijacked accounts.
@@ -135,7 +136,8 @@ def generate_organic(
                 followed[target] = ts
                 if silent:
                     unmade.add((actor, target))
-        if not silent:
+        # A quiet account posts nothing to like, share or comment on; it can still be followed.
+        if not silent and (kind == "follow" or not quiet(target, ts)):
             raw.append((ts, kind, actor, target))
 
     kinds, shares = zip(*KIND_MIX, strict=True)

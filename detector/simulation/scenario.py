@@ -34,7 +34,9 @@ class SimulationConfig:
     ``reciprocal_rings`` is the share of rings trading tit for tat, every boost inside answered
     (``RingShape.reciprocal``), by ``answered_pairs`` of their one-way pairs; ``pre_aged_rings`` the share whose
     members boost each other once, 46 to 60-90 days before trading, so that their ties look old
-    (``RingShape.pre_aged_days``). Both are drawn apart: the schemes are otherwise the same. ``shared_fans``: bought
+    (``RingShape.pre_aged_days``); ``idle_hijacked_rings`` the share whose hijacked members are taken over after 30
+    days or more without acting (``RingShape.idle_hijacked``). All are drawn apart: the schemes are otherwise the
+    same. ``shared_fans``: bought
     accounts per ring that each boost half its members (``RingShape.shared_fans``), so they share outside boosters,
     created ``shared_fans_age_days`` earlier than by default (aged accounts). ``quiet_share``: the share of the
     synthetic background's accounts that fall silent for 30-45 days, a third of them with old friends they trade
@@ -51,6 +53,7 @@ class SimulationConfig:
     reciprocal_rings: float = 0.0
     answered_pairs: float = 1.0
     pre_aged_rings: float = 0.0
+    idle_hijacked_rings: float = 0.0
     shared_fans: int = 0
     shared_fans_age_days: float = 0.0
     quiet_share: float = 0.0
@@ -62,7 +65,7 @@ class SimulationConfig:
             raise ValueError("activity must be a positive number")
         if self.circles < 0 or (self.circles and self.background != SYNTHETIC):
             raise ValueError("circles: a number of friend circles in the synthetic background, not negative")
-        for name in ("reciprocal_rings", "pre_aged_rings"):
+        for name in ("reciprocal_rings", "pre_aged_rings", "idle_hijacked_rings"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: a share of the rings, from 0 to 1")
         if self.shared_fans < 0:
@@ -137,6 +140,11 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
     ]
     shapes = [
         replace(shape, pre_aged_days=pre_aging.uniform(60, 90)) if pre_aging.random() < config.pre_aged_rings else shape
+        for shape in shapes
+    ]
+    abandoned = random.Random(f"idle-hijacked-{config.seed}")
+    shapes = [
+        replace(shape, idle_hijacked=True) if abandoned.random() < config.idle_hijacked_rings else shape
         for shape in shapes
     ]
     fans = {"shared_fans": config.shared_fans, "shared_fans_age_days": config.shared_fans_age_days}

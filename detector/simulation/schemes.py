@@ -35,6 +35,8 @@ PACES = ("hours", "days", "weeks")
 MIN_BURST = 50
 #: Hijacked accounts and established beneficiaries need this much organic history before the scheme.
 MIN_HISTORY = 3
+#: An ``idle_hijacked`` ring takes over accounts that have not acted for this many days, the engine's dormancy.
+IDLE_DAYS = 30.0
 ESTABLISHED_HISTORY = 10
 #: "new" beneficiaries: first seen at most this long before the burst, with at most NEW_MAX_HISTORY events.
 NEW_ACCOUNT_AGE = 90 * DAY
@@ -63,6 +65,10 @@ class RingShape:
     do (an evasion of the ``shared_booster_share`` feature, docs/detection.md); they are the scheme's ``helpers``.
     ``shared_fans_age_days``: the fans' batches are created hours to weeks before that many days before the ring
     starts (0: before it starts), as a farm keeping aged accounts would.
+    ``idle_hijacked``: hijacked members are drawn from accounts that last acted ``IDLE_DAYS`` or more before the
+    ring starts (takeovers of abandoned accounts, as on Bitcoin-Alpha, where most accounts are idle most of the
+    time), when the background holds enough of them; the record's ``idle_members`` says how many were at
+    ``taken_over_ts`` (when the ring's window opens).
     ``pre_aged_days``: when more than 0, the members of each trading pair boost each other once, at a random time
     between ``PRE_AGED_MIN_DAYS`` and that many days before the ring starts (an evasion that makes their ties look
     old); those boosts are the scheme's ``preparation_event_ids``, outside its window, from
@@ -84,6 +90,7 @@ class RingShape:
     pre_aged_days: float = 0.0
     shared_fans: int = 0
     shared_fans_age_days: float = 0.0
+    idle_hijacked: bool = False
 
     def __post_init__(self) -> None:
         _check(self.size >= 3, "a ring needs at least 3 members")
@@ -290,7 +297,12 @@ class _Injector:
         rng = self.rng
         start = self.bg.sample_start(rng, shape.window_s)
         n_hijacked = {"fresh": 0, "hijacked": shape.size, "mixed": rng.randint(1, shape.size - 1)}[shape.members]
-        hijacked = self._pick(self.bg.candidates(start, MIN_HISTORY), n_hijacked, "hijackable")
+        pool = self.bg.candidates(start, MIN_HISTORY)
+        if shape.idle_hijacked:
+            idle = self.bg.candidates(start, MIN_HISTORY, idle_for=IDLE_DAYS * DAY)
+            pool = idle if len(set(idle) - self.used) >= n_hijacked else pool
+        hijacked = self._pick(pool, n_hijacked, "hijackable")
+        idle_members = sum(self.bg.last_acted(a, start) <= start - IDLE_DAYS * DAY for a in hijacked)
         profiles = {a: self.bg.profiles[a] for a in hijacked}
         fresh = [self.ids.new() for _ in range(shape.size - n_hijacked)]
         if shape.batch_created and fresh:
@@ -336,7 +348,11 @@ class _Injector:
         return {
             "accounts": members,
             "helpers": self._share_fans(shape, start, members) if shape.shared_fans else [],
-            "shape": {"hijacked": sorted(hijacked), "camouflage_targets": camouflage_pool},
+            "shape": {
+                "hijacked": sorted(hijacked),
+                "camouflage_targets": camouflage_pool,
+                **({"idle_members": idle_members, "taken_over_ts": start} if shape.idle_hijacked else {}),
+            },
         }
 
     def _answer(
