@@ -208,6 +208,30 @@ def test_the_member_table_says_when_a_member_came_back_from_a_dormancy_and_how_l
     assert run(market).state.account_facts("u0")[5] is None
 
 
+def test_a_ring_case_lists_whom_its_members_knew_in_common_before_and_bought_members_knew_nobody(
+    slow_hijacked_ring, market
+):
+    # Accounts of one market taken over: some had traded with the same small traders months before, which is what
+    # made those pairs acquainted. The reviewer sees those traders and who knew each, the most widely known first.
+    evidence = slow_hijacked_ring.results[HIJACKED[0]].evidence
+    known = evidence["known_in_common"]
+    assert known, "market accounts share trading partners"
+    members = set(evidence["members"])
+    for row in known:
+        assert row["account"] not in members and len(row["members"]) >= 2 and set(row["members"]) <= members
+        assert row["members"] == sorted(row["members"])
+        traded = {e.actor for e in market if e.target == row["account"]} | {
+            e.target for e in market if e.actor == row["account"]
+        }
+        assert set(row["members"]) <= traded
+    assert [len(row["members"]) for row in known] == sorted((len(row["members"]) for row in known), reverse=True)
+    # Bought accounts created days before their ring knew nobody.
+    rng = random.Random(1)
+    bought = [f"ring{i}" for i in range(8)]
+    fresh_case = run(market + ring(bought, T0 + 20 * DAY, 5 * DAY, rng, camouflage=["u0", "u1", "u2"]))
+    assert fresh_case.results[bought[0]].evidence["known_in_common"] == []
+
+
 def test_the_member_table_says_since_when_each_member_trades_with_the_others(slow_hijacked_ring, market):
     engine = slow_hijacked_ring
     facts = {row["account"]: row for row in engine.results[HIJACKED[0]].evidence["member_facts"]}

@@ -59,6 +59,10 @@ def ring_finding() -> Finding:
                 }
                 for i, m in enumerate(sorted(members))
             ],  # fmt: skip
+            "known_in_common": [
+                {"account": "trader7", "members": ["m1", "m2"]},
+                {"account": EVIL, "members": ["m1", "m3"]},
+            ],
         },
     )
 
@@ -196,6 +200,19 @@ async def test_a_ring_case_lists_each_members_age_profile_and_partners(web: http
     assert '<a href="/accounts?id=m1">m1</a>' in table and ">900<" in table
     assert table.count("days idle") == 1 and "2023-11-14 19:26:40, 91 days idle" in table
     assert table.count("2023-11-14 08:20:00") == 4  # each member's first trade with another member
+
+
+async def test_a_ring_case_lists_whom_its_members_knew_in_common_before(web: httpx.AsyncClient):
+    await login(web, "alice", "alice-pw")
+    page = (await web.get("/cases/ring-evil")).text
+    start = page.index('data-testid="known-in-common"')
+    table = page[start : page.index("</table>", start)]
+    assert '<a href="/accounts?id=trader7">trader7</a></td><td>m1, m2</td>' in table
+    assert EVIL not in table and "&lt;script&gt;" in table
+    # A growth case has no member table, so no such list.
+    growth = await web.get("/cases/growth-m1")
+    assert growth.status_code == 200 and 'data-testid="creation-batches"' in growth.text
+    assert 'data-testid="known-in-common"' not in growth.text
 
 
 async def test_claim_and_decide_through_the_pages(web: httpx.AsyncClient, store: CaseStore):

@@ -37,6 +37,8 @@ from detector.core.scoring import Scorer
 #: kept; 1.12: a burst scored from 8 new boosters, a follower that others boost trading; a mixed ring's hijacked side no
 #: partner of its fresh members; 1.13: the young groups' weights count acquaintance).
 MODEL_VERSION = "gsd-engine-1.13"
+#: How many of the accounts members knew in common before (the acquainted pairs' introducers) a case lists.
+KNOWN_IN_COMMON_SHOWN = 10
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.
 SNAPSHOT_FORMAT = 13
 
@@ -310,6 +312,10 @@ class Engine:
             ),
             "members": sorted(members),
             "member_facts": self._member_facts(members, edges),
+            "known_in_common": [
+                {"account": account, "members": knowing}
+                for account, knowing in self.state.introducers(members, ts, KNOWN_IN_COMMON_SHOWN)
+            ],
             "edges": [[s, d, t] for s, d, t, _ in edges[:400]],
             "features": features,
             "model": model,

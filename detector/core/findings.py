@@ -40,7 +40,10 @@ class Finding:
       ...]) and ``member_facts`` (per member: account, created_ts, first_seen_ts, followers, following, posts,
       returned_ts and idle_days_before (its latest return after 30 or more days without acting, else null),
       tied_inside_since_ts (its first boost with another member, either way, as far as the engine remembers),
-      boosts_members, boosts_others, boosted_by_members, boosted_by_others).
+      boosts_members, boosts_others, boosted_by_members, boosted_by_others) and ``known_in_common`` (the
+      established accounts outside the group, with few ties, that two or more members had tied to a week or more
+      before, each with those members: {account, members}, the most widely known first, at most ten; what makes
+      member pairs acquainted).
     """
 
     case_id: str

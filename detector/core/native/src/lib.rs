@@ -443,6 +443,23 @@ impl EngineState {
         Ok(self.s.acquainted_pairs(&graph.g, &ids(&graph.g, members)?, now))
     }
 
+    /// The established partners outside the group that two or more members knew a week or more before, each with
+    /// the members that knew it, the most widely known first: at most `limit` of them.
+    fn introducers(
+        &self,
+        py: Python<'_>,
+        members: &Bound<'_, PyAny>,
+        now: f64,
+        limit: usize,
+    ) -> PyResult<Vec<(String, Vec<String>)>> {
+        let graph = self.graph.borrow(py);
+        let found = self.s.introducers(&graph.g, &ids(&graph.g, members)?, now, limit);
+        Ok(found
+            .into_iter()
+            .map(|(x, knowing)| (x.to_owned(), knowing.into_iter().map(str::to_owned).collect()))
+            .collect())
+    }
+
     /// How many of the members are younger than 30 days (by creation time, else first seen).
     fn fresh_members(&self, members: &Bound<'_, PyAny>, now: f64) -> PyResult<usize> {
         let members = strs(members)?;

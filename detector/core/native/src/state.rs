@@ -723,7 +723,7 @@ impl State {
                 }
             }
         }
-        for knowing in self.introductions(g, members, now, knew) {
+        for (_, knowing) in self.introductions(g, members, now, knew) {
             known.extend(knowing.iter().map(|&i| by_position[i]));
         }
         known
@@ -872,7 +872,7 @@ impl State {
         let before = now - ACQUAINTED_DAYS * DAY;
         let n = members.len();
         let mut pairs = vec![false; n * n];
-        for knowing in self.introductions(g, members, now, |_, first| first <= before) {
+        for (_, knowing) in self.introductions(g, members, now, |_, first| first <= before) {
             for (a, &i) in knowing.iter().enumerate() {
                 for &j in &knowing[a + 1..] {
                     pairs[i * n + j] = true;
@@ -880,6 +880,32 @@ impl State {
             }
         }
         pairs.iter().filter(|&&p| p).count()
+    }
+
+    /// The introducers of `acquainted_pairs`, for a reviewer: each established partner outside the group that two
+    /// or more members knew a week or more before, with those members' names (sorted), the most widely known first
+    /// (then by name), at most `limit`.
+    pub fn introducers<'g>(
+        &self,
+        g: &'g Graph,
+        members: &IdSet,
+        now: f64,
+        limit: usize,
+    ) -> Vec<(&'g str, Vec<&'g str>)> {
+        let before = now - ACQUAINTED_DAYS * DAY;
+        let by_position: Vec<Id> = members.iter().copied().collect();
+        let mut found: Vec<(&str, Vec<&str>)> = self
+            .introductions(g, members, now, |_, first| first <= before)
+            .into_iter()
+            .map(|(x, knowing)| {
+                let mut names: Vec<&str> = knowing.iter().map(|&i| g.name(by_position[i])).collect();
+                names.sort_unstable();
+                (g.name(x), names)
+            })
+            .collect();
+        found.sort_unstable_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        found.truncate(limit);
+        found
     }
 
     /// Per introducer (`acquainted_pairs`), the members that knew it by then, by position in the set's order (two
@@ -891,7 +917,7 @@ impl State {
         members: &IdSet,
         now: f64,
         knew: impl Fn(usize, f64) -> bool,
-    ) -> Vec<Vec<usize>> {
+    ) -> Vec<(Id, Vec<usize>)> {
         // Each introducer's members, by position: a member's pushes come together, so a partner kept in both of
         // its rows is pushed once.
         let mut known_by: FxHashMap<Id, Vec<usize>> = FxHashMap::default();
@@ -909,7 +935,6 @@ impl State {
         known_by
             .into_iter()
             .filter(|(x, knowing)| knowing.len() >= 2 && !self.is_fresh(g.name(*x), now))
-            .map(|(_, knowing)| knowing)
             .collect()
     }
 
