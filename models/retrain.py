@@ -79,7 +79,19 @@ def fit_score_on_top(
     weights: Sequence[float] | None = None,
 ) -> LogisticScore:
     """Fit how far the ``added`` features move the score ``first`` gives (a logistic regression on ``first``'s
-    logit and the added features), folded back into one plain ``LogisticScore`` over all the features."""
+    logit and the added features), folded back into one plain ``LogisticScore`` over all the features.
+
+    Examples
+    --------
+    Dense groups are rings, unless their members knew each other before:
+
+    >>> first = LogisticScore(-2.0, {"tie_density": 4.0}, frozenset())
+    >>> rows = [({"tie_density": d, "acquainted_share": a}, d > 0.5 and a < 0.5)
+    ...         for d in (0.2, 0.4, 0.6, 0.8, 1.0) for a in (0.0, 0.2, 0.8, 1.0)]
+    >>> fitted = fit_score_on_top(rows, first, ["acquainted_share"])
+    >>> sorted(fitted.coefs), fitted.coefs["acquainted_share"] < 0 < fitted.coefs["tie_density"]
+    (['acquainted_share', 'tie_density'], True)
+    """
     stacked = [({"first": first.logit(f), **{n: f.get(n, 0.0) for n in added}}, y) for f, y in rows]
     top = fit_score(stacked, ["first", *added], frozenset(), c=c, weights=weights)
     scale = top.coefs["first"]
