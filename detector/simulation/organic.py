@@ -9,10 +9,9 @@ What makes it hard for a detector, on purpose:
 * viral bursts — a popular account suddenly gains hundreds of followers from aged, unrelated accounts, the
   must-not-flag twin of bought follower growth;
 * quiet spells (``quiet_share``, off by default) — accounts fall silent for 30 to 45 days (followed at most, as
-  they post nothing) and come back, some of
-  them together with old friends from their community (``OrganicTraffic.reunions``; they trade as a circle on
-  their return, :mod:`detector.simulation.circles`), as Bitcoin-Alpha's traders do: the must-not-flag twin of a
-  ring of long-idle hijacked accounts.
+  they post nothing) and come back, some of them together with old friends from their community
+  (``OrganicTraffic.reunions``; they trade as a circle on their return, :mod:`detector.simulation.circles`), as
+  Bitcoin-Alpha's traders do: the must-not-flag twin of a ring of long-idle hijacked accounts.
 """
 
 from __future__ import annotations
@@ -208,7 +207,8 @@ def _quiet_spells(
         start = config.start_ts + rng.uniform(0.05, 0.5) * config.days * DAY
         return start, start + rng.uniform(*QUIET_DAYS) * DAY
 
-    for _ in range(round(quota * QUIET_TOGETHER / sum(QUIET_GROUP) * 2)):  # groups of the mean size
+    mean_group = sum(QUIET_GROUP) / 2
+    for _ in range(round(quota * QUIET_TOGETHER / mean_group)):
         free = [name for name in settled[rng.choice(list(settled))] if name not in spells]
         size = rng.randint(*QUIET_GROUP)
         if len(free) < size:
