@@ -195,23 +195,11 @@ def run(args: argparse.Namespace) -> int:
     if args.publish and not settings.kafka_bootstrap:
         print("--publish needs DETECTOR_KAFKA_BOOTSTRAP (e.g. from `detector stack`)", file=sys.stderr)
         return 2
-    config = SimulationConfig(
-        background=args.background,
-        seed=args.seed,
-        rings=args.rings,
-        bursts=args.bursts,
-        days=args.days,
-        accounts=args.accounts,
-        activity=args.activity,
-        circles=args.circles,
-        quiet_share=args.quiet_share,
-        reciprocal_rings=args.reciprocal_rings,
-        answered_pairs=args.answered_pairs,
-        pre_aged_rings=args.pre_aged_rings,
-        idle_hijacked_rings=args.idle_hijacked_rings,
-        shared_fans=args.shared_fans,
-        shared_fans_age_days=args.shared_fans_age,
-    )
+    try:
+        config = _simulation_config(args)
+    except ValueError as invalid:  # options that do not fit together, e.g. circles woven into Bitcoin-Alpha
+        print(f"detector simulate: {invalid}", file=sys.stderr)
+        return 2
     events, truth = generate(config)
     if args.out:
         write_events(events, args.out)
@@ -232,3 +220,24 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
+    """The ``SimulationConfig`` the command line asks for (``ValueError`` when its options do not fit together)."""
+    return SimulationConfig(
+        background=args.background,
+        seed=args.seed,
+        rings=args.rings,
+        bursts=args.bursts,
+        days=args.days,
+        accounts=args.accounts,
+        activity=args.activity,
+        circles=args.circles,
+        quiet_share=args.quiet_share,
+        reciprocal_rings=args.reciprocal_rings,
+        answered_pairs=args.answered_pairs,
+        pre_aged_rings=args.pre_aged_rings,
+        idle_hijacked_rings=args.idle_hijacked_rings,
+        shared_fans=args.shared_fans,
+        shared_fans_age_days=args.shared_fans_age,
+    )

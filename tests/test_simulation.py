@@ -300,6 +300,13 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert len(ring["helpers"]) == 3 and ring["shape"]["shared_fans_age_days"] == 45
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--circles", "3"), ("--quiet-share", "0.3")])
+def test_simulate_cli_refuses_synthetic_background_options_for_bitcoin_alpha(flag, value, tmp_path, capsys):
+    out = tmp_path / "events.jsonl"
+    assert main(["simulate", "--background", "bitcoin-alpha", flag, value, "--out", str(out)]) == 2
+    assert "synthetic background" in capsys.readouterr().err and not out.exists()
+
+
 def test_simulate_cli_refuses_to_publish_without_a_broker(monkeypatch, capsys):
     monkeypatch.delenv("DETECTOR_KAFKA_BOOTSTRAP", raising=False)
     monkeypatch.delenv("DETECTOR_SETTINGS_FILE", raising=False)

@@ -36,11 +36,11 @@ class SimulationConfig:
     members boost each other once, 46 to 60-90 days before trading, so that their ties look old
     (``RingShape.pre_aged_days``); ``idle_hijacked_rings`` the share whose hijacked members are taken over after 30
     days or more without acting (``RingShape.idle_hijacked``). All are drawn apart: the schemes are otherwise the
-    same. ``shared_fans``: bought
-    accounts per ring that each boost half its members (``RingShape.shared_fans``), so they share outside boosters,
-    created ``shared_fans_age_days`` earlier than by default (aged accounts). ``quiet_share``: the share of the
-    synthetic background's accounts that fall silent for 30-45 days, a third of them with old friends they trade
-    with on their return (``OrganicConfig.quiet_share``; those circles are in the truth's ``organic_circles``)."""
+    same. ``shared_fans``: bought accounts per ring that each boost half its members (``RingShape.shared_fans``), so
+    they share outside boosters, created ``shared_fans_age_days`` earlier than by default (aged accounts).
+    ``quiet_share``: the share of the synthetic background's accounts that fall silent for 30-45 days, a third of
+    them with old friends they trade with on their return (``OrganicConfig.quiet_share``; those circles are in the
+    truth's ``organic_circles``)."""
 
     background: str = SYNTHETIC
     seed: int = 0
