@@ -32,7 +32,7 @@ from detector.core.events import Event
 from detector.core.findings import FLAG_THRESHOLD, Finding, check_flagging
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE
-from detector.simulate import add_quiet_argument, add_ring_variant_arguments
+from detector.simulate import add_quiet_argument, add_ring_variant_arguments, variant_options
 from detector.simulation import BITCOIN_ALPHA, SYNTHETIC, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
@@ -534,13 +534,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         bursts=config.bursts_per_seed,
         days=TRAINING_DAYS,  # the synthetic background's span (Bitcoin-Alpha is what it is)
         circles=config.circles_per_seed,
-        quiet_share=config.quiet_share,
-        reciprocal_rings=config.reciprocal_rings,
-        answered_pairs=config.answered_pairs,
-        pre_aged_rings=config.pre_aged_rings,
-        idle_hijacked_rings=config.idle_hijacked_rings,
-        shared_fans=config.shared_fans,
-        shared_fans_age_days=config.shared_fans_age_days,
+        **variant_options(config),
     )
     events, truth_json = generate(simulation)
     truth = Truth.from_simulation(events, truth_json)
@@ -1018,13 +1012,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         background=args.background,
         circles_per_seed=args.circles_per_seed,
-        quiet_share=args.quiet_share,
-        reciprocal_rings=args.reciprocal_rings,
-        answered_pairs=args.answered_pairs,
-        pre_aged_rings=args.pre_aged_rings,
-        idle_hijacked_rings=args.idle_hijacked_rings,
-        shared_fans=args.shared_fans,
-        shared_fans_age_days=args.shared_fans_age,
+        **variant_options(args),
         weights=str(args.weights) if args.weights else None,
         review=args.decisions_out is not None,
     )

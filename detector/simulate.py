@@ -104,6 +104,24 @@ def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The ``SimulationConfig`` fields that :func:`add_quiet_argument` and :func:`add_ring_variant_arguments` set, named
+#: alike in ``detector eval``'s config.
+VARIANT_FIELDS = (
+    "quiet_share",
+    "reciprocal_rings",
+    "answered_pairs",
+    "pre_aged_rings",
+    "idle_hijacked_rings",
+    "shared_fans",
+    "shared_fans_age_days",
+)
+
+
+def variant_options(source: object) -> dict[str, float]:
+    """The :data:`VARIANT_FIELDS` of parsed arguments or of a config that has them, by name."""
+    return {name: getattr(source, name) for name in VARIANT_FIELDS}
+
+
 def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that make a share of the rings hide in other ways (``SimulationConfig``'s), for ``detector
     simulate`` and ``detector eval``."""
@@ -151,6 +169,7 @@ def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--shared-fans-age",
+        dest="shared_fans_age_days",
         type=_not_negative_days,
         default=defaults.shared_fans_age_days,
         metavar="DAYS",
@@ -233,11 +252,5 @@ def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
         accounts=args.accounts,
         activity=args.activity,
         circles=args.circles,
-        quiet_share=args.quiet_share,
-        reciprocal_rings=args.reciprocal_rings,
-        answered_pairs=args.answered_pairs,
-        pre_aged_rings=args.pre_aged_rings,
-        idle_hijacked_rings=args.idle_hijacked_rings,
-        shared_fans=args.shared_fans,
-        shared_fans_age_days=args.shared_fans_age,
+        **variant_options(args),
     )
