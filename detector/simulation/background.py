@@ -59,17 +59,11 @@ class BackgroundIndex:
         return bisect.bisect_left(self.activity.get(account, ()), before_ts)
 
     def candidates(
-        self,
-        before_ts: float,
-        min_history: int,
-        max_history: int | None = None,
-        seen_since: float | None = None,
-        idle_for: float | None = None,
+        self, before_ts: float, min_history: int, max_history: int | None = None, seen_since: float | None = None
     ) -> list[str]:
         """Unprotected accounts with a profile and ``min_history..max_history`` events before ``before_ts``.
 
-        ``seen_since`` keeps only accounts first seen at or after that time (newer accounts); ``idle_for`` only those
-        that last acted that many seconds or more before ``before_ts`` (abandoned accounts).
+        ``seen_since`` keeps only accounts first seen at or after that time (newer accounts).
         """
         out = []
         for account, times in self.activity.items():
@@ -79,8 +73,6 @@ class BackgroundIndex:
             if n < min_history or (max_history is not None and n > max_history):
                 continue
             if seen_since is not None and times[0] < seen_since:
-                continue
-            if idle_for is not None and self.last_acted(account, before_ts) > before_ts - idle_for:
                 continue
             out.append(account)
         return out

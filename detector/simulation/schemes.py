@@ -298,11 +298,14 @@ class _Injector:
         start = self.bg.sample_start(rng, shape.window_s)
         n_hijacked = {"fresh": 0, "hijacked": shape.size, "mixed": rng.randint(1, shape.size - 1)}[shape.members]
         pool = self.bg.candidates(start, MIN_HISTORY)
+
+        def idle(account: str) -> bool:
+            return self.bg.last_acted(account, start) <= start - IDLE_DAYS * DAY
+
         if shape.idle_hijacked:
-            idle = self.bg.candidates(start, MIN_HISTORY, idle_for=IDLE_DAYS * DAY)
-            pool = idle if len(set(idle) - self.used) >= n_hijacked else pool
+            abandoned = [a for a in pool if idle(a)]
+            pool = abandoned if len(set(abandoned) - self.used) >= n_hijacked else pool
         hijacked = self._pick(pool, n_hijacked, "hijackable")
-        idle_members = sum(self.bg.last_acted(a, start) <= start - IDLE_DAYS * DAY for a in hijacked)
         profiles = {a: self.bg.profiles[a] for a in hijacked}
         fresh = [self.ids.new() for _ in range(shape.size - n_hijacked)]
         if shape.batch_created and fresh:
@@ -351,7 +354,7 @@ class _Injector:
             "shape": {
                 "hijacked": sorted(hijacked),
                 "camouflage_targets": camouflage_pool,
-                **({"idle_members": idle_members, "taken_over_ts": start} if shape.idle_hijacked else {}),
+                **({"idle_members": sum(map(idle, hijacked)), "taken_over_ts": start} if shape.idle_hijacked else {}),
             },
         }
 
