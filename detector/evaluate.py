@@ -32,7 +32,7 @@ from detector.core.events import Event
 from detector.core.findings import FLAG_THRESHOLD, Finding, check_flagging
 from detector.core.growth import MIN_BURST
 from detector.core.rings import MIN_RING_SIZE
-from detector.simulate import add_quiet_argument, add_ring_variant_arguments, variant_options
+from detector.simulate import add_background_variant_arguments, add_ring_variant_arguments, variant_options
 from detector.simulation import BITCOIN_ALPHA, SYNTHETIC, SimulationConfig, generate
 from detector.simulation.clock import HOUR
 from detector.simulation.schemes import pace
@@ -75,6 +75,8 @@ class EvalConfig:
     #: Share of a synthetic stream's accounts falling silent for 30-45 days (`--quiet-share`), a third of them with
     #: old friends they trade with as a circle on their return (reported with the friend circles).
     quiet_share: float = 0.0
+    #: Signup waves per synthetic stream (`--signup-waves`): popular accounts whose fans sign up to follow them.
+    signup_waves: int = 0
     #: Share of the rings trading tit for tat, every boost inside answered (`--reciprocal-rings`), by this share of
     #: their one-way pairs (`--answered-pairs`).
     reciprocal_rings: float = 0.0
@@ -88,6 +90,8 @@ class EvalConfig:
     #: outside boosters gets (docs/evaluation.md, *Rings whose members share fans*).
     shared_fans: int = 0
     shared_fans_age_days: float = 0.0
+    #: Share of the bursts whose bought accounts are registered as the order runs (`--on-demand-bursts`).
+    on_demand_bursts: float = 0.0
     #: Score with these weights (a `detector train --out` file) instead of the shipped ones.
     weights: str | None = None
     #: Ours flags a candidate scored this or more (the engine's `threshold`; `--thresholds` compares several).
@@ -113,6 +117,8 @@ class Truth:
     viral: frozenset[str] = frozenset()
     #: Members of the synthetic background's friend circles: organic trading that must not be flagged.
     circles: frozenset[str] = frozenset()
+    #: Accounts whose fans signed up in droves to follow them: organic growth from newcomers, not to be flagged.
+    signups: frozenset[str] = frozenset()
 
     @classmethod
     def from_simulation(cls, events: Sequence[Event], truth: Mapping) -> Truth:
@@ -127,6 +133,7 @@ class Truth:
             schemes=schemes,
             viral=frozenset(burst["account"] for burst in truth.get("organic_bursts", ())),
             circles=frozenset(a for circle in truth.get("organic_circles", ()) for a in circle["accounts"]),
+            signups=frozenset(wave["account"] for wave in truth.get("organic_signups", ())),
         )
 
 
@@ -167,6 +174,7 @@ def account_metrics(results: Mapping[str, Result], truth: Truth) -> dict:
         "organic_flagged_accounts": sorted(organic),
         "viral_flagged": len((flagged & truth.viral) - truth.positives),
         "circle_flagged": len((flagged & truth.circles) - truth.positives),
+        "signup_flagged": len((flagged & truth.signups) - truth.positives),
     }
 
 
@@ -337,6 +345,7 @@ def shape_groups(scheme: Mapping) -> list[str]:
         f"burst kind={shape['kind']}",
         f"burst beneficiary={shape['beneficiary']}",
         f"burst delivery={shape['delivery']}",
+        *(["burst accounts=registered on demand"] if shape.get("on_demand") else []),
     ]
 
 
@@ -544,6 +553,7 @@ def run_seed(seed: int, config: EvalConfig) -> dict:
         "positives": len(truth.positives),
         "viral": len(truth.viral - truth.positives),
         "circles": len(truth.circles - truth.positives),
+        "signups": len(truth.signups - truth.positives),
         "methods": evaluate_stream(events, truth, config.methods, config),
     }
 
@@ -610,6 +620,7 @@ def aggregate(per_seed: Sequence[dict], methods: Sequence[str]) -> dict:
         runs_flagging = Counter(a for run in runs for a in run.get("organic_flagged_accounts", ()))
         entry["viral_flagged"] = sum(run.get("viral_flagged", 0) for run in runs)
         entry["circle_flagged"] = sum(run.get("circle_flagged", 0) for run in runs)
+        entry["signup_flagged"] = sum(run.get("signup_flagged", 0) for run in runs)
         entry["organic_flagged_accounts"] = dict(sorted(runs_flagging.items(), key=lambda item: (-item[1], item[0])))
         entry.update(_pooled(schemes))
         entry["seconds_per_seed"] = statistics.fmean(run["seconds"] for run in runs)
@@ -704,6 +715,7 @@ def streams_text(config: Mapping, seeds: Sequence[int]) -> str:
         f"injected into {BACKGROUND_NAMES[config.get('background', BITCOIN_ALPHA)]}"
         + (f" with {config['circles_per_seed']} friend circles" if config.get("circles_per_seed") else "")
         + (f", {config['quiet_share']:.0%} of its accounts quiet for a spell" if config.get("quiet_share") else "")
+        + (f", {config['signup_waves']} signup waves" if config.get("signup_waves") else "")
         + (f", {config['reciprocal_rings']:.0%} of rings tit for tat" if config.get("reciprocal_rings") else "")
         + (
             f" ({config['answered_pairs']:.0%} of their one-way pairs answering)"
@@ -718,6 +730,11 @@ def streams_text(config: Mapping, seeds: Sequence[int]) -> str:
         )
         + (f", {config['shared_fans']} shared fans a ring" if config.get("shared_fans") else "")
         + (f" aged {config['shared_fans_age_days']:g} days more" if config.get("shared_fans_age_days") else "")
+        + (
+            f", {config['on_demand_bursts']:.0%} of bursts from accounts registered on demand"
+            if config.get("on_demand_bursts")
+            else ""
+        )
     )
 
 
@@ -790,6 +807,9 @@ def format_report(report: dict) -> str:
     if viral := sum(seed.get("viral", 0) for seed in report["seeds"]):
         flagged = ", ".join(f"{m} {summary[m]['viral_flagged']}" for m in methods)
         lines.append(f"organic viral bursts (must not be flagged): {viral} beneficiaries in all; flagged: {flagged}")
+    if signups := sum(seed.get("signups", 0) for seed in report["seeds"]):
+        flagged = ", ".join(f"{m} {summary[m]['signup_flagged']}" for m in methods)
+        lines.append(f"organic signup waves (must not be flagged): {signups} beneficiaries in all; flagged: {flagged}")
     if circles := sum(seed.get("circles", 0) for seed in report["seeds"]):
         flagged = ", ".join(f"{m} {summary[m]['circle_flagged']}" for m in methods)
         lines.append(f"organic friend circles (must not be flagged): {circles} members in all; flagged: {flagged}")
@@ -965,7 +985,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.circles_per_seed,
         help="friend circles in each synthetic stream (organic cliques; their flags are reported)",
     )
-    add_quiet_argument(parser)
+    add_background_variant_arguments(parser)
     add_ring_variant_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the full report (per seed, per scheme) as JSON")
     parser.add_argument(
@@ -1025,6 +1045,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.quiet_share and config.background != SYNTHETIC:
         print("--quiet-share: for the synthetic background (Bitcoin-Alpha's go quiet on their own)", file=sys.stderr)
+        return 2
+    if config.signup_waves < 0 or (config.signup_waves and config.background != SYNTHETIC):
+        print("--signup-waves: a number of signup waves, not negative, for the synthetic background", file=sys.stderr)
         return 2
     if (args.training_draws or args.thresholds) and args.methods not in (None, ("ours",)):
         print("--thresholds and --training-draws report rows of ours only: drop --methods", file=sys.stderr)

@@ -85,15 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="friend circles in the synthetic background: 3-6 accounts boosting each other at once, must not be "
         "flagged (default: none)",
     )
-    add_quiet_argument(parser)
+    add_background_variant_arguments(parser)
     add_ring_variant_arguments(parser)
     parser.add_argument(
         "--publish", action="store_true", help="also publish to the interactions topic (DETECTOR_KAFKA_BOOTSTRAP)"
     )
 
 
-def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
-    """``--quiet-share``, for ``detector simulate`` and ``detector eval``."""
+def add_background_variant_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--quiet-share`` and ``--signup-waves``, for ``detector simulate`` and ``detector eval``."""
     parser.add_argument(
         "--quiet-share",
         type=_share,
@@ -102,18 +102,28 @@ def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
         help="share of the synthetic background's accounts (0-1) that fall silent for 30-45 days, a third of them "
         "with old friends they trade with as a circle on their return, must not be flagged (default: none)",
     )
+    parser.add_argument(
+        "--signup-waves",
+        type=int,
+        default=SimulationConfig().signup_waves,
+        metavar="N",
+        help="popular accounts of the synthetic background whose fans sign up in droves to follow them: 50-300 "
+        "newcomers within hours to a day, each following minutes after signing up, must not be flagged (default: 0)",
+    )
 
 
-#: The ``SimulationConfig`` fields that :func:`add_quiet_argument` and :func:`add_ring_variant_arguments` set, named
-#: alike in ``detector eval``'s config.
+#: The ``SimulationConfig`` fields that :func:`add_background_variant_arguments` and
+#: :func:`add_ring_variant_arguments` set, named alike in ``detector eval``'s config.
 VARIANT_FIELDS = (
     "quiet_share",
+    "signup_waves",
     "reciprocal_rings",
     "answered_pairs",
     "pre_aged_rings",
     "idle_hijacked_rings",
     "shared_fans",
     "shared_fans_age_days",
+    "on_demand_bursts",
 )
 
 
@@ -175,6 +185,15 @@ def add_ring_variant_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DAYS",
         help="create the shared fans this many days earlier (aged accounts a farm kept; default: 0, created in "
         "batches hours to weeks before the ring)",
+    )
+    parser.add_argument(
+        "--on-demand-bursts",
+        type=_share,
+        default=defaults.on_demand_bursts,
+        metavar="SHARE",
+        help="share of the follower bursts (0-1) whose bought accounts are registered as the order runs, each a "
+        "minute to an hour before its boost, as fans who sign up to follow someone (default: none; otherwise "
+        "created in batches hours to weeks before)",
     )
 
 

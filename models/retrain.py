@@ -136,6 +136,7 @@ EXTRA_STREAMS = {
     "sparse": ExtraStreams(frozenset({"farming_ring_local"}), 100, (("activity", 0.1),)),
     "reciprocal": ExtraStreams(frozenset({"farming_ring_reciprocal"}), 200, (("reciprocal_rings", 1.0),)),
     "quiet": ExtraStreams(frozenset({"farming_ring_early"}), 300, (("quiet_share", 0.3),)),
+    "signups": ExtraStreams(frozenset({"follower_growth"}), 400, (("signup_waves", 2), ("on_demand_bursts", 0.5))),
 }
 #: Features a model learns on top of its dense streams' fit: first fitted on the dense streams without them, the
 #: model then learns from all its streams only how far these move that score (with one scale for the first fit).

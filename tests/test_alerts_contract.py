@@ -83,9 +83,9 @@ def growth_findings() -> list[Finding]:
         t += 43_200
         old = Profile(created_ts=t - 400 * 86_400, followers=200, following=150, posts=300)
         found += engine.process(Event(t, "follow", f"fan-{i}", "star", id=f"fan-{i}", actor_profile=old))
-    for i in range(80):  # then bought followers, fresh and empty, one a minute
+    for i in range(80):  # then bought followers, fresh, empty and following hundreds, one a minute
         t += 60
-        fresh = Profile(created_ts=t - 3600, followers=0, following=3, posts=0)
+        fresh = Profile(created_ts=t - 3600, followers=0, following=600, posts=0)
         found += engine.process(Event(t, "follow", f"bot-{i}", "star", id=f"bot-{i}", actor_profile=fresh))
     return found
 
@@ -129,7 +129,7 @@ def test_ring_alerts_validate_and_open_then_update_the_case():
 
 def test_growth_alerts_validate_and_carry_the_burst_window():
     events = alerts_of(growth_findings())
-    assert events, "the engine should flag a burst of fresh, empty followers"
+    assert events, "the engine should flag a burst of fresh, empty, follow-heavy followers"
     for event in events:
         validate(event)
         assert event.data["accounts"] == ["star"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -669,6 +670,31 @@ def test_organic_virality_from_established_accounts_is_not_flagged(market):
         if i != 250
     ]
     assert flagged(run(market + viral)) == set()
+
+
+def test_fans_signing_up_to_follow_an_account_are_no_bought_followers_but_accounts_registered_by_a_farm_are(market):
+    # An account brings its fans: 150 people sign up over a day, each following it minutes after signing up. They
+    # are fresh, created minutes apart and have posted nothing, as newcomers are; what they lack is bought
+    # followers' shape, following hundreds with next to no followers (94 % of Cresci et al.'s). A farm registering
+    # accounts as its order runs is like them in every other way.
+    start = T0 + 30 * DAY
+
+    def newcomer(created: float) -> Profile:
+        return Profile(created_ts=created, followers=0, following=0, posts=0)
+
+    def wave(profile: Callable[[float], Profile]) -> list[Event]:
+        rng, events = random.Random(6), []
+        for i in range(150):
+            ts = start + rng.expovariate(1 / (6 * HOUR))
+            events.append(
+                Event(ts, "follow", f"n{i}", "u250", id=f"n{i}", actor_profile=profile(ts - rng.uniform(60, HOUR)))
+            )
+        return events
+
+    assert flagged(run(market + wave(newcomer))) == set()
+    farm = run(market + wave(fake_profile))
+    assert flagged(farm) == {"u250"}
+    assert farm.results["u250"].evidence["features"]["follow_heavy_share"] == 1.0
 
 
 def operating_point(events: list[Event], threshold: float, max_new_cases_per_day: int) -> tuple[Engine, list]:

@@ -196,6 +196,9 @@ def test_follower_growth_features_are_what_their_definitions_say():
     assert 0 < len(fresh) < len(sample)
     assert got.fresh_share == len(fresh) / len(sample)
     assert got.low_quality_share == sum(1 for a in sample if is_low_quality(latest[a])) / len(sample)
+    follow_heavy = sum(1 for a in sample if is_follow_heavy(latest[a]))
+    assert 0 < follow_heavy < sum(1 for a in sample if is_low_quality(latest[a]))  # some have only barely posted
+    assert got.follow_heavy_share == follow_heavy / len(sample)
     assert got.batch_share == sum(1 for a in sample if mass.get(a, 0) >= 5) / len(sample)
     # Trading: boosts another new follower, or receives a boost from anyone but the growing account.
     receives = {a for a in sample if engine.graph.in_partners(a, now) - {star}}
@@ -218,9 +221,15 @@ def human(created_ts: float) -> Profile:
     return Profile(created_ts=created_ts, followers=300, following=250, posts=1200)
 
 
-def is_low_quality(profile: Profile | None) -> bool:
-    """Follows >= 10x more than it is followed (and >= 50), or has posted < 20 times (Cresci et al. 2015)."""
+def is_follow_heavy(profile: Profile | None) -> bool:
+    """Follows >= 10x more than it is followed, and >= 50 (Cresci et al. 2015's bought followers)."""
     if profile is None or profile.followers is None or profile.following is None:
         return False
-    ratio_bad = profile.following >= 10 * max(profile.followers, 1) and profile.following >= 50
-    return ratio_bad or (profile.posts is not None and profile.posts < 20)
+    return profile.following >= 10 * max(profile.followers, 1) and profile.following >= 50
+
+
+def is_low_quality(profile: Profile | None) -> bool:
+    """Follow-heavy, or has posted < 20 times (a bought account, or a newcomer)."""
+    if profile is None or profile.followers is None or profile.following is None:
+        return False
+    return is_follow_heavy(profile) or (profile.posts is not None and profile.posts < 20)

@@ -262,8 +262,14 @@ def fake_stream(background: str, seed: int, kind: str | None = None) -> list[tup
             rows += [("farming_ring", {"tie_density": high}, True), ("farming_ring", {"tie_density": low}, False)]
             continue
         for model in ("farming_ring", *EXTRA_STREAMS[kind].models) * 3:
-            rows += [(model, {"tie_density": high}, False), (model, {"tie_density": low}, True)]
+            feature = SIGNAL_OF.get(model, "tie_density")
+            rows += [(model, {feature: high}, False), (model, {feature: low}, True)]
     return rows
+
+
+#: The feature `fake_stream` varies for a model, one its shipped weights take as a sign of a scheme (the ring models':
+#: tie_density).
+SIGNAL_OF = {"follower_growth": "fresh_share"}
 
 
 def test_the_extra_training_streams_train_only_the_models_they_are_meant_for(tmp_path, monkeypatch):
@@ -277,10 +283,12 @@ def test_the_extra_training_streams_train_only_the_models_they_are_meant_for(tmp
         "sparse": {"farming_ring_local"},
         "reciprocal": {"farming_ring_reciprocal"},
         "quiet": {"farming_ring_early"},
+        "signups": {"follower_growth"},
     }
-    for model in ("farming_ring_local", "farming_ring_reciprocal", "farming_ring_early"):
-        assert shipped[model].coefs["tie_density"] > 0
-        assert fitted[model].coefs["tie_density"] < 0, model  # learnt from its extra streams
+    for model in ("farming_ring_local", "farming_ring_reciprocal", "farming_ring_early", "follower_growth"):
+        feature = SIGNAL_OF.get(model, "tie_density")
+        assert shipped[model].coefs[feature] > 0
+        assert fitted[model].coefs[feature] < 0, model  # learnt from its extra streams
     assert fitted["farming_ring"].coefs["tie_density"] > 0  # never saw them
     assert fitted["farming_ring_dense"] == shipped["farming_ring_dense"]  # no candidates at all: kept
 
@@ -293,12 +301,14 @@ def test_an_extra_stream_is_simulated_as_a_dense_one_with_its_kind_s_changes(mon
         return [], {"schemes": []}
 
     monkeypatch.setattr(scenario, "generate", no_events)
-    for kind in (None, "sparse", "reciprocal", "quiet"):
+    for kind in (None, "sparse", "reciprocal", "quiet", "signups"):
         assert retrain.simulate_candidates("synthetic", 7, kind) == []
-    dense, sparse, reciprocal, quiet = simulated
+    dense, sparse, reciprocal, quiet, signups = simulated
     assert sparse == replace(dense, activity=0.1)
     assert reciprocal == replace(dense, reciprocal_rings=1.0)  # every ring trades tit for tat
     assert quiet == replace(dense, quiet_share=0.3)  # old friends coming back together
+    # Fans signing up to follow an account, and bought accounts registered as their order runs.
+    assert signups == replace(dense, signup_waves=2, on_demand_bursts=0.5)
 
 
 def recording_stream(background: str, seed: int, kind: str | None = None) -> list[tuple[str, dict, bool]]:
@@ -324,10 +334,12 @@ def test_another_first_seed_trains_on_other_streams_dense_and_extra(tmp_path, mo
         "5201-reciprocal",
         "5300-quiet",
         "5301-quiet",
+        "5400-signups",
+        "5401-signups",
     ]
-    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101, 5200, 5201, 5300, 5301}
+    assert training_seeds(2, first=5000) == {5000, 5001, 5100, 5101, 5200, 5201, 5300, 5301, 5400, 5401}
     # The shipped weights', refused by eval:
-    assert training_seeds() == {*range(1000, 1016), *range(1100, 1116), *range(1200, 1216), *range(1300, 1316)}
+    assert training_seeds() == {1000 + offset + i for offset in (0, 100, 200, 300, 400) for i in range(16)}
 
 
 def test_a_feature_learnt_on_top_moves_the_first_fit_s_score_and_nothing_else():

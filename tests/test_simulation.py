@@ -23,7 +23,7 @@ from detector.simulation import (
     load_bitcoin_alpha,
 )
 from detector.simulation.clock import DAY, HOUR, WEEK
-from detector.simulation.profiles import BATCH_SPREAD
+from detector.simulation.profiles import BATCH_SPREAD, ProfileSampler
 from detector.simulation.schemes import MIN_HISTORY
 
 SMALL = SimulationConfig(seed=11, rings=3, bursts=2, days=12, accounts=400)
@@ -176,6 +176,85 @@ def test_burst_followers_are_fresh_batch_created_accounts(stream):
         assert all(len(received[a]) < 50 for a in burst["side_targets"])
 
 
+def test_an_organic_account_s_profile_is_as_the_platform_knew_it_when_it_acted(stream):
+    events, truth = stream
+    injected = {i for s in truth["schemes"] for i in s["event_ids"]}
+    seen: dict[str, Event] = {}
+    grew = 0
+    for event in (e for e in events if e.id not in injected):
+        earlier, now = seen.get(event.actor), event.actor_profile
+        if earlier is not None:
+            before = earlier.actor_profile
+            assert now.created_ts == before.created_ts
+            assert (now.followers, now.following, now.posts) >= (before.followers, before.following, before.posts)
+            grew += now.posts > before.posts
+        seen[event.actor] = event
+    assert grew  # counts grow with the account's age
+
+
+def test_a_human_account_s_counts_grow_from_nothing_to_the_real_human_s():
+    sampler = ProfileSampler()
+    account = sampler.human(random.Random(3), created_ts=1.7e9)
+    counts = [(p.followers, p.following, p.posts) for p in (account.at(1.7e9 + d * DAY) for d in (0, 1, 30, 9999))]
+    assert counts[0] == (0, 0, 0)  # a newcomer: nothing posted, nobody followed yet
+    assert counts == sorted(counts)
+    assert counts[-1] == (account.row.followers, account.row.following, account.row.posts)  # as observed, no further
+
+
+def test_signup_waves_bring_newcomers_who_follow_the_account_minutes_after_signing_up():
+    config = replace(SMALL, days=20)
+    events, truth = generate(replace(config, signup_waves=2))
+    waves = truth["organic_signups"]
+    assert len(waves) == 2
+    for wave in waves:
+        fans = set(wave["newcomers"])
+        assert 50 <= len(fans) == wave["followers"] <= 300
+        first = {}
+        for e in events:
+            if e.actor in fans:
+                first.setdefault(e.actor, e)
+        assert {e.target for e in first.values()} == {wave["account"]}  # what they came for, first
+        for e in first.values():
+            assert e.kind == "follow" and 30 <= e.ts - e.actor_profile.created_ts <= HOUR + 1
+            assert e.actor_profile.posts < 20 and e.actor_profile.following < 50  # new, not follow-heavy
+        assert (
+            wave["start_ts"]
+            <= min(e.ts for e in first.values())
+            <= max(e.ts for e in first.values())
+            <= (wave["end_ts"])
+        )
+    newcomers = {fan for wave in waves for fan in wave["newcomers"]}
+    # They go on to live as newcomers do: boosting others, and answered.
+    assert len({e.actor for e in events if e.actor in newcomers and e.kind != "follow"}) >= len(newcomers) // 4
+    assert any(e.target in newcomers for e in events)
+    # Their own random stream: the same scheme shapes as without waves.
+    drawn = {"hijacked", "camouflage_targets", "side_received"}
+    plain = generate(config)[1]
+    assert [{k: v for k, v in s["shape"].items() if k not in drawn} for s in truth["schemes"]] == [
+        {k: v for k, v in s["shape"].items() if k not in drawn} for s in plain["schemes"]
+    ]
+    with pytest.raises(ValueError, match="signup_waves"):
+        SimulationConfig(signup_waves=-1)
+
+
+def test_bursts_registered_on_demand_differ_only_in_when_their_accounts_were_created():
+    config = replace(SMALL, rings=0, bursts=3)
+    events, truth = generate(replace(config, on_demand_bursts=1.0))
+    plain_events, plain = generate(config)
+    assert all(s["shape"]["on_demand"] for s in truth["schemes"])
+    assert [(e.ts, e.actor, e.target) for e in events] == [(e.ts, e.actor, e.target) for e in plain_events]
+    index = by_id(events)
+    for burst in truth["schemes"]:
+        first: dict[str, Event] = {}
+        for e in sorted((index[i] for i in burst["event_ids"]), key=lambda e: e.ts):
+            first.setdefault(e.actor, e)
+        # Registered seconds to an hour before boosting, where the farm's stock was created hours to weeks before.
+        assert all(30 <= e.ts - e.actor_profile.created_ts <= HOUR + 1 for e in first.values())
+    assert not any(s["shape"]["on_demand"] for s in plain["schemes"])
+    with pytest.raises(ValueError, match="on_demand_bursts"):
+        SimulationConfig(on_demand_bursts=1.5)
+
+
 def test_burst_kind_is_configurable_so_it_cannot_give_the_scheme_away():
     background = generate_organic(OrganicConfig(accounts=200, days=8), random.Random(2)).events
     for kind in ("follow", "like", "rate"):
@@ -300,7 +379,7 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert len(ring["helpers"]) == 3 and ring["shape"]["shared_fans_age_days"] == 45
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--circles", "3"), ("--quiet-share", "0.3")])
+@pytest.mark.parametrize(("flag", "value"), [("--circles", "3"), ("--quiet-share", "0.3"), ("--signup-waves", "2")])
 def test_simulate_cli_refuses_synthetic_background_options_for_bitcoin_alpha(flag, value, tmp_path, capsys):
     out = tmp_path / "events.jsonl"
     assert main(["simulate", "--background", "bitcoin-alpha", flag, value, "--out", str(out)]) == 2

@@ -35,8 +35,9 @@ from detector.core.scoring import Scorer
 #: against it, and one boosted by two members kept before it boosts back; popularity relative to the platform; returning
 #: cohorts searched again without a new pair, their members' shared camouflage not counted, and their receiving side
 #: kept; 1.12: a burst scored from 8 new boosters, a follower that others boost trading; a mixed ring's hijacked side no
-#: partner of its fresh members; 1.13: the young groups' weights count acquaintance).
-MODEL_VERSION = "gsd-engine-1.13"
+#: partner of its fresh members; 1.13: the young groups' weights count acquaintance; 1.14: the share of follow-heavy new
+#: boosters, a feature, fitted on signup waves of fans and farms registering accounts on demand).
+MODEL_VERSION = "gsd-engine-1.14"
 #: How many of the accounts members knew in common before (the acquainted pairs' introducers) a case lists.
 KNOWN_IN_COMMON_SHOWN = 10
 #: The layout of the pickled state; bumped when it changes, so an older snapshot is refused on restore.

@@ -30,7 +30,7 @@ from detector.core.events import Event, Profile
 from detector.simulation.background import BackgroundIndex, IdAllocator, id_prefix
 from detector.simulation.clock import DAY, HOUR, log_uniform
 from detector.simulation.organic import KIND_MIX
-from detector.simulation.profiles import ProfileSampler
+from detector.simulation.profiles import HumanAccount, ProfileSampler
 
 CIRCLE_SIZE = (3, 6)
 #: Share of circles whose members sign up together.
@@ -75,7 +75,7 @@ def add_circles(
     sampler = sampler or ProfileSampler()
     index = BackgroundIndex(events)
     ids = IdAllocator(index.activity, rng)
-    profiles = dict(index.profiles)
+    profiles: dict[str, Profile | HumanAccount] = dict(index.profiles)
     used: set[str] = set()
     added: list[Event] = []
     records = []
@@ -123,13 +123,19 @@ def _pace(rng: random.Random) -> tuple[float, float]:
     return log_uniform(rng, HOUR, 3 * DAY), rng.uniform(0.6, 1.0)
 
 
-def _trade(circle: _Circle, rng: random.Random, index: BackgroundIndex, profiles: dict[str, Profile]) -> list[Event]:
+def _trade(
+    circle: _Circle, rng: random.Random, index: BackgroundIndex, profiles: dict[str, Profile | HumanAccount]
+) -> list[Event]:
     """Every pair that trades boosts once or a few times, one way first, mostly answered within the hour."""
     kinds, shares = zip(*KIND_MIX, strict=True)
     out: list[Event] = []
 
     def emit(ts: float, kind: str, actor: str, target: str) -> None:
-        out.append(Event(float(round(ts)), kind, actor, target, "circle", 1.0, None, profiles[actor]))
+        ts = float(round(ts))
+        profile = profiles[actor]
+        if isinstance(profile, HumanAccount):  # a newcomer, whose profile grows from nothing
+            profile = profile.at(ts)
+        out.append(Event(ts, kind, actor, target, "circle", 1.0, None, profile))
 
     members = circle.members
     pairs = [(a, b) for i, a in enumerate(members) for b in members[i + 1 :] if rng.random() < circle.pair_prob]

@@ -8,6 +8,9 @@ What makes it hard for a detector, on purpose:
 * new users keep joining, a few percent of accounts are days old, so youth alone is normal;
 * viral bursts — a popular account suddenly gains hundreds of followers from aged, unrelated accounts, the
   must-not-flag twin of bought follower growth;
+* signup waves (``signup_waves``, off by default) — a popular account brings its fans to the platform: tens to
+  hundreds of people sign up within hours to a day, follow it minutes after signing up, and go on to live as
+  newcomers do. Fresh, barely posted, following together: the must-not-flag twin of bought followers;
 * quiet spells (``quiet_share``, off by default) — accounts fall silent for 30 to 45 days (followed at most, as
   they post nothing) and come back, some of them together with old friends from their community
   (``OrganicTraffic.reunions``; they trade as a circle on their return, :mod:`detector.simulation.circles`), as
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 
 from detector.core.events import Event
 from detector.simulation.clock import DAY, HOUR, PEAK_ACTIVITY, accept_time, log_uniform
-from detector.simulation.profiles import ProfileSampler
+from detector.simulation.profiles import SIGNUP_LAG, HumanAccount, ProfileSampler
 
 #: Kinds of an organic boost and their shares; unfollows are drawn separately.
 KIND_MIX: tuple[tuple[str, float], ...] = (
@@ -52,6 +55,7 @@ class OrganicConfig:
     unfollow_rate: float = 0.03  # chance that an action is an unfollow of someone the actor follows
     joiners: float = 0.1  # share of accounts that join during the span
     viral_bursts: int | None = None  # default: one per 15 days
+    signup_waves: int = 0  # popular accounts whose fans sign up in droves to follow them
     quiet_share: float = 0.0  # share of the accounts there from the start that fall silent once, for 30-45 days
 
 
@@ -65,6 +69,8 @@ class OrganicTraffic:
     reunions: list[dict] = field(default_factory=list)
     #: Who was silent when: ``account -> (from_ts, to_ts)``.
     quiet: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Organic growth from newcomers (must not be flagged): ``{account, start_ts, end_ts, followers, newcomers}``.
+    signups: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -88,11 +94,13 @@ def generate_organic(
     rng: random.Random,
     sampler: ProfileSampler | None = None,
     quiet_rng: random.Random | None = None,
+    signup_rng: random.Random | None = None,
 ) -> OrganicTraffic:
     """Generate organic traffic, time-ordered, every event with its actor's profile, ids ``syn-<n>``.
 
     Quiet spells are drawn from ``quiet_rng`` (default: ``rng``) and only leave out what a silent account would have
-    done, so that with a ``quiet_rng`` of its own everything else is drawn as without them.
+    done, so that with a ``quiet_rng`` of its own everything else is drawn as without them. Signup waves and their
+    newcomers' lives are drawn from ``signup_rng`` (default: ``rng``) after everything else, with the same effect.
 
     Examples
     --------
@@ -140,7 +148,9 @@ def generate_organic(
             raw.append((ts, kind, actor, target))
 
     kinds, shares = zip(*KIND_MIX, strict=True)
-    for account in accounts:
+
+    def live(account: _Account, rng: random.Random) -> None:
+        """The account's actions from when it joined, and the answers they get."""
         # A Poisson process at the peak rate, thinned by the daily cycle.
         rate = account.activity * PEAK_ACTIVITY / DAY
         ts = account.joined_ts
@@ -173,16 +183,22 @@ def generate_organic(
                 if reply_ts < end_ts:
                     emit(reply_ts, kind, target.name, account.name)
 
+    for account in accounts:
+        live(account, rng)
+    signups = _signup_waves(config, accounts, signup_rng or rng, sampler, emit)
+    for newcomer in signups.newcomers:
+        live(newcomer, signup_rng or rng)
     viral = _viral_bursts(config, rng, accounts, end_ts, emit)
     # Sort by time; the generation order breaks (improbable) ties, so the order is deterministic.
     raw.sort(key=lambda item: item[0])
-    profiles = {a.name: sampler.organic(rng, a.joined_ts) for a in accounts}
+    humans = {a.name: sampler.organic(rng, a.joined_ts) for a in accounts} | signups.humans
     # Whole seconds, the resolution of platform logs (and of the injected events).
-    events = [
-        Event(ts=float(round(ts)), kind=kind, actor=actor, target=target, id=f"syn-{n}", actor_profile=profiles[actor])
-        for n, (ts, kind, actor, target) in enumerate(raw)
-    ]
-    return OrganicTraffic(events, [a.name for a in accounts], viral, reunions, spells)
+    events = []
+    for n, (raw_ts, kind, actor, target) in enumerate(raw):
+        ts = float(round(raw_ts))
+        events.append(Event(ts, kind, actor, target, id=f"syn-{n}", actor_profile=humans[actor].at(ts)))
+    names = [a.name for a in (*accounts, *signups.newcomers)]
+    return OrganicTraffic(events, names, viral, reunions, spells, signups.records)
 
 
 def _quiet_spells(
@@ -295,3 +311,64 @@ def _viral_bursts(
         if times:
             out.append({"account": account.name, "start_ts": start, "end_ts": max(times), "followers": len(times)})
     return out
+
+
+#: Newcomers a signup wave brings.
+SIGNUP_FANS = (50, 300)
+
+
+@dataclass
+class _SignupWaves:
+    newcomers: list[_Account] = field(default_factory=list)
+    humans: dict[str, HumanAccount] = field(default_factory=dict)
+    records: list[dict] = field(default_factory=list)
+
+
+def _signup_waves(
+    config: OrganicConfig,
+    accounts: list[_Account],
+    rng: random.Random,
+    sampler: ProfileSampler,
+    emit: Callable[[float, str, str, str], None],
+) -> _SignupWaves:
+    """A popular account brings its fans: each signs up (a human account with nothing posted yet), follows it
+    seconds to an hour later, at a rate decaying over hours to a day, then lives as a newcomer of the account's
+    community (or, for half of them, of another)."""
+    waves = _SignupWaves()
+    if config.signup_waves <= 0:
+        return waves
+    end_ts = config.start_ts + config.days * DAY
+    settled = [a for a in accounts if a.joined_ts == config.start_ts]
+    popular = sorted(settled, key=lambda a: (-a.popularity, a.name))[:20]
+    communities = sorted({a.community for a in accounts})
+    taken = {a.name for a in accounts}
+    for account in rng.sample(popular, min(config.signup_waves, len(popular))):
+        start = config.start_ts + rng.uniform(0.1, 0.85) * config.days * DAY
+        decay = log_uniform(rng, 2 * HOUR, DAY)
+        follows = []
+        for _ in range(rng.randint(*SIGNUP_FANS)):
+            follow_ts = start + min(rng.expovariate(1 / decay), 5 * decay)
+            if follow_ts >= end_ts:
+                continue
+            name = f"u{rng.randrange(1, 10 * config.accounts)}"
+            while name in taken:
+                name = f"u{rng.randrange(1, 10 * config.accounts)}"
+            taken.add(name)
+            community = account.community if rng.random() < 0.5 else rng.choice(communities)
+            activity = min(rng.paretovariate(1.5) / 3.0, 40.0) * config.actions_per_day
+            waves.newcomers.append(_Account(name, community, activity, popularity=1.0, joined_ts=follow_ts))
+            waves.humans[name] = sampler.human(rng, follow_ts - log_uniform(rng, *SIGNUP_LAG))
+            emit(follow_ts, "follow", name, account.name)
+            follows.append(follow_ts)
+        if follows:
+            fans = [a.name for a in waves.newcomers[-len(follows) :]]
+            waves.records.append(
+                {
+                    "account": account.name,
+                    "start_ts": start,
+                    "end_ts": max(follows),
+                    "followers": len(fans),
+                    "newcomers": fans,
+                }
+            )
+    return waves

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from msgspec.structs import replace
 
@@ -21,6 +22,42 @@ BATCH_SIZE = (10, 100)
 BATCH_SPREAD = 600.0
 #: How long before they are used a batch of bought accounts is created.
 BATCH_LEAD = (3 * HOUR, 3 * WEEK)
+#: How long after signing up a newcomer boosts the account it came for (seconds; log-uniform): a fan following the
+#: account that brought it, or a bought account registered as its order runs.
+SIGNUP_LAG = (30.0, HOUR)
+
+
+@dataclass(frozen=True, slots=True)
+class HumanAccount:
+    """A human's account over time: its counts grow with its age, from none at creation, linearly up to those of a
+    real human as observed (Cresci et al. 2015) at that human's age, and no further.
+
+    A newcomer has barely posted and is followed by few, as on a real platform, so youth and a thin profile are
+    normal for an organic account and do not tell bought followers by themselves.
+
+    Examples
+    --------
+    >>> from detector.simulation.datasets import ProfileRow
+    >>> account = HumanAccount(ProfileRow(created_ts=0.0, followers=200, following=300, posts=3000),
+    ...                        observed_age=1000 * 86400.0, created_ts=1.7e9)
+    >>> account.at(1.7e9 + 5 * 86400).posts, account.at(1.7e9 + 5000 * 86400).posts
+    (15, 3000)
+    """
+
+    row: ProfileRow
+    observed_age: float  # the real human's age when its counts were observed
+    created_ts: float
+
+    def at(self, ts: float) -> Profile:
+        """The profile as the platform knew it at ``ts``."""
+        share = min(1.0, max(0.0, ts - self.created_ts) / self.observed_age)
+        row = self.row
+        return Profile(
+            created_ts=float(round(self.created_ts)),
+            followers=round(row.followers * share),
+            following=round(row.following * share),
+            posts=round(row.posts * share),
+        )
 
 
 class ProfileSampler:
@@ -29,7 +66,7 @@ class ProfileSampler:
     Examples
     --------
     >>> sampler = ProfileSampler()
-    >>> p = sampler.organic(random.Random(1), first_active_ts=1.7e9)
+    >>> p = sampler.organic(random.Random(1), first_active_ts=1.7e9).at(1.7e9)
     >>> p.created_ts <= 1.7e9 and p.followers is not None
     True
     """
@@ -40,19 +77,24 @@ class ProfileSampler:
         self._fakes = profiles.fakes
         self._reference_ts = profiles.reference_ts
 
-    def organic(self, rng: random.Random, first_active_ts: float) -> Profile:
-        """A human profile whose account was created some time before its first activity here.
+    def organic(self, rng: random.Random, first_active_ts: float) -> HumanAccount:
+        """A human account created some time before its first activity here.
 
         The account's age when first seen is a uniform share of the sampled human's age when observed: most
         organic accounts are years old, and a few percent are days old — new users exist and must not be flagged.
         """
         row = rng.choice(self._humans)
-        age = rng.random() * (self._reference_ts - row.created_ts)
-        return _profile(row, first_active_ts - age)
+        observed_age = self._observed_age(row)
+        return HumanAccount(row, observed_age, first_active_ts - rng.random() * observed_age)
 
-    def human(self, rng: random.Random, created_ts: float) -> Profile:
-        """A human's counts on an account created at ``created_ts`` (a newcomer, e.g. one who joined with friends)."""
-        return _profile(rng.choice(self._humans), created_ts)
+    def human(self, rng: random.Random, created_ts: float) -> HumanAccount:
+        """A human account created at ``created_ts`` (a newcomer, e.g. one who joined with friends)."""
+        row = rng.choice(self._humans)
+        return HumanAccount(row, self._observed_age(row), created_ts)
+
+    def _observed_age(self, row: ProfileRow) -> float:
+        # At least a day: the newest human was observed on the day it was created.
+        return max(self._reference_ts - row.created_ts, 86400.0)
 
     def fake(self, rng: random.Random, created_ts: float) -> Profile:
         """A bought account's counts, created at ``created_ts`` (see :func:`batch_creation_times`)."""
@@ -89,7 +131,7 @@ def batch_creation_times(rng: random.Random, n: int, before_ts: float) -> list[l
 
 
 def attach_profiles(events: Iterable[Event], rng: random.Random, sampler: ProfileSampler) -> list[Event]:
-    """Give every event its actor's organic profile (one per actor, fixed over the stream).
+    """Give every event its actor's organic profile as it was at the event (one human account per actor).
 
     The account's first activity is its first appearance as actor or target; profiles are drawn in order of first
     appearance, so the result is deterministic for a seed.
@@ -99,5 +141,5 @@ def attach_profiles(events: Iterable[Event], rng: random.Random, sampler: Profil
     for event in events:
         first_seen.setdefault(event.actor, event.ts)
         first_seen.setdefault(event.target, event.ts)
-    profiles = {account: sampler.organic(rng, ts) for account, ts in first_seen.items()}
-    return [replace(event, actor_profile=profiles[event.actor]) for event in events]
+    accounts = {account: sampler.organic(rng, ts) for account, ts in first_seen.items()}
+    return [replace(event, actor_profile=accounts[event.actor].at(event.ts)) for event in events]

@@ -38,9 +38,13 @@ class SimulationConfig:
     days or more without acting (``RingShape.idle_hijacked``). All are drawn apart: the schemes are otherwise the
     same. ``shared_fans``: bought accounts per ring that each boost half its members (``RingShape.shared_fans``), so
     they share outside boosters, created ``shared_fans_age_days`` earlier than by default (aged accounts).
+    ``on_demand_bursts``: the share of follower bursts whose bought accounts are registered as the order runs
+    (``BurstShape.on_demand``).
     ``quiet_share``: the share of the synthetic background's accounts that fall silent for 30-45 days, a third of
     them with old friends they trade with on their return (``OrganicConfig.quiet_share``; those circles are in the
-    truth's ``organic_circles``)."""
+    truth's ``organic_circles``). ``signup_waves``: popular accounts of the synthetic background whose fans sign up in
+    droves to follow them (``OrganicConfig.signup_waves``; in the truth's ``organic_signups``, must not be
+    flagged)."""
 
     background: str = SYNTHETIC
     seed: int = 0
@@ -56,7 +60,9 @@ class SimulationConfig:
     idle_hijacked_rings: float = 0.0
     shared_fans: int = 0
     shared_fans_age_days: float = 0.0
+    on_demand_bursts: float = 0.0
     quiet_share: float = 0.0
+    signup_waves: int = 0
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
@@ -68,12 +74,16 @@ class SimulationConfig:
         for name in ("reciprocal_rings", "pre_aged_rings", "idle_hijacked_rings"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: a share of the rings, from 0 to 1")
+        if not 0.0 <= self.on_demand_bursts <= 1.0:
+            raise ValueError("on_demand_bursts: a share of the follower bursts, from 0 to 1")
         if self.shared_fans < 0:
             raise ValueError("shared_fans: a number of bought accounts per ring, not negative")
         if not (math.isfinite(self.shared_fans_age_days) and self.shared_fans_age_days >= 0):
             raise ValueError("shared_fans_age_days: how much older the shared fans are, in days, not negative")
         if not 0.0 <= self.quiet_share <= 1.0 or (self.quiet_share and self.background != SYNTHETIC):
             raise ValueError("quiet_share: a share of the synthetic background's accounts, from 0 to 1")
+        if self.signup_waves < 0 or (self.signup_waves and self.background != SYNTHETIC):
+            raise ValueError("signup_waves: a number of signup waves in the synthetic background, not negative")
         if not 0.0 <= self.answered_pairs <= 1.0:
             raise ValueError("answered_pairs: a share of a tit-for-tat ring's one-way pairs, from 0 to 1")
 
@@ -83,6 +93,7 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
 
     Returns the time-ordered events and the truth: ``{"config", "schemes": [one record per scheme, see
     detector.simulation.schemes], "organic_bursts": [viral, must-not-flag bursts of the synthetic background],
+    "organic_signups": [its signup waves, must not be flagged either],
     "organic_circles": [its friend circles, must not be flagged either],
     "benign": [accounts labelled benign (Bitcoin-Alpha), must not be flagged]}``. Deterministic for a seed.
 
@@ -104,13 +115,20 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
             days=config.days,
             actions_per_day=config.activity,
             quiet_share=config.quiet_share,
+            signup_waves=config.signup_waves,
         )
-        # Their own random streams: the same seed injects the same scheme shapes with or without quiet spells and
-        # circles.
-        traffic = generate_organic(organic, rng, sampler, quiet_rng=random.Random(f"quiet-{config.seed}"))
+        # Their own random streams: the same seed injects the same scheme shapes with or without quiet spells,
+        # signup waves and circles.
+        traffic = generate_organic(
+            organic,
+            rng,
+            sampler,
+            quiet_rng=random.Random(f"quiet-{config.seed}"),
+            signup_rng=random.Random(f"signup-{config.seed}"),
+        )
         circle_rng = random.Random(f"circles-{config.seed}")
         background, circles = add_circles(traffic.events, config.circles, circle_rng, sampler, traffic.reunions)
-        labels, benign, viral = {}, frozenset(), traffic.viral
+        labels, benign, viral, signups = {}, frozenset(), traffic.viral, traffic.signups
     else:
         stream = load_bitcoin_alpha()
         background, labels, benign, viral = (
@@ -119,7 +137,7 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
             stream.benign,
             [],
         )
-        circles = []
+        circles, signups = [], []
     offset = rng.randrange(6)
     shapes = [
         random_ring_shape(
@@ -148,15 +166,20 @@ def generate(config: SimulationConfig) -> tuple[list[Event], dict]:
         for shape in shapes
     ]
     fans = {"shared_fans": config.shared_fans, "shared_fans_age_days": config.shared_fans_age_days}
+    registered = random.Random(f"on-demand-{config.seed}")
     shapes = [replace(shape, **fans) for shape in shapes] + [
-        random_burst_shape(rng, speed=PACES[(j + offset) % 2], kinds=_BURST_KINDS[config.background])
-        for j in range(config.bursts)
+        replace(shape, on_demand=True) if registered.random() < config.on_demand_bursts else shape
+        for shape in (
+            random_burst_shape(rng, speed=PACES[(j + offset) % 2], kinds=_BURST_KINDS[config.background])
+            for j in range(config.bursts)
+        )
     ]
     events, schemes = inject(background, shapes, rng, protected=labels, sampler=sampler)
     truth = {
         "config": asdict(config),
         "schemes": schemes,
         "organic_bursts": viral,
+        "organic_signups": signups,
         "organic_circles": circles,
         "benign": sorted(benign),
     }

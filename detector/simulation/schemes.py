@@ -27,7 +27,7 @@ from detector.core.events import BOOST_KINDS, Event, Profile
 from detector.core.findings import FARMING_RING, FOLLOWER_GROWTH
 from detector.simulation.background import BackgroundIndex, IdAllocator, id_prefix
 from detector.simulation.clock import DAY, HOUR, MINUTE, WEEK, log_uniform
-from detector.simulation.profiles import ProfileSampler, batch_creation_times
+from detector.simulation.profiles import SIGNUP_LAG, ProfileSampler, batch_creation_times
 
 MEMBER_TYPES = ("fresh", "hijacked", "mixed")
 PACES = ("hours", "days", "weeks")
@@ -111,7 +111,9 @@ class BurstShape:
     """Bought follower growth: ``followers`` fresh, batch-created accounts boost one beneficiary within
     ``duration_s``. ``delivery`` is ``waves`` (each batch delivered in one session) or ``drip`` (spread out).
     The same accounts also boost ``side_targets`` other customers, each in lockstep with their main boost.
-    ``beneficiary`` is ``established`` (with organic history) or ``new`` (a recently seen account)."""
+    ``beneficiary`` is ``established`` (with organic history) or ``new`` (a recently seen account). ``on_demand``:
+    the farm registers each account as the order runs, seconds to an hour before its boost (``SIGNUP_LAG``, as a fan
+    who signs up to follow someone), instead of drawing on batches made in advance."""
 
     followers: int = 200
     duration_s: float = 12 * HOUR
@@ -120,6 +122,7 @@ class BurstShape:
     rating: tuple[int, int] = (5, 10)
     beneficiary: str = "established"
     side_targets: int = 2
+    on_demand: bool = False
 
     def __post_init__(self) -> None:
         _check(self.followers >= 1 and self.side_targets >= 0, "followers >= 1, side_targets >= 0")
@@ -433,6 +436,8 @@ class _Injector:
         received = dict.fromkeys(others, 0)
 
         helpers: list[str] = []
+        # Its own random stream: registering on demand leaves every other draw as it was.
+        registering = random.Random(f"on-demand-{self._scheme_id}-{start}")
         session = min(30 * MINUTE, shape.duration_s / 4)
         for batch in batch_creation_times(rng, shape.followers, start):
             # waves: the whole batch is delivered in one session; drip: anywhere in the window.
@@ -444,6 +449,8 @@ class _Injector:
                 helpers.append(fake)
                 profile = self.sampler.fake(rng, created)
                 ts = begin + rng.random() * length
+                if shape.on_demand:
+                    profile = replace(profile, created_ts=float(round(ts - log_uniform(registering, *SIGNUP_LAG))))
                 self._emit(ts, shape.kind, fake, beneficiary, profile, shape.rating)
                 for other in others:  # lockstep: the same session, seconds to minutes later
                     if rng.random() < lockstep_share[other]:
