@@ -441,6 +441,26 @@ def test_eval_measures_rings_that_hide_in_other_ways(flag, variant, row, bad, ca
     assert refused.value.code == 2
 
 
+def test_eval_measures_fans_signing_up_together_and_bursts_from_accounts_registered_on_demand(capsys):
+    argv = ["eval", "--background", "synthetic", "--seed-ranges", "2000", "--rings-per-seed", "1", "--methods", "ours"]
+    assert main([*argv, "--bursts-per-seed", "2", "--signup-waves", "2", "--on-demand-bursts", "1"]) == 0
+    printed = capsys.readouterr().out
+    streams = ", 2 signup waves, 100% of bursts from accounts registered on demand;"
+    assert f"injected into the synthetic background (no benign labels){streams}" in printed
+    assert re.search(r"organic signup waves \(must not be flagged\): 2 beneficiaries in all; flagged: ours 0", printed)
+    assert re.search(r"burst accounts=registered on demand +2/2", printed)
+
+    def exit_code(args: list[str]) -> int:
+        try:
+            return main(args)
+        except SystemExit as refused:
+            return int(refused.code)
+
+    assert exit_code(["eval", "--seeds", "1", "--signup-waves", "2"]) == 2  # fans of the synthetic background only
+    assert exit_code([*argv, "--signup-waves", "-1"]) == 2
+    assert exit_code([*argv, "--on-demand-bursts", "1.5"]) == 2
+
+
 def test_eval_measures_tit_for_tat_rings_that_answer_only_some_pairs(capsys):
     argv = ["eval", "--seed-ranges", "3", "--rings-per-seed", "3", "--bursts-per-seed", "1", "--methods", "heuristic"]
     assert main([*argv, "--reciprocal-rings", "1", "--answered-pairs", "0.5"]) == 0

@@ -69,6 +69,7 @@ def ring_finding() -> Finding:
 
 def growth_finding() -> Finding:
     window = {"start": 1_699_900_000.0, "end": 1_700_000_000.0, "new_followers": 400, "baseline_per_day": 3.0}
+    window |= {"fresh_share": 0.97, "follow_heavy_share": 0.91, "batch_share": 0.45}
     return Finding(
         "growth-m1", FOLLOWER_GROWTH, ("m1",), 0.7, 1_700_000_000.0, 1_699_900_000.0, 1_700_000_000.0, "test-1",
         {"summary": "burst", "burst_window": window, "creation_batches": [
@@ -188,6 +189,9 @@ async def test_a_growth_case_shows_when_its_new_followers_were_created(web: http
     page = (await web.get("/cases/growth-m1")).text
     table = page[page.index('data-testid="creation-batches"') : page.index("</table>", page.index("creation-batches"))]
     assert "2023-11-03 08:26:40 – 2023-11-03 08:33:40" in table and ">180<" in table
+    # Fans signing up to follow an account are created minutes apart too; what they have not done is follow hundreds.
+    assert "<th>following hundreds, followed by few</th><td>91%</td>" in page
+    assert "<th>fresh accounts</th><td>97%</td>" in page and "<th>batch-created</th><td>45%</td>" in page
 
 
 async def test_a_ring_case_lists_each_members_age_profile_and_partners(web: httpx.AsyncClient):

@@ -397,7 +397,8 @@ class Engine:
             "summary": (
                 f"{growth.new_followers} new boosters in {growth.window_days:g} days against a baseline of "
                 f"{growth.baseline_per_day:.1f}/day; {growth.fresh_share:.0%} fresh, "
-                f"{growth.low_quality_share:.0%} low-quality, {growth.batch_share:.0%} batch-created"
+                f"{growth.low_quality_share:.0%} low-quality, {growth.follow_heavy_share:.0%} following hundreds, "
+                f"{growth.batch_share:.0%} batch-created"
             ),
             "burst_window": {
                 "start": window[0][0],
@@ -405,6 +406,7 @@ class Engine:
                 "new_followers": growth.new_followers,
                 "baseline_per_day": growth.baseline_per_day,
                 "fresh_share": growth.fresh_share,
+                "follow_heavy_share": growth.follow_heavy_share,
                 "batch_share": growth.batch_share,
             },
             "followers_sample": [f for _, f, _ in window[-50:]],
