@@ -250,11 +250,12 @@ def run(args: argparse.Namespace) -> int:
         )
     schemes = truth["schemes"]
     rings = sum(1 for s in schemes if s["scheme"] == "farming_ring")
-    circles = truth["organic_circles"]
+    circles, signups = truth["organic_circles"], truth["organic_signups"]
     print(
         f"{len(events)} events, {rings} rings and {len(schemes) - rings} follower bursts injected "
         f"({sum(len(s['event_ids']) for s in schemes)} scheme events)"
-        + (f"; {len(circles)} friend circles in the background (organic)" if circles else ""),
+        + (f"; {len(circles)} friend circles in the background (organic)" if circles else "")
+        + (f"; {len(signups)} signup waves in the background (organic)" if signups else ""),
         file=sys.stderr,
     )
     return 0

@@ -377,6 +377,9 @@ def test_simulate_cli_writes_events_and_truth(tmp_path):
     assert main([*argv, "--rings", "1", "--bursts", "0", "--shared-fans", "3", "--shared-fans-age", "45"]) == 0
     ring = orjson.loads(truth_path.read_bytes())["schemes"][0]
     assert len(ring["helpers"]) == 3 and ring["shape"]["shared_fans_age_days"] == 45
+    assert main([*argv, "--rings", "0", "--bursts", "1", "--signup-waves", "1", "--on-demand-bursts", "1"]) == 0
+    truth = orjson.loads(truth_path.read_bytes())
+    assert len(truth["organic_signups"]) == 1 and truth["schemes"][0]["shape"]["on_demand"]
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--circles", "3"), ("--quiet-share", "0.3"), ("--signup-waves", "2")])
