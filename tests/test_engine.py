@@ -672,15 +672,18 @@ def test_organic_virality_from_established_accounts_is_not_flagged(market):
     assert flagged(run(market + viral)) == set()
 
 
-def test_fans_signing_up_to_follow_an_account_are_no_bought_followers_but_accounts_registered_by_a_farm_are(market):
+@pytest.mark.parametrize("suggested", [0, 120])
+def test_fans_signing_up_to_follow_an_account_are_no_bought_followers_but_accounts_registered_by_a_farm_are(
+    market, suggested
+):
     # An account brings its fans: 150 people sign up over a day, each following it minutes after signing up. They
-    # are fresh, created minutes apart and have posted nothing, as newcomers are; what they lack is bought
-    # followers' shape, following hundreds with next to no followers (94 % of Cresci et al.'s). A farm registering
-    # accounts as its order runs is like them in every other way.
+    # are fresh, created minutes apart and have posted nothing, as newcomers are, and may have followed the accounts
+    # their platform suggested at signup; what they lack is bought followers' shape, following hundreds with next to
+    # no followers (94 % of Cresci et al.'s). A farm registering accounts as its order runs is like them otherwise.
     start = T0 + 30 * DAY
 
     def newcomer(created: float) -> Profile:
-        return Profile(created_ts=created, followers=0, following=0, posts=0)
+        return Profile(created_ts=created, followers=0, following=suggested, posts=0)
 
     def wave(profile: Callable[[float], Profile]) -> list[Event]:
         rng, events = random.Random(6), []

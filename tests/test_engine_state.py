@@ -221,15 +221,20 @@ def human(created_ts: float) -> Profile:
     return Profile(created_ts=created_ts, followers=300, following=250, posts=1200)
 
 
-def is_follow_heavy(profile: Profile | None) -> bool:
-    """Follows >= 10x more than it is followed, and >= 50 (Cresci et al. 2015's bought followers)."""
+def follows_far_more(profile: Profile | None, at_least: int) -> bool:
+    """Follows >= 10x more accounts than follow it, and at least ``at_least``."""
     if profile is None or profile.followers is None or profile.following is None:
         return False
-    return profile.following >= 10 * max(profile.followers, 1) and profile.following >= 50
+    return profile.following >= 10 * max(profile.followers, 1) and profile.following >= at_least
+
+
+def is_follow_heavy(profile: Profile | None) -> bool:
+    """Follows far more, and 150 or more: Cresci et al. 2015's bought followers, not a newcomer after onboarding."""
+    return follows_far_more(profile, 150)
 
 
 def is_low_quality(profile: Profile | None) -> bool:
-    """Follow-heavy, or has posted < 20 times (a bought account, or a newcomer)."""
+    """Follows far more (50 or more), or has posted < 20 times (a bought account, or a newcomer)."""
     if profile is None or profile.followers is None or profile.following is None:
         return False
-    return is_follow_heavy(profile) or (profile.posts is not None and profile.posts < 20)
+    return follows_far_more(profile, 50) or (profile.posts is not None and profile.posts < 20)

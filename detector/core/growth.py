@@ -33,7 +33,7 @@ class GrowthFeatures:
     excess_z: float  # (observed - expected) / sqrt(expected + 1), Poisson-style
     fresh_share: float
     low_quality_share: float
-    follow_heavy_share: float  # following >= 10x followers and >= 50: bought followers' shape, not a newcomer's
+    follow_heavy_share: float  # following >= 10x followers and >= 150: bought followers' shape, not a newcomer's
     batch_share: float  # followers created within BATCH_SECONDS (600) of at least 4 others in the window
     lockstep_share: float  # followers who also boost the most shared other target
     trading_share: float  # followers who boost another new follower or whom others boost: ring members, not bought

@@ -29,6 +29,9 @@ pub const NEW_TIES_GROUP_DAYS: f64 = 14.0;
 /// A boost of a pair that traded before, between a returning account and a young one, starts a returning cohort
 /// search when the actor started none for this long.
 pub const COHORT_REPEAT_DAYS: f64 = 1.0;
+/// Bought followers follow at least this many accounts (95 % of Cresci et al.'s follow 170 or more); a newcomer
+/// following what its platform suggests at signup follows fewer (docs/detection.md, *Newcomers and signup waves*).
+const FOLLOW_HEAVY_MIN: i64 = 150;
 /// Bought accounts were created up to ~100 within ten minutes (Cresci et al. 2015).
 pub const BATCH_SECONDS: f64 = 600.0;
 /// Forgotten accounts whose last action is remembered, so a return after a long sleep still shows (the most
@@ -146,22 +149,26 @@ impl Account {
         self.profile.created_ts.is_some() && self.age_days(now) < FRESH_DAYS
     }
 
-    /// Follows far more than it is followed, or has barely posted: the profile shape of bought followers
+    /// Follows far more than it is followed (50 or more), or has barely posted: the profile shape of bought followers
     /// (calibrated on Cresci et al. 2015, docs/detection.md).
     fn low_quality(&self) -> bool {
         if self.profile.followers.is_none() || self.profile.following.is_none() {
             return false;
         }
-        self.follow_heavy() || self.profile.posts.is_some_and(|posts| posts < 20)
+        self.follows_far_more(50) || self.profile.posts.is_some_and(|posts| posts < 20)
     }
 
-    /// Follows ten times more accounts than follow it, and 50 or more: 94 % of Cresci et al.'s bought followers, 2 %
-    /// of its humans. A newcomer has barely posted, but has not followed hundreds yet.
+    /// Follows ten times more accounts than follow it, and `FOLLOW_HEAVY_MIN` or more: 94 % of Cresci et al.'s bought
+    /// followers, 1 % of its humans. A newcomer has barely posted, but has not followed hundreds yet.
     fn follow_heavy(&self) -> bool {
+        self.follows_far_more(FOLLOW_HEAVY_MIN)
+    }
+
+    fn follows_far_more(&self, at_least: i64) -> bool {
         let (Some(followers), Some(following)) = (self.profile.followers, self.profile.following) else {
             return false;
         };
-        following >= followers.max(1).saturating_mul(10) && following >= 50
+        following >= followers.max(1).saturating_mul(10) && following >= at_least
     }
 }
 
