@@ -104,7 +104,7 @@ def add_background_variant_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--signup-waves",
-        type=int,
+        type=_not_negative,
         default=SimulationConfig().signup_waves,
         metavar="N",
         help="popular accounts of the synthetic background whose fans sign up in droves to follow them: 50-300 "
