@@ -245,7 +245,6 @@ def _quiet_spells(
 def _make_accounts(config: OrganicConfig, rng: random.Random) -> list[_Account]:
     n_communities = max(1, round(config.accounts / config.community_size))
     numbers = rng.sample(range(1, 10 * config.accounts), config.accounts)  # ids like u4821, not in creation order
-    # Pareto(1.5) has mean 3: scale so the mean activity is `actions_per_day`; cap the extreme tail.
     accounts = []
     for number in numbers:
         joined = config.start_ts
@@ -255,12 +254,18 @@ def _make_accounts(config: OrganicConfig, rng: random.Random) -> list[_Account]:
             _Account(
                 name=f"u{number}",
                 community=rng.randrange(n_communities),
-                activity=min(rng.paretovariate(1.5) / 3.0, 40.0) * config.actions_per_day,
+                activity=_activity(rng, config),
                 popularity=min(rng.paretovariate(1.2), 1000.0),
                 joined_ts=joined,
             )
         )
     return accounts
+
+
+def _activity(rng: random.Random, config: OrganicConfig) -> float:
+    """An account's actions per day: Pareto(1.5), whose mean is 3, scaled so that the mean is ``actions_per_day``,
+    with the extreme tail capped."""
+    return min(rng.paretovariate(1.5) / 3.0, 40.0) * config.actions_per_day
 
 
 class _Picker:
@@ -342,6 +347,8 @@ def _signup_waves(
     popular = sorted(settled, key=lambda a: (-a.popularity, a.name))[:20]
     communities = sorted({a.community for a in accounts})
     taken = {a.name for a in accounts}
+    # Ids like the others' (u4821), from a space at most a quarter full so that drawing an unused one ends quickly.
+    id_space = max(10 * config.accounts, 4 * (config.accounts + config.signup_waves * SIGNUP_FANS[1]))
     for account in rng.sample(popular, min(config.signup_waves, len(popular))):
         start = config.start_ts + rng.uniform(0.1, 0.85) * config.days * DAY
         decay = log_uniform(rng, 2 * HOUR, DAY)
@@ -350,12 +357,12 @@ def _signup_waves(
             follow_ts = start + min(rng.expovariate(1 / decay), 5 * decay)
             if follow_ts >= end_ts:
                 continue
-            name = f"u{rng.randrange(1, 10 * config.accounts)}"
+            name = f"u{rng.randrange(1, id_space)}"
             while name in taken:
-                name = f"u{rng.randrange(1, 10 * config.accounts)}"
+                name = f"u{rng.randrange(1, id_space)}"
             taken.add(name)
             community = account.community if rng.random() < 0.5 else rng.choice(communities)
-            activity = min(rng.paretovariate(1.5) / 3.0, 40.0) * config.actions_per_day
+            activity = _activity(rng, config)
             waves.newcomers.append(_Account(name, community, activity, popularity=1.0, joined_ts=follow_ts))
             waves.humans[name] = sampler.human(rng, follow_ts - log_uniform(rng, *SIGNUP_LAG))
             emit(follow_ts, "follow", name, account.name)
