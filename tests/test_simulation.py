@@ -235,6 +235,9 @@ def test_signup_waves_bring_newcomers_who_follow_the_account_minutes_after_signi
     ]
     with pytest.raises(ValueError, match="signup_waves"):
         SimulationConfig(signup_waves=-1)
+    # More newcomers than a small background has ids like its own: each still gets a name of its own.
+    small = generate_organic(OrganicConfig(accounts=60, days=10, signup_waves=20), random.Random(1))
+    assert len(small.signups) == 20 and len(set(small.accounts)) == len(small.accounts) > 60 * 10
 
 
 def test_bursts_registered_on_demand_differ_only_in_when_their_accounts_were_created():
