@@ -671,13 +671,16 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def ours_rows(rows: Sequence[tuple[str, dict, Sequence[dict]]], label: str, circles: bool) -> list[str]:
+def ours_rows(rows: Sequence[tuple[str, dict, Sequence[dict]]], label: str, config: Mapping) -> list[str]:
     """Ours evaluated several ways (training draws, thresholds), a row each: the header lines and one line per
-    ``(name, summary, seeds)``."""
+    ``(name, summary, seeds)``; the organic groups the streams of ``config`` hold, flagged, in columns of their own."""
+    circles = bool(config.get("circles_per_seed") or config.get("quiet_share"))  # reunions are circles too
+    signups = bool(config.get("signup_waves"))
     lines = [
         f"{label:>9} {'caught':>10} {'F1 mean (min)':>14} {'recall min':>11} {'benign flagged':>15} "
         f"{'organic a run':>14} {'prevention':>11} {'cases a run':>12} {'about a scheme':>15}"
-        + (f" {'circle members':>15}" if circles else ""),
+        + (f" {'circle members':>15}" if circles else "")
+        + (f" {'signup waves':>13}" if signups else ""),
         f"{'':>9} {'':>10} {'':>14} {'':>11} {'runs (max)':>15} {'mean (max)':>14} {'(oracle)':>11} "
         f"{'mean (max)':>12} {'mean (min)':>15}",
     ]
@@ -692,6 +695,7 @@ def ours_rows(rows: Sequence[tuple[str, dict, Sequence[dict]]], label: str, circ
             f" {fmt(s['cases']['mean'], 1) + ' (' + str(s['cases']['max']) + ')':>12}"
             f" {fmt(s['case_precision']['mean']) + ' (' + fmt(s['case_precision']['min']) + ')':>15}"
             + (f" {s['circle_flagged']:>15}" if circles else "")
+            + (f" {s['signup_flagged']:>13}" if signups else "")
         )
     return lines
 

@@ -36,7 +36,7 @@ def format_thresholds(report: dict) -> str:
         *ours_rows(
             [(f"{row['threshold']:g}", row["summary"], row["seeds"]) for row in rows],
             "threshold",
-            bool(config["circles_per_seed"]),
+            config,
         ),
     ]
     return "\n".join(lines)

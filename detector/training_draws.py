@@ -60,7 +60,7 @@ def evaluate_draws(config: EvalConfig, draws: Sequence[int], streams: int = TRAI
 def format_draws(report: dict) -> str:
     config, draws = report["config"], report["draws"]
     seeds = [s["seed"] for s in draws[0]["seeds"]] if draws else []
-    streams, circles = report["training_streams"], config["circles_per_seed"]
+    streams = report["training_streams"]
     lines = [
         streams_text(config, seeds)
         + f", scored with the weights of {len(draws)} training draws ({streams} simulated streams each, "
@@ -73,7 +73,7 @@ def format_draws(report: dict) -> str:
         (f"{draw['first_seed']}{'*' if draw['first_seed'] == shipped else ''}", draw["summary"], draw["seeds"])
         for draw in draws
     ]
-    lines += ours_rows(rows, "draw", bool(circles))
+    lines += ours_rows(rows, "draw", config)
     if draws:
         caught = [d["summary"]["caught"] for d in draws]
         organic = [d["summary"]["organic_flagged"]["mean"] for d in draws]

@@ -449,6 +449,10 @@ def test_eval_measures_fans_signing_up_together_and_bursts_from_accounts_registe
     assert f"injected into the synthetic background (no benign labels){streams}" in printed
     assert re.search(r"organic signup waves \(must not be flagged\): 2 beneficiaries in all; flagged: ours 0", printed)
     assert re.search(r"burst accounts=registered on demand +2/2", printed)
+    # Compared over operating points (or training draws), the waves' flagged beneficiaries have a column.
+    assert main([*argv, "--bursts-per-seed", "2", "--signup-waves", "2", "--thresholds", "0.5,0.1"]) == 0
+    header, _, *rows = capsys.readouterr().out.splitlines()[2:6]
+    assert header.endswith("signup waves") and all(re.search(r"\s\d+$", row) for row in rows)
 
     def exit_code(args: list[str]) -> int:
         try:
